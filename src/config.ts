@@ -1,0 +1,130 @@
+import { z } from "zod";
+
+const DEFAULT_INSTRUCTIONS =
+  "You are a helpful, concise phone assistant. Speak naturally and keep answers short.";
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const integerFrom = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be an integer between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const urlWith = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a ${protocols.join(" or ")} URL`,
+    );
+
+const ConfigSchema = z.object({
+  PORT: integerFrom(0, 65_535).default(3000),
+  HOST: z.string().trim().min(1).default("0.0.0.0"),
+  DATABASE_URL: z.string().trim().min(1).default("./data/calls.db"),
+  RECORDING_STORAGE_PATH: z.string().trim().min(1).default("./recordings"),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_REALTIME_URL: urlWith(["wss:", "ws:"]).default(
+    "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+  ),
+  OPENAI_VOICE: z.string().trim().min(1).default("alloy"),
+  ASSISTANT_INSTRUCTIONS: z.string().min(1).default(DEFAULT_INSTRUCTIONS),
+  PUBLIC_BASE_URL: urlWith(["https:", "http:"]).optional(),
+  TWILIO_AUTH_TOKEN: optionalString,
+  API_KEY: optionalString,
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  RECORDING_RETENTION_DAYS: integerFrom(1, 36_500).optional(),
+  MAX_CALL_SECONDS: integerFrom(1, 86_400).default(3600),
+  ANALYTICS_INTERVAL_SECONDS: integerFrom(1, 3600).default(15),
+  MAX_BODY_BYTES: integerFrom(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  MIGRATIONS_PATH: z.string().trim().min(1).default("./migrations"),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Path of the SQLite file, without any `file:` prefix. */
+  readonly databasePath: string;
+  readonly recordingStoragePath: string;
+  readonly migrationsPath: string;
+  readonly openai: {
+    readonly apiKey: string | undefined;
+    readonly realtimeUrl: string;
+    readonly voice: string;
+    readonly instructions: string;
+  };
+  readonly publicBaseUrl: string | undefined;
+  readonly twilioAuthToken: string | undefined;
+  readonly apiKey: string | undefined;
+  readonly logLevel: string;
+  readonly recordingRetentionDays: number | undefined;
+  readonly maxCallSeconds: number;
+  readonly analyticsIntervalSeconds: number;
+  readonly maxBodyBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly reason: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${reason}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Empty strings count as unset, as a shell `VAR=` usually means "no value". */
+function withoutEmpty(env: Env): Env {
+  const out: Env = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value.trim() !== "") out[key] = value;
+  }
+  return out;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = ConfigSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? "configuration");
+    throw new ConfigError(variable, issue?.message ?? "is invalid");
+  }
+  const c = parsed.data;
+  return Object.freeze({
+    port: c.PORT,
+    host: c.HOST,
+    databasePath: c.DATABASE_URL.replace(/^file:/, ""),
+    recordingStoragePath: c.RECORDING_STORAGE_PATH,
+    migrationsPath: c.MIGRATIONS_PATH,
+    openai: Object.freeze({
+      apiKey: c.OPENAI_API_KEY,
+      realtimeUrl: c.OPENAI_REALTIME_URL,
+      voice: c.OPENAI_VOICE,
+      instructions: c.ASSISTANT_INSTRUCTIONS,
+    }),
+    publicBaseUrl: c.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
+    twilioAuthToken: c.TWILIO_AUTH_TOKEN,
+    apiKey: c.API_KEY,
+    logLevel: c.LOG_LEVEL,
+    recordingRetentionDays: c.RECORDING_RETENTION_DAYS,
+    maxCallSeconds: c.MAX_CALL_SECONDS,
+    analyticsIntervalSeconds: c.ANALYTICS_INTERVAL_SECONDS,
+    maxBodyBytes: c.MAX_BODY_BYTES,
+  });
+}
