@@ -1,0 +1,356 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { openDatabase } from "../src/adapters/sqlite/database.ts";
+import { DrizzleCallRepository } from "../src/adapters/sqlite/drizzle-call-repository.ts";
+import { defaultMigrationsFolder, migrateDatabase } from "../src/adapters/sqlite/migrate.ts";
+import type { Analytics } from "../src/domain/analytics.ts";
+import type { Call } from "../src/domain/call.ts";
+import type { Transcript } from "../src/domain/transcript.ts";
+
+export interface StorageBenchOptions {
+  /** Smaller sizes (20,000 calls) for CI and smoke runs. */
+  quick?: boolean;
+}
+
+/** A deterministic generator, so every run stores the same rows. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const COMMON = ["the", "a", "to", "and", "I", "you", "my", "is", "it", "for", "order", "call"];
+const RARE = ["refund", "invoice", "warranty", "cancel", "upgrade", "address", "delivery"];
+
+function sentence(random: () => number): string {
+  const words: string[] = [];
+  const length = 6 + Math.floor(random() * 18);
+  for (let i = 0; i < length; i++) {
+    const r = random();
+    words.push(
+      r < 0.6
+        ? COMMON[Math.floor(random() * COMMON.length)]!
+        : r < 0.62
+          ? RARE[Math.floor(random() * RARE.length)]!
+          : `w${Math.floor(random() * 5000)}`,
+    );
+  }
+  return words.join(" ");
+}
+
+interface Timing {
+  median: number;
+  p95: number;
+}
+
+function time(runs: number, work: () => void): Timing {
+  for (let i = 0; i < Math.min(20, runs); i++) work();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    work();
+    samples.push(performance.now() - start);
+  }
+  samples.sort((a, b) => a - b);
+  return {
+    median: samples[Math.floor(samples.length / 2)]!,
+    p95: samples[Math.floor(samples.length * 0.95)]!,
+  };
+}
+
+async function timeAsync(runs: number, work: () => Promise<unknown>): Promise<Timing> {
+  for (let i = 0; i < Math.min(20, runs); i++) await work();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await work();
+    samples.push(performance.now() - start);
+  }
+  samples.sort((a, b) => a - b);
+  return {
+    median: samples[Math.floor(samples.length / 2)]!,
+    p95: samples[Math.floor(samples.length * 0.95)]!,
+  };
+}
+
+const ms = (t: Timing) => `${t.median.toFixed(3)} ms | ${t.p95.toFixed(3)} ms`;
+const rate = (rows: number, elapsedMs: number) =>
+  Math.round(rows / (elapsedMs / 1000)).toLocaleString("en-US");
+
+/**
+ * Storage throughput and latency on a real SQLite file (WAL, synchronous=NORMAL), through the
+ * repository and through raw better-sqlite3 statements, returned as a markdown section.
+ */
+export async function runStorageBench(options: StorageBenchOptions = {}): Promise<string> {
+  const quick = options.quick ?? false;
+  const callCount = quick ? 20_000 : 1_000_000;
+  const singleInserts = quick ? 2_000 : 20_000;
+  const batchedInserts = quick ? 20_000 : 200_000;
+  const searchCorpus = quick ? 20_000 : 200_000;
+  const dir = mkdtempSync(join(tmpdir(), "callbridge-bench-"));
+  const { sqlite, db } = openDatabase(join(dir, "bench.db"));
+  const lines: string[] = [];
+  try {
+    migrateDatabase(sqlite, defaultMigrationsFolder());
+    const repository = new DrizzleCallRepository(db, sqlite);
+    const random = prng(42);
+    const base = Date.UTC(2026, 0, 1);
+
+    const insertCall = sqlite.prepare(
+      `INSERT INTO calls (id, stream_sid, call_sid, caller, status, started_at, ended_at,
+         duration_seconds, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const loadCalls = sqlite.transaction((from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        // Ten calls share each start millisecond, so pages cross ties on id.
+        const startedAt = base + Math.floor(i / 10) * 1000;
+        const status = i % 50 === 0 ? "active" : i % 7 === 0 ? "failed" : "completed";
+        insertCall.run(
+          `call-${i.toString().padStart(8, "0")}`,
+          `MZ${i}`,
+          `CA${i}`,
+          `+1555${(i % 5000).toString().padStart(7, "0")}`,
+          status,
+          startedAt,
+          startedAt + 60_000,
+          60,
+          startedAt,
+          startedAt,
+        );
+      }
+    });
+    let start = performance.now();
+    for (let i = 0; i < callCount; i += 50_000) loadCalls(i, Math.min(callCount, i + 50_000));
+    const loadMs = performance.now() - start;
+
+    // Child-row inserts all go to one call, as during a live call.
+    const liveCall: Call = {
+      id: "call-live",
+      streamSid: "MZlive",
+      callSid: null,
+      caller: null,
+      status: "active",
+      startedAt: new Date(base),
+      endedAt: null,
+      durationSeconds: null,
+      createdAt: new Date(base),
+      updatedAt: new Date(base),
+    };
+    await repository.createCall(liveCall);
+    const transcript = (i: number, text: string): Transcript => ({
+      id: `t-${i}`,
+      callId: liveCall.id,
+      speaker: i % 2 === 0 ? "caller" : "assistant",
+      text,
+      confidence: 0.9,
+      offsetMs: i * 1000,
+      interrupted: false,
+      createdAt: new Date(base + i),
+    });
+    const analyticsRow = (i: number): Analytics => ({
+      id: `a-${i}`,
+      callId: liveCall.id,
+      sentiment: "neutral",
+      sentimentScore: 0.1,
+      callerTalkMs: i,
+      assistantTalkMs: i,
+      silenceMs: i,
+      interruptions: 0,
+      avgResponseLatencyMs: 600,
+      p95ResponseLatencyMs: 900,
+      customMetrics: { turn: i },
+      createdAt: new Date(base + i),
+    });
+    const texts = Array.from({ length: 1000 }, () => sentence(random));
+    let next = 0;
+
+    start = performance.now();
+    for (let i = 0; i < singleInserts; i++) {
+      await repository.createTranscript(transcript(next++, texts[i % texts.length]!));
+    }
+    const repoTranscriptMs = performance.now() - start;
+    start = performance.now();
+    for (let i = 0; i < singleInserts; i++) await repository.createAnalytics(analyticsRow(next++));
+    const repoAnalyticsMs = performance.now() - start;
+
+    const rawTranscript = sqlite.prepare(
+      `INSERT INTO transcripts (id, call_id, speaker, text, confidence, offset_ms, interrupted,
+         created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)`,
+    );
+    const rawAnalytics = sqlite.prepare(
+      `INSERT INTO analytics (id, call_id, sentiment, sentiment_score, caller_talk_ms,
+         assistant_talk_ms, silence_ms, interruptions, avg_response_latency_ms,
+         p95_response_latency_ms, custom_metrics, created_at)
+       VALUES (?, ?, 'neutral', 0.1, ?, ?, ?, 0, 600, 900, ?, ?)`,
+    );
+    const insertRawTranscript = (i: number) =>
+      rawTranscript.run(`t-${i}`, liveCall.id, "caller", texts[i % texts.length], 0.9, i, base + i);
+    const insertRawAnalytics = (i: number) =>
+      rawAnalytics.run(`a-${i}`, liveCall.id, i, i, i, `{"turn":${i}}`, base + i);
+
+    start = performance.now();
+    for (let i = 0; i < singleInserts; i++) insertRawTranscript(next++);
+    const rawTranscriptMs = performance.now() - start;
+    start = performance.now();
+    for (let i = 0; i < singleInserts; i++) insertRawAnalytics(next++);
+    const rawAnalyticsMs = performance.now() - start;
+
+    const batch = sqlite.transaction((insert: (i: number) => unknown, count: number) => {
+      for (let i = 0; i < count; i++) insert(next++);
+    });
+    start = performance.now();
+    for (let i = 0; i < batchedInserts; i += 1000) batch(insertRawTranscript, 1000);
+    const batchTranscriptMs = performance.now() - start;
+    start = performance.now();
+    for (let i = 0; i < batchedInserts; i += 1000) batch(insertRawAnalytics, 1000);
+    const batchAnalyticsMs = performance.now() - start;
+
+    lines.push(
+      `### Storage (SQLite, WAL, synchronous=NORMAL${quick ? ", quick" : ""})`,
+      "",
+      "| insert | rows | rows/s |",
+      "|---|---:|---:|",
+      `| calls, raw, 50,000 per transaction | ${callCount.toLocaleString("en-US")} | ${rate(callCount, loadMs)} |`,
+      `| transcript, repository, one per transaction | ${singleInserts.toLocaleString("en-US")} | ${rate(singleInserts, repoTranscriptMs)} |`,
+      `| analytics, repository, one per transaction | ${singleInserts.toLocaleString("en-US")} | ${rate(singleInserts, repoAnalyticsMs)} |`,
+      `| transcript, raw statement, one per transaction | ${singleInserts.toLocaleString("en-US")} | ${rate(singleInserts, rawTranscriptMs)} |`,
+      `| analytics, raw statement, one per transaction | ${singleInserts.toLocaleString("en-US")} | ${rate(singleInserts, rawAnalyticsMs)} |`,
+      `| transcript, raw statement, 1,000 per transaction | ${batchedInserts.toLocaleString("en-US")} | ${rate(batchedInserts, batchTranscriptMs)} |`,
+      `| analytics, raw statement, 1,000 per transaction | ${batchedInserts.toLocaleString("en-US")} | ${rate(batchedInserts, batchAnalyticsMs)} |`,
+      "",
+    );
+
+    // Pages: newest, a deep keyset position, and filtered, each as the API asks for them.
+    const middle = Math.floor(callCount / 2);
+    const deep = {
+      startedAt: new Date(base + Math.floor(middle / 10) * 1000),
+      id: `call-${middle.toString().padStart(8, "0")}`,
+    };
+    const runs = quick ? 200 : 500;
+    const rawPage = sqlite.prepare(
+      `SELECT * FROM calls WHERE (started_at, id) < (?, ?) ORDER BY started_at DESC, id DESC LIMIT 51`,
+    );
+    const rawFirstPage = sqlite.prepare(
+      "SELECT * FROM calls ORDER BY started_at DESC, id DESC LIMIT 51",
+    );
+    const pages: Array<[string, Timing]> = [
+      [
+        "first page, repository",
+        await timeAsync(runs, () => repository.getAllCalls({ limit: 50 })),
+      ],
+      ["first page, raw SQL", time(runs, () => rawFirstPage.all())],
+      [
+        "page at the middle (keyset), repository",
+        await timeAsync(runs, () => repository.getAllCalls({ limit: 50, after: deep })),
+      ],
+      [
+        "page at the middle (keyset), raw SQL",
+        time(runs, () => rawPage.all(deep.startedAt.getTime(), deep.id)),
+      ],
+      [
+        "status=failed, page at the middle, repository",
+        await timeAsync(runs, () =>
+          repository.getAllCalls({ limit: 50, after: deep, status: "failed" }),
+        ),
+      ],
+      [
+        "caller filter, repository",
+        await timeAsync(runs, () => repository.getAllCalls({ limit: 50, caller: "+15550000042" })),
+      ],
+      [
+        "since/until one day, repository",
+        await timeAsync(runs, () =>
+          repository.getAllCalls({
+            limit: 50,
+            since: new Date(base + 86_400_000),
+            until: new Date(base + 2 * 86_400_000),
+          }),
+        ),
+      ],
+    ];
+    lines.push(
+      `| page of 50 at ${callCount.toLocaleString("en-US")} calls | median | p95 |`,
+      "|---|---:|---:|",
+      ...pages.map(([name, t]) => `| ${name} | ${ms(t)} |`),
+      "",
+    );
+
+    // Search over a larger corpus spread across many calls.
+    const corpusCalls = Math.min(callCount, Math.ceil(searchCorpus / 10));
+    const loadCorpus = sqlite.transaction((from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        rawTranscript.run(
+          `s-${i}`,
+          `call-${(i % corpusCalls).toString().padStart(8, "0")}`,
+          i % 2 === 0 ? "caller" : "assistant",
+          sentence(random),
+          0.9,
+          i,
+          base + i,
+        );
+      }
+    });
+    for (let i = 0; i < searchCorpus; i += 10_000)
+      loadCorpus(i, Math.min(searchCorpus, i + 10_000));
+    const total = (sqlite.prepare("SELECT count(*) AS n FROM transcripts").get() as { n: number })
+      .n;
+    const searchRuns = quick ? 50 : 100;
+    const searches: Array<[string, Timing]> = [
+      [
+        "rare word (`warranty`)",
+        await timeAsync(searchRuns, () =>
+          repository.searchTranscripts({ q: "warranty", limit: 20, offset: 0 }),
+        ),
+      ],
+      [
+        "two words (`refund invoice`)",
+        await timeAsync(searchRuns, () =>
+          repository.searchTranscripts({ q: "refund invoice", limit: 20, offset: 0 }),
+        ),
+      ],
+      [
+        "common word (`order`), ranks every match",
+        await timeAsync(Math.ceil(searchRuns / 5), () =>
+          repository.searchTranscripts({ q: "order", limit: 20, offset: 0 }),
+        ),
+      ],
+      [
+        "no match",
+        await timeAsync(searchRuns, () =>
+          repository.searchTranscripts({ q: "zzzznothing", limit: 20, offset: 0 }),
+        ),
+      ],
+    ];
+    lines.push(
+      `| search, ${total.toLocaleString("en-US")} transcripts, limit 20 | median | p95 |`,
+      "|---|---:|---:|",
+      ...searches.map(([name, t]) => `| ${name} | ${ms(t)} |`),
+      "",
+    );
+    // Every start runs the migrator, whose foreign-key check reads every child row.
+    const startup = time(3, () => migrateDatabase(sqlite, defaultMigrationsFolder()));
+    lines.push(
+      "| start-up migrator, nothing pending (includes foreign_key_check) | median | p95 |",
+      "|---|---:|---:|",
+      `| ${callCount.toLocaleString("en-US")} calls, ${total.toLocaleString("en-US")} transcripts | ${ms(startup)} |`,
+      "",
+    );
+    return lines.join("\n");
+  } finally {
+    sqlite.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1]?.endsWith("storage.ts")) {
+  runStorageBench({ quick: process.argv.includes("--quick") }).then((markdown) =>
+    process.stdout.write(`${markdown}\n`),
+  );
+}

@@ -1,0 +1,108 @@
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { JsonObject } from "../src/domain/analytics.ts";
+
+// Times are integer milliseconds so that keyset paging compares exact values, never strings.
+
+export const calls = sqliteTable(
+  "calls",
+  {
+    id: text("id").primaryKey(),
+    streamSid: text("stream_sid").notNull(),
+    callSid: text("call_sid"),
+    caller: text("caller"),
+    status: text("status", { enum: ["active", "completed", "failed"] }).notNull(),
+    startedAt: integer("started_at", { mode: "timestamp_ms" }).notNull(),
+    endedAt: integer("ended_at", { mode: "timestamp_ms" }),
+    durationSeconds: real("duration_seconds"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [
+    uniqueIndex("calls_stream_sid_unique").on(t.streamSid),
+    index("calls_call_sid_idx").on(t.callSid),
+    // Keyset paging walks (started_at desc, id desc); each filter gets the same suffix so that
+    // a filtered page is still an ordered index range scan.
+    index("calls_started_at_id_idx").on(t.startedAt, t.id),
+    index("calls_status_started_at_id_idx").on(t.status, t.startedAt, t.id),
+    index("calls_caller_started_at_id_idx").on(t.caller, t.startedAt, t.id),
+  ],
+);
+
+export const recordings = sqliteTable(
+  "recordings",
+  {
+    id: text("id").primaryKey(),
+    callId: text("call_id")
+      .notNull()
+      .references(() => calls.id, { onDelete: "cascade" }),
+    track: text("track", { enum: ["caller", "conversation"] }).notNull(),
+    format: text("format", { enum: ["wav"] }).notNull(),
+    codec: text("codec", { enum: ["pcm_s16le"] }).notNull(),
+    sampleRate: integer("sample_rate").notNull(),
+    channels: integer("channels").notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+    durationSeconds: real("duration_seconds").notNull(),
+    /** A bare file name inside RECORDING_STORAGE_PATH, never a path. */
+    fileKey: text("file_key").notNull(),
+    cloudUrl: text("cloud_url"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("recordings_call_id_idx").on(t.callId)],
+);
+
+export const transcripts = sqliteTable(
+  "transcripts",
+  {
+    // An INTEGER PRIMARY KEY is the rowid itself: the FTS5 index points at it, and unlike an
+    // implicit rowid VACUUM never renumbers it. AUTOINCREMENT keeps it increasing even after
+    // the newest row is deleted, so it also records insertion order.
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    callId: text("call_id")
+      .notNull()
+      .references(() => calls.id, { onDelete: "cascade" }),
+    speaker: text("speaker", { enum: ["caller", "assistant"] }).notNull(),
+    text: text("text").notNull(),
+    confidence: real("confidence"),
+    offsetMs: integer("offset_ms"),
+    interrupted: integer("interrupted", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [
+    uniqueIndex("transcripts_id_unique").on(t.id),
+    index("transcripts_call_id_offset_ms_seq_idx").on(t.callId, t.offsetMs, t.seq),
+  ],
+);
+
+export const analytics = sqliteTable(
+  "analytics",
+  {
+    id: text("id").primaryKey(),
+    callId: text("call_id")
+      .notNull()
+      .references(() => calls.id, { onDelete: "cascade" }),
+    sentiment: text("sentiment", { enum: ["positive", "neutral", "negative"] }),
+    sentimentScore: real("sentiment_score"),
+    callerTalkMs: integer("caller_talk_ms").notNull(),
+    assistantTalkMs: integer("assistant_talk_ms").notNull(),
+    silenceMs: integer("silence_ms").notNull(),
+    interruptions: integer("interruptions").notNull(),
+    avgResponseLatencyMs: integer("avg_response_latency_ms"),
+    p95ResponseLatencyMs: integer("p95_response_latency_ms"),
+    customMetrics: text("custom_metrics", { mode: "json" }).$type<JsonObject>(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("analytics_call_id_created_at_idx").on(t.callId, t.createdAt)],
+);
+
+export const callMetadata = sqliteTable("call_metadata", {
+  callId: text("call_id")
+    .primaryKey()
+    .references(() => calls.id, { onDelete: "cascade" }),
+  language: text("language"),
+  region: text("region"),
+  deviceType: text("device_type"),
+  networkQuality: text("network_quality"),
+  customData: text("custom_data", { mode: "json" }).$type<JsonObject>(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});

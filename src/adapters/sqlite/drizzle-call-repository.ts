@@ -1,0 +1,368 @@
+import type Database from "better-sqlite3";
+import { and, asc, count, desc, eq, gte, lt, type SQL, sql } from "drizzle-orm";
+import {
+  analytics,
+  callMetadata,
+  calls,
+  recordings,
+  transcripts,
+} from "../../../drizzle/schema.ts";
+import type {
+  CallListQuery,
+  CallPage,
+  CallRepository,
+  TranscriptHit,
+  TranscriptSearchQuery,
+} from "../../application/ports.ts";
+import type { Analytics } from "../../domain/analytics.ts";
+import type { Call } from "../../domain/call.ts";
+import type { CallMetadata } from "../../domain/call-metadata.ts";
+import { notFound } from "../../domain/errors.ts";
+import type { Recording } from "../../domain/recording.ts";
+import type { Speaker, Transcript } from "../../domain/transcript.ts";
+import type { AppDatabase } from "./database.ts";
+import { toFtsMatchExpression } from "./fts-query.ts";
+import {
+  analyticsToRow,
+  callToRow,
+  metadataToRow,
+  recordingToRow,
+  rowToAnalytics,
+  rowToCall,
+  rowToMetadata,
+  rowToRecording,
+  rowToTranscript,
+  transcriptToRow,
+} from "./row-mapping.ts";
+import { translateSqliteError, type WriteContext } from "./sqlite-errors.ts";
+
+interface SearchRow {
+  transcriptId: string;
+  callId: string;
+  speaker: Speaker;
+  offsetMs: number | null;
+  startedAtMs: number;
+  snippet: string;
+}
+
+// Ranks first and builds snippets and joins for the page only: a common word can match most
+// rows, and a snippet for each of them would cost more than the ranking itself.
+// bm25 is lower for better matches; seq breaks ties so that offset paging is stable.
+const SEARCH_SQL = `
+  WITH page AS (
+    SELECT rowid AS seq, bm25(transcripts_fts) AS score
+    FROM transcripts_fts
+    WHERE transcripts_fts MATCH @match
+      AND (@speaker IS NULL OR EXISTS (
+        SELECT 1 FROM transcripts s WHERE s.seq = transcripts_fts.rowid AND s.speaker = @speaker))
+    ORDER BY score, seq
+    LIMIT @limit OFFSET @offset
+  )
+  SELECT t.id AS transcriptId, t.call_id AS callId, t.speaker AS speaker,
+         t.offset_ms AS offsetMs, c.started_at AS startedAtMs,
+         snippet(transcripts_fts, 0, '[', ']', '…', 12) AS snippet
+  FROM page
+  JOIN transcripts_fts ON transcripts_fts.rowid = page.seq
+  JOIN transcripts t ON t.seq = page.seq
+  JOIN calls c ON c.id = t.call_id
+  WHERE transcripts_fts MATCH @match
+  ORDER BY page.score, page.seq`;
+
+/**
+ * CallRepository on SQLite through Drizzle and better-sqlite3. better-sqlite3 is synchronous:
+ * each method does its work, transactions included, before its promise settles, so no
+ * transaction ever spans an await.
+ */
+export class DrizzleCallRepository implements CallRepository {
+  private searchStatement: Database.Statement | undefined;
+
+  /** `sqlite` is the connection behind `db`, used for the full-text query Drizzle cannot express. */
+  constructor(
+    private readonly db: AppDatabase,
+    private readonly sqlite: Database.Database,
+  ) {}
+
+  /** Runs synchronous database work and settles with its result or a translated DomainError. */
+  private run<T>(work: () => T, context?: WriteContext): Promise<T> {
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(translateSqliteError(error, context));
+    }
+  }
+
+  createCall(call: Call): Promise<Call> {
+    return this.run(
+      () => {
+        this.db.insert(calls).values(callToRow(call)).run();
+        return call;
+      },
+      { entity: "call", id: call.id },
+    );
+  }
+
+  updateCall(call: Call): Promise<Call> {
+    return this.run(
+      () => {
+        const { id, ...changes } = callToRow(call);
+        const result = this.db.update(calls).set(changes).where(eq(calls.id, id)).run();
+        if (result.changes === 0) throw notFound(`call ${id} not found`);
+        return call;
+      },
+      { entity: "call", id: call.id },
+    );
+  }
+
+  getCallById(id: string): Promise<Call | null> {
+    return this.run(() => {
+      const row = this.db.select().from(calls).where(eq(calls.id, id)).get();
+      return row ? rowToCall(row) : null;
+    });
+  }
+
+  getCallByStreamSid(streamSid: string): Promise<Call | null> {
+    return this.run(() => {
+      const row = this.db.select().from(calls).where(eq(calls.streamSid, streamSid)).get();
+      return row ? rowToCall(row) : null;
+    });
+  }
+
+  getAllCalls(query: CallListQuery): Promise<CallPage> {
+    return this.run(() => {
+      const conditions: SQL[] = [];
+      if (query.after) {
+        // A row-value comparison is one index range on (started_at, id), ties on id included.
+        conditions.push(
+          sql`(${calls.startedAt}, ${calls.id}) < (${query.after.startedAt.getTime()}, ${query.after.id})`,
+        );
+      }
+      if (query.status !== undefined) conditions.push(eq(calls.status, query.status));
+      if (query.caller !== undefined) conditions.push(eq(calls.caller, query.caller));
+      if (query.callSid !== undefined) conditions.push(eq(calls.callSid, query.callSid));
+      if (query.streamSid !== undefined) conditions.push(eq(calls.streamSid, query.streamSid));
+      if (query.since !== undefined) conditions.push(gte(calls.startedAt, query.since));
+      if (query.until !== undefined) conditions.push(lt(calls.startedAt, query.until));
+      // One row more than asked tells whether another page exists without a count.
+      const rows = this.db
+        .select()
+        .from(calls)
+        .where(and(...conditions))
+        .orderBy(desc(calls.startedAt), desc(calls.id))
+        .limit(query.limit + 1)
+        .all();
+      const data = rows.slice(0, query.limit).map(rowToCall);
+      const last = data.at(-1);
+      const next =
+        rows.length > query.limit && last ? { startedAt: last.startedAt, id: last.id } : null;
+      return { data, next };
+    });
+  }
+
+  getActiveCalls(): Promise<Call[]> {
+    return this.run(() =>
+      this.db
+        .select()
+        .from(calls)
+        .where(eq(calls.status, "active"))
+        .orderBy(asc(calls.startedAt), asc(calls.id))
+        .all()
+        .map(rowToCall),
+    );
+  }
+
+  deleteCall(id: string): Promise<{ deleted: boolean; fileKeys: string[] }> {
+    return this.run(() =>
+      this.db.transaction(
+        (tx) => {
+          const fileKeys = tx
+            .select({ fileKey: recordings.fileKey })
+            .from(recordings)
+            .where(eq(recordings.callId, id))
+            .all()
+            .map((row) => row.fileKey);
+          const result = tx.delete(calls).where(eq(calls.id, id)).run();
+          return { deleted: result.changes > 0, fileKeys };
+        },
+        // IMMEDIATE takes the write lock first, so the keys read are those of the rows deleted.
+        { behavior: "immediate" },
+      ),
+    );
+  }
+
+  createRecording(recording: Recording): Promise<Recording> {
+    return this.run(
+      () => {
+        this.db.insert(recordings).values(recordingToRow(recording)).run();
+        return recording;
+      },
+      { entity: "recording", id: recording.id, callId: recording.callId },
+    );
+  }
+
+  getRecordingById(id: string): Promise<Recording | null> {
+    return this.run(() => {
+      const row = this.db.select().from(recordings).where(eq(recordings.id, id)).get();
+      return row ? rowToRecording(row) : null;
+    });
+  }
+
+  getRecordingsByCallId(callId: string): Promise<Recording[]> {
+    return this.run(() =>
+      this.db
+        .select()
+        .from(recordings)
+        .where(eq(recordings.callId, callId))
+        .orderBy(asc(recordings.createdAt), asc(recordings.id))
+        .all()
+        .map(rowToRecording),
+    );
+  }
+
+  getRecordingsOfCallsStartedBefore(before: Date, limit: number): Promise<Recording[]> {
+    return this.run(() =>
+      this.db
+        .select({ recording: recordings })
+        .from(recordings)
+        .innerJoin(calls, eq(calls.id, recordings.callId))
+        .where(lt(calls.startedAt, before))
+        .orderBy(asc(calls.startedAt), asc(calls.id), asc(recordings.id))
+        .limit(limit)
+        .all()
+        .map((row) => rowToRecording(row.recording)),
+    );
+  }
+
+  deleteRecording(id: string): Promise<boolean> {
+    return this.run(
+      () => this.db.delete(recordings).where(eq(recordings.id, id)).run().changes > 0,
+    );
+  }
+
+  createTranscript(transcript: Transcript): Promise<Transcript> {
+    return this.run(
+      () => {
+        this.db.insert(transcripts).values(transcriptToRow(transcript)).run();
+        return transcript;
+      },
+      { entity: "transcript", id: transcript.id, callId: transcript.callId },
+    );
+  }
+
+  markTranscriptInterrupted(id: string): Promise<void> {
+    return this.run(() => {
+      const result = this.db
+        .update(transcripts)
+        .set({ interrupted: true })
+        .where(eq(transcripts.id, id))
+        .run();
+      if (result.changes === 0) throw notFound(`transcript ${id} not found`);
+    });
+  }
+
+  getTranscriptsByCallId(callId: string): Promise<Transcript[]> {
+    return this.run(() =>
+      this.db
+        .select()
+        .from(transcripts)
+        .where(eq(transcripts.callId, callId))
+        // Spoken order: by offset from call start where known (a caller's transcription can
+        // arrive after the assistant has begun answering), then by insertion; unknown last.
+        .orderBy(
+          sql`${transcripts.offsetMs} IS NULL`,
+          asc(transcripts.offsetMs),
+          asc(transcripts.seq),
+        )
+        .all()
+        .map(rowToTranscript),
+    );
+  }
+
+  countTranscriptsByCallId(callId: string): Promise<number> {
+    return this.run(
+      () =>
+        this.db.select({ n: count() }).from(transcripts).where(eq(transcripts.callId, callId)).get()
+          ?.n ?? 0,
+    );
+  }
+
+  searchTranscripts(query: TranscriptSearchQuery): Promise<TranscriptHit[]> {
+    return this.run(() => {
+      const match = toFtsMatchExpression(query.q);
+      if (match === null || query.limit <= 0) return [];
+      this.searchStatement ??= this.sqlite.prepare(SEARCH_SQL);
+      const rows = this.searchStatement.all({
+        match,
+        speaker: query.speaker ?? null,
+        limit: query.limit,
+        offset: Math.max(0, query.offset),
+      }) as SearchRow[];
+      return rows.map((row) => ({
+        callId: row.callId,
+        transcriptId: row.transcriptId,
+        speaker: row.speaker,
+        snippet: row.snippet,
+        offsetMs: row.offsetMs,
+        startedAt: new Date(row.startedAtMs),
+      }));
+    });
+  }
+
+  createAnalytics(record: Analytics): Promise<Analytics> {
+    return this.run(
+      () => {
+        this.db.insert(analytics).values(analyticsToRow(record)).run();
+        return record;
+      },
+      { entity: "analytics record", id: record.id, callId: record.callId },
+    );
+  }
+
+  getAnalyticsByCallId(callId: string): Promise<Analytics[]> {
+    return this.run(() =>
+      this.db
+        .select()
+        .from(analytics)
+        .where(eq(analytics.callId, callId))
+        // rowid breaks ties between snapshots taken within the same millisecond.
+        .orderBy(asc(analytics.createdAt), sql`${analytics}.rowid`)
+        .all()
+        .map(rowToAnalytics),
+    );
+  }
+
+  countAnalyticsByCallId(callId: string): Promise<number> {
+    return this.run(
+      () =>
+        this.db.select({ n: count() }).from(analytics).where(eq(analytics.callId, callId)).get()
+          ?.n ?? 0,
+    );
+  }
+
+  createOrUpdateMetadata(metadata: CallMetadata): Promise<CallMetadata> {
+    return this.run(
+      () => {
+        const { callId, ...changes } = metadataToRow(metadata);
+        this.db
+          .insert(callMetadata)
+          .values({ callId, ...changes })
+          .onConflictDoUpdate({ target: callMetadata.callId, set: changes })
+          .run();
+        return metadata;
+      },
+      { entity: "metadata", id: metadata.callId, callId: metadata.callId },
+    );
+  }
+
+  getMetadataByCallId(callId: string): Promise<CallMetadata | null> {
+    return this.run(() => {
+      const row = this.db.select().from(callMetadata).where(eq(callMetadata.callId, callId)).get();
+      return row ? rowToMetadata(row) : null;
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.run(() => {
+      this.sqlite.prepare("SELECT 1").get();
+    });
+  }
+}

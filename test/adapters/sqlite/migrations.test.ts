@@ -1,0 +1,332 @@
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { drizzle } from "drizzle-orm/better-sqlite3";
+import { migrate } from "drizzle-orm/better-sqlite3/migrator";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type OpenedDatabase, openDatabase } from "../../../src/adapters/sqlite/database.ts";
+import { DrizzleCallRepository } from "../../../src/adapters/sqlite/drizzle-call-repository.ts";
+import { migrateDatabase } from "../../../src/adapters/sqlite/migrate.ts";
+import {
+  aCall,
+  anAnalytics,
+  aRecording,
+  aTranscript,
+  at,
+  MIGRATIONS,
+} from "./sqlite-test-world.ts";
+
+const BREAKPOINT = "--> statement-breakpoint";
+const TABLES = ["calls", "recordings", "transcripts", "analytics", "call_metadata"] as const;
+type Counts = Record<(typeof TABLES)[number] | "searchHits", number>;
+
+interface JournalEntry {
+  idx: number;
+  version: string;
+  when: number;
+  tag: string;
+  breakpoints: boolean;
+}
+interface Journal {
+  version: string;
+  dialect: string;
+  entries: JournalEntry[];
+}
+
+let dir: string;
+let dbPath: string;
+let opened: OpenedDatabase | undefined;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "callbridge-migrations-"));
+  dbPath = join(dir, "calls.db");
+});
+afterEach(() => {
+  if (opened?.sqlite.open) opened.sqlite.close();
+  opened = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const readJournal = (folder: string): Journal =>
+  JSON.parse(readFileSync(join(folder, "meta", "_journal.json"), "utf8")) as Journal;
+
+/** A copy of the committed migrations folder, cut to its first `keep` entries. */
+function copyMigrations(name: string, keep?: number): string {
+  const folder = join(dir, name);
+  cpSync(MIGRATIONS, folder, { recursive: true });
+  if (keep !== undefined) {
+    const journal = readJournal(folder);
+    journal.entries = journal.entries.slice(0, keep);
+    writeFileSync(join(folder, "meta", "_journal.json"), JSON.stringify(journal, null, 2));
+  }
+  return folder;
+}
+
+/**
+ * Appends a migration that rebuilds `calls` exactly as drizzle-kit writes one (its
+ * SQLiteRecreateTableConvertor) when a column change cannot be done with ALTER TABLE.
+ */
+function addCallsRebuildMigration(folder: string): void {
+  const init = readFileSync(join(folder, "0000_init.sql"), "utf8")
+    .split(BREAKPOINT)
+    .map((s) => s.trim());
+  const createCalls = init.find((s) => s.startsWith("CREATE TABLE `calls`"));
+  const callIndexes = init.filter((s) => /^CREATE (UNIQUE )?INDEX .* ON `calls`/.test(s));
+  if (!createCalls || callIndexes.length === 0) throw new Error("calls DDL not found in 0000_init");
+  const columns = [...createCalls.matchAll(/^\s*`(\w+)`/gm)].map((m) => `"${m[1]}"`).join(", ");
+  const statements = [
+    "PRAGMA foreign_keys=OFF;",
+    createCalls.replace("CREATE TABLE `calls`", "CREATE TABLE `__new_calls`"),
+    `INSERT INTO \`__new_calls\`(${columns}) SELECT ${columns} FROM \`calls\`;`,
+    "DROP TABLE `calls`;",
+    "ALTER TABLE `__new_calls` RENAME TO `calls`;",
+    "PRAGMA foreign_keys=ON;",
+    ...callIndexes,
+  ];
+  const tag = "0002_rebuild_calls";
+  writeFileSync(join(folder, `${tag}.sql`), statements.join(`${BREAKPOINT}\n`));
+  const journal = readJournal(folder);
+  const last = journal.entries.at(-1)!;
+  journal.entries.push({ ...last, idx: last.idx + 1, when: last.when + 1000, tag });
+  writeFileSync(join(folder, "meta", "_journal.json"), JSON.stringify(journal, null, 2));
+}
+
+/** Three calls, each with rows in every child table. */
+async function populate(db: OpenedDatabase): Promise<void> {
+  const repository = new DrizzleCallRepository(db.db, db.sqlite);
+  for (const id of ["c1", "c2", "c3"]) {
+    await repository.createCall(aCall(id, { startedAt: at(`2026-02-0${id[1]}T10:00:00Z`) }));
+    await repository.createRecording(aRecording(`${id}-r1`, id));
+    await repository.createRecording(aRecording(`${id}-r2`, id, { track: "conversation" }));
+    await repository.createTranscript(aTranscript(`${id}-t1`, id, "I want a refund"));
+    await repository.createTranscript(
+      aTranscript(`${id}-t2`, id, "sure", { speaker: "assistant" }),
+    );
+    await repository.createAnalytics(anAnalytics(`${id}-a1`, id));
+    await repository.createOrUpdateMetadata({
+      callId: id,
+      language: "en",
+      region: null,
+      deviceType: null,
+      networkQuality: null,
+      customData: { k: id },
+      updatedAt: at("2026-02-01T10:00:00Z"),
+    });
+  }
+}
+
+const EXPECTED: Counts = {
+  calls: 3,
+  recordings: 6,
+  transcripts: 6,
+  analytics: 3,
+  call_metadata: 3,
+  searchHits: 3,
+};
+
+function counts(path: string): Counts {
+  const sqlite = new Database(path, { readonly: true });
+  try {
+    const n = (query: string): number => (sqlite.prepare(query).get() as { n: number }).n;
+    const result = { searchHits: 0 } as Counts;
+    for (const table of TABLES) result[table] = n(`SELECT count(*) AS n FROM ${table}`);
+    result.searchHits = n(
+      `SELECT count(*) AS n FROM transcripts_fts WHERE transcripts_fts MATCH '"refund"'`,
+    );
+    return result;
+  } finally {
+    sqlite.close();
+  }
+}
+
+function appliedMigrations(path: string): number {
+  const sqlite = new Database(path, { readonly: true });
+  try {
+    return (sqlite.prepare("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number })
+      .n;
+  } finally {
+    sqlite.close();
+  }
+}
+
+/** A populated database with every committed migration applied, closed again. */
+async function populatedDatabase(): Promise<void> {
+  opened = openDatabase(dbPath);
+  migrateDatabase(opened.sqlite, MIGRATIONS);
+  await populate(opened);
+  opened.sqlite.close();
+  expect(counts(dbPath)).toEqual(EXPECTED);
+}
+
+function drizzleKitMigrate(env: NodeJS.ProcessEnv, args: string[] = []) {
+  const result = spawnSync("npx", ["drizzle-kit", "migrate", ...args], {
+    cwd: process.cwd(),
+    env: { ...process.env, ...env, NO_COLOR: "1" },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/** A drizzle-kit config of its own, so drizzle-kit can be pointed at a temp migrations folder. */
+function drizzleKitConfig(out: string): string {
+  const path = join(dir, "drizzle.config.json");
+  writeFileSync(path, JSON.stringify({ dialect: "sqlite", out, dbCredentials: { url: dbPath } }));
+  return path;
+}
+
+describe("migrateDatabase", () => {
+  it("creates every table, index and full-text trigger on an empty database", () => {
+    opened = openDatabase(dbPath);
+    migrateDatabase(opened.sqlite, MIGRATIONS);
+    const names = (type: string) =>
+      (
+        opened!.sqlite
+          .prepare("SELECT name FROM sqlite_master WHERE type = ? ORDER BY name")
+          .all(type) as Array<{ name: string }>
+      ).map((r) => r.name);
+    expect(names("table")).toEqual(expect.arrayContaining([...TABLES, "transcripts_fts"]));
+    expect(names("trigger")).toEqual([
+      "transcripts_fts_after_delete",
+      "transcripts_fts_after_insert",
+      "transcripts_fts_after_update",
+    ]);
+    expect(names("index")).toEqual(
+      expect.arrayContaining([
+        "calls_stream_sid_unique",
+        "calls_call_sid_idx",
+        "calls_started_at_id_idx",
+        "calls_status_started_at_id_idx",
+        "calls_caller_started_at_id_idx",
+        "recordings_call_id_idx",
+        "transcripts_id_unique",
+        "transcripts_call_id_offset_ms_seq_idx",
+        "analytics_call_id_created_at_idx",
+      ]),
+    );
+    expect(opened.sqlite.pragma("foreign_keys", { simple: true })).toBe(1);
+  });
+
+  it("loses nothing when run again on a populated database", async () => {
+    await populatedDatabase();
+    opened = openDatabase(dbPath);
+    migrateDatabase(opened.sqlite, MIGRATIONS);
+    opened.sqlite.close();
+    expect(counts(dbPath)).toEqual(EXPECTED);
+  });
+
+  it("indexes for search the transcripts that existed before the full-text migration", async () => {
+    opened = openDatabase(dbPath);
+    migrateDatabase(opened.sqlite, copyMigrations("first-only", 1));
+    await populate(opened);
+    migrateDatabase(opened.sqlite, MIGRATIONS);
+    opened.sqlite.close();
+    expect(counts(dbPath)).toEqual(EXPECTED);
+  });
+
+  it("keeps every child row through a migration that rebuilds the calls table", async () => {
+    await populatedDatabase();
+    const folder = copyMigrations("with-rebuild");
+    addCallsRebuildMigration(folder);
+    opened = openDatabase(dbPath);
+    migrateDatabase(opened.sqlite, folder);
+    expect(opened.sqlite.pragma("foreign_keys", { simple: true })).toBe(1);
+    expect(opened.sqlite.pragma("foreign_key_check")).toEqual([]);
+    // The rebuilt table still enforces what the indexes and foreign keys promise.
+    const repository = new DrizzleCallRepository(opened.db, opened.sqlite);
+    await expect(repository.createCall(aCall("c4", { streamSid: "MZc1" }))).rejects.toMatchObject({
+      code: "conflict",
+    });
+    expect(await repository.deleteCall("c1")).toMatchObject({ deleted: true });
+    opened.sqlite.close();
+    expect(appliedMigrations(dbPath)).toBe(readJournal(folder).entries.length);
+    expect(counts(dbPath)).toEqual({
+      calls: 2,
+      recordings: 4,
+      transcripts: 4,
+      analytics: 2,
+      call_metadata: 2,
+      searchHits: 2,
+    });
+  });
+
+  it("documents the trap: drizzle's migrate() with foreign keys on deletes every child row", async () => {
+    await populatedDatabase();
+    const folder = copyMigrations("with-rebuild");
+    addCallsRebuildMigration(folder);
+    const sqlite = new Database(dbPath);
+    // better-sqlite3 opens connections with foreign keys on; the PRAGMA in the migration is
+    // ignored inside the migrator's transaction, so DROP TABLE calls cascades.
+    expect(sqlite.pragma("foreign_keys", { simple: true })).toBe(1);
+    migrate(drizzle(sqlite), { migrationsFolder: folder });
+    sqlite.close();
+    expect(counts(dbPath)).toEqual({
+      calls: 3,
+      recordings: 0,
+      transcripts: 0,
+      analytics: 0,
+      call_metadata: 0,
+      searchHits: 0,
+    });
+  });
+
+  it("refuses, naming the tables, when a migration leaves rows without their call", async () => {
+    await populatedDatabase();
+    const folder = copyMigrations("with-orphans");
+    const journal = readJournal(folder);
+    const last = journal.entries.at(-1)!;
+    journal.entries.push({ ...last, idx: last.idx + 1, when: last.when + 1000, tag: "0002_bad" });
+    writeFileSync(join(folder, "meta", "_journal.json"), JSON.stringify(journal));
+    writeFileSync(join(folder, "0002_bad.sql"), "DELETE FROM `calls` WHERE `id` = 'c1';");
+    opened = openDatabase(dbPath);
+    expect(() => migrateDatabase(opened!.sqlite, folder)).toThrow(
+      /missing.*(recordings|transcripts|analytics|call_metadata) → calls/,
+    );
+    expect(opened.sqlite.pragma("foreign_keys", { simple: true })).toBe(1);
+  });
+
+  it("refuses to run inside a transaction, where it could not turn foreign keys off", () => {
+    opened = openDatabase(dbPath);
+    opened.sqlite.exec("BEGIN");
+    expect(() => migrateDatabase(opened!.sqlite, MIGRATIONS)).toThrow(/transaction/);
+    opened.sqlite.exec("ROLLBACK");
+  });
+
+  it("names the folder when it holds no migrations", () => {
+    opened = openDatabase(dbPath);
+    expect(() => migrateDatabase(opened!.sqlite, join(dir, "nowhere"))).toThrow(/nowhere/);
+  });
+});
+
+describe("drizzle-kit migrate", () => {
+  it("applies the committed migrations to a populated database without losing rows", async () => {
+    opened = openDatabase(dbPath);
+    migrateDatabase(opened.sqlite, copyMigrations("first-only", 1));
+    await populate(opened);
+    opened.sqlite.close();
+    // The repository's own drizzle.config.ts, pointed at the temp database by DATABASE_URL.
+    const run = drizzleKitMigrate({ DATABASE_URL: `file:${dbPath}` });
+    expect(run.status, run.output).toBe(0);
+    expect(appliedMigrations(dbPath)).toBe(readJournal(MIGRATIONS).entries.length);
+    expect(counts(dbPath)).toEqual(EXPECTED);
+  });
+
+  it("deletes child rows on a table rebuild, which is why deployments use npm run db:migrate", async () => {
+    await populatedDatabase();
+    const folder = copyMigrations("with-rebuild");
+    addCallsRebuildMigration(folder);
+    const run = drizzleKitMigrate({}, ["--config", drizzleKitConfig(folder)]);
+    expect(run.status, run.output).toBe(0);
+    expect(appliedMigrations(dbPath)).toBe(readJournal(folder).entries.length);
+    expect(counts(dbPath)).toEqual({
+      calls: 3,
+      recordings: 0,
+      transcripts: 0,
+      analytics: 0,
+      call_metadata: 0,
+      searchHits: 0,
+    });
+  });
+});
