@@ -1,0 +1,352 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import type {
+  FinishedRecording,
+  ReadableRecording,
+  RecordingSpec,
+  RecordingStore,
+  SidecarKind,
+} from "../../application/ports.ts";
+import { conflict, invalidArgument, storageUnavailable } from "../../domain/errors.ts";
+import { RECORDING_SAMPLE_RATE, type RecordingTrack } from "../../domain/recording.ts";
+import {
+  PART_SUFFIX,
+  parseFileKey,
+  parseFileKeyOrThrow,
+  recordingFileName,
+  sidecarFileName,
+} from "./file-names.ts";
+import { FsRecordingWriter } from "./fs-recording-writer.ts";
+import {
+  errorCode,
+  fsyncDirectory,
+  nodeWriterIo,
+  type StoreLogger,
+  silentLogger,
+  type WriterIo,
+} from "./store-io.ts";
+import { readHeaderFormat, streamingHeader, WAV_HEADER_BYTES, wavHeader } from "./wav-header.ts";
+
+export interface FsRecordingStoreOptions {
+  root: string;
+  logger?: StoreLogger;
+  onBytesWritten?: (n: number) => void;
+  onError?: (kind: string) => void;
+  /** Test seam for writer file operations (to inject ENOSPC and the like); node:fs by default. */
+  io?: Partial<WriterIo>;
+}
+
+const MAX_CHANNELS = 8;
+const MAX_SAMPLE_RATE = 384_000;
+const DEFAULT_CHANNELS: Record<RecordingTrack, number> = { caller: 1, conversation: 2 };
+const TEMP_SIDECAR = /^(.+)\.[0-9a-f]{16}\.tmp$/;
+
+/**
+ * Recordings and their sidecar files in one flat folder (contract: "Files under
+ * RECORDING_STORAGE_PATH"). Names are validated against a fixed grammar before any path is
+ * built; fs failures surface as DomainError without paths.
+ */
+export class FsRecordingStore implements RecordingStore {
+  private readonly root: string;
+  private readonly logger: StoreLogger;
+  private readonly onBytesWritten: (n: number) => void;
+  private readonly onError: (kind: string) => void;
+  private readonly io: WriterIo;
+  /** `.part` files owned by live writers of this process, which recovery must not touch. */
+  private readonly livePartNames = new Set<string>();
+  private readonly liveTempNames = new Set<string>();
+
+  constructor(options: FsRecordingStoreOptions) {
+    this.root = path.resolve(options.root);
+    this.logger = options.logger ?? silentLogger;
+    this.onBytesWritten = options.onBytesWritten ?? (() => undefined);
+    this.onError = options.onError ?? (() => undefined);
+    this.io = { ...nodeWriterIo, ...options.io };
+  }
+
+  /**
+   * Opens `<final name>.part` synchronously: the port's create() is synchronous, and this way an
+   * unusable folder is a thrown storage_unavailable at call start rather than a recording that
+   * silently never existed. It costs one open and one 44-byte write per recording.
+   */
+  create(spec: RecordingSpec): FsRecordingWriter {
+    assertValidFormat(spec.sampleRate, spec.channels);
+    const fileKey = recordingFileName(spec.streamSid, spec.startedAtMs, spec.track);
+    const partName = fileKey + PART_SUFFIX;
+    const finalPath = this.pathOf(fileKey);
+    const partPath = this.pathOf(partName);
+    if (this.livePartNames.has(partName) || fs.existsSync(finalPath)) {
+      throw conflict("a recording for this call and track already exists");
+    }
+    let fd: number;
+    try {
+      fd = this.openNewSync(partPath);
+    } catch (error) {
+      if (errorCode(error) === "EEXIST") {
+        throw conflict("a recording for this call and track already exists");
+      }
+      throw this.unavailable("create", error);
+    }
+    try {
+      const header = streamingHeader(spec.sampleRate, spec.channels);
+      let offset = 0;
+      while (offset < header.byteLength) {
+        const n = fs.writeSync(fd, header, offset, header.byteLength - offset, offset);
+        if (n <= 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
+        offset += n;
+      }
+    } catch (error) {
+      try {
+        fs.closeSync(fd);
+        fs.rmSync(partPath, { force: true });
+      } catch {
+        // Already failing; a leftover .part with no header is handled by recoverPartials().
+      }
+      throw this.unavailable("create", error);
+    }
+    this.livePartNames.add(partName);
+    return new FsRecordingWriter({
+      spec: { ...spec },
+      fd,
+      fileKey,
+      dir: this.root,
+      partPath,
+      finalPath,
+      io: this.io,
+      logger: this.logger,
+      onBytesWritten: this.onBytesWritten,
+      onError: this.onError,
+      onSettled: () => this.livePartNames.delete(partName),
+    });
+  }
+
+  async recoverPartials(): Promise<FinishedRecording[]> {
+    let names: string[];
+    try {
+      names = await fs.promises.readdir(this.root);
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return [];
+      throw this.unavailable("recovery", error);
+    }
+    const recovered: FinishedRecording[] = [];
+    for (const name of names.sort()) {
+      if (name.endsWith(PART_SUFFIX) && !this.livePartNames.has(name)) {
+        const result = await this.recoverOne(name);
+        if (result !== null) recovered.push(result);
+      } else if (TEMP_SIDECAR.test(name) && !this.liveTempNames.has(name)) {
+        // An interrupted sidecar write: the previous version (if any) is still intact.
+        await fs.promises.rm(this.pathOf(name), { force: true }).catch(() => undefined);
+      }
+    }
+    if (recovered.length > 0) await fsyncDirectory(this.root);
+    return recovered;
+  }
+
+  async writeSidecar(
+    streamSid: string,
+    startedAtMs: number,
+    kind: SidecarKind,
+    content: string,
+  ): Promise<string> {
+    const fileKey = sidecarFileName(streamSid, startedAtMs, kind);
+    if (typeof content !== "string") throw invalidArgument("sidecar content must be a string");
+    const tempName = `${fileKey}.${randomBytes(8).toString("hex")}.tmp`;
+    const tempPath = this.pathOf(tempName);
+    this.liveTempNames.add(tempName);
+    let handle: fs.promises.FileHandle | undefined;
+    try {
+      await this.ensureRoot();
+      handle = await fs.promises.open(tempPath, "wx", 0o644);
+      await handle.writeFile(content, "utf8");
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await fs.promises.rename(tempPath, this.pathOf(fileKey));
+      await fsyncDirectory(this.root);
+      return fileKey;
+    } catch (error) {
+      await handle?.close().catch(() => undefined);
+      await fs.promises.rm(tempPath, { force: true }).catch(() => undefined);
+      throw this.unavailable("write_sidecar", error);
+    } finally {
+      this.liveTempNames.delete(tempName);
+    }
+  }
+
+  async read(fileKey: string): Promise<ReadableRecording | null> {
+    parseFileKeyOrThrow(fileKey);
+    const filePath = this.pathOf(fileKey);
+    let stat: fs.Stats;
+    try {
+      stat = await fs.promises.stat(filePath);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === "ENOENT" || code === "ENOTDIR") return null;
+      throw this.unavailable("read", error);
+    }
+    if (!stat.isFile()) return null;
+    const sizeBytes = stat.size;
+    return {
+      sizeBytes,
+      open: (start: number, end: number) => {
+        if (
+          !Number.isSafeInteger(start) ||
+          !Number.isSafeInteger(end) ||
+          start < 0 ||
+          end < start ||
+          end >= sizeBytes
+        ) {
+          throw invalidArgument("byte range is outside the recording");
+        }
+        const stream = fs.createReadStream(filePath, { start, end });
+        return Readable.toWeb(stream) as ReadableStream<Uint8Array>;
+      },
+    };
+  }
+
+  async delete(fileKey: string): Promise<void> {
+    const parsed = parseFileKeyOrThrow(fileKey);
+    const names =
+      parsed.kind === "recording"
+        ? [
+            fileKey,
+            sidecarFileName(parsed.streamSid, parsed.startedAtMs, "transcript"),
+            sidecarFileName(parsed.streamSid, parsed.startedAtMs, "metadata"),
+          ]
+        : [fileKey];
+    try {
+      for (const name of names) await fs.promises.rm(this.pathOf(name), { force: true });
+    } catch (error) {
+      throw this.unavailable("delete", error);
+    }
+  }
+
+  async check(): Promise<void> {
+    const probe = this.pathOf(`.probe-${randomBytes(8).toString("hex")}`);
+    try {
+      await this.ensureRoot();
+      await fs.promises.writeFile(probe, "", { flag: "wx" });
+      await fs.promises.rm(probe, { force: true });
+    } catch (error) {
+      await fs.promises.rm(probe, { force: true }).catch(() => undefined);
+      // Not counted as an error: /healthz polls this and reports it itself.
+      const code = errorCode(error);
+      this.logger.warn({ code }, "recording storage is not writable");
+      throw storageUnavailable(`recording storage is not usable (${code})`);
+    }
+  }
+
+  private async recoverOne(partName: string): Promise<FinishedRecording | null> {
+    const fileKey = partName.slice(0, -PART_SUFFIX.length);
+    const parsed = parseFileKey(fileKey);
+    if (parsed === null || parsed.kind !== "recording") {
+      this.logger.warn({ file: partName }, "ignoring a .part file this store did not name");
+      return null;
+    }
+    const partPath = this.pathOf(partName);
+    const finalPath = this.pathOf(fileKey);
+    let handle: fs.promises.FileHandle | undefined;
+    try {
+      if (fs.existsSync(finalPath)) {
+        this.logger.warn({ fileKey }, "not recovering a .part file whose final file exists");
+        return null;
+      }
+      handle = await fs.promises.open(partPath, "r+");
+      const { size } = await handle.stat();
+      const head = new Uint8Array(WAV_HEADER_BYTES);
+      const { bytesRead } = await handle.read(head, 0, WAV_HEADER_BYTES, 0);
+      let format = readHeaderFormat(head.subarray(0, bytesRead));
+      if (format === null) {
+        // Killed before (or while) its header was written: the format follows from the track.
+        format = { sampleRate: RECORDING_SAMPLE_RATE, channels: DEFAULT_CHANNELS[parsed.track] };
+        this.logger.warn(
+          { fileKey, sizeBytes: size },
+          "recovered recording had no valid header; wrote a fresh one",
+        );
+      }
+      const blockAlign = format.channels * 2;
+      const present = Math.max(0, size - WAV_HEADER_BYTES);
+      // A process killed mid-write can leave an odd byte or half a stereo frame at the end.
+      const dataBytes = present - (present % blockAlign);
+      if (size !== WAV_HEADER_BYTES + dataBytes) {
+        await handle.truncate(WAV_HEADER_BYTES + dataBytes);
+      }
+      await handle.write(
+        wavHeader(format.sampleRate, format.channels, dataBytes),
+        0,
+        WAV_HEADER_BYTES,
+        0,
+      );
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await fs.promises.rename(partPath, finalPath);
+      return {
+        fileKey,
+        sizeBytes: WAV_HEADER_BYTES + dataBytes,
+        durationSeconds: dataBytes / (format.sampleRate * blockAlign),
+        sampleRate: format.sampleRate,
+        channels: format.channels,
+        track: parsed.track,
+        streamSid: parsed.streamSid,
+        startedAtMs: parsed.startedAtMs,
+      };
+    } catch (error) {
+      await handle?.close().catch(() => undefined);
+      this.onError("storage_recovery");
+      this.logger.error(
+        { fileKey, code: errorCode(error) },
+        "could not recover a partial recording",
+      );
+      return null;
+    }
+  }
+
+  /** Every path is a bare, grammar-checked name directly inside root; checked once more here. */
+  private pathOf(name: string): string {
+    const resolved = path.resolve(this.root, name);
+    if (path.dirname(resolved) !== this.root || path.basename(resolved) !== name) {
+      throw invalidArgument("file name escapes the recording folder");
+    }
+    return resolved;
+  }
+
+  private openNewSync(filePath: string): number {
+    try {
+      return fs.openSync(filePath, "wx", 0o644);
+    } catch (error) {
+      if (errorCode(error) !== "ENOENT") throw error;
+      fs.mkdirSync(this.root, { recursive: true });
+      return fs.openSync(filePath, "wx", 0o644);
+    }
+  }
+
+  private async ensureRoot(): Promise<void> {
+    await fs.promises.mkdir(this.root, { recursive: true });
+  }
+
+  private unavailable(
+    operation: "create" | "write_sidecar" | "read" | "delete" | "recovery",
+    error: unknown,
+  ) {
+    const code = errorCode(error);
+    this.onError(
+      operation === "create" || operation === "write_sidecar"
+        ? "storage_write"
+        : `storage_${operation}`,
+    );
+    this.logger.error({ operation, code }, "recording storage operation failed");
+    return storageUnavailable(`recording storage is not usable (${code})`);
+  }
+}
+
+function assertValidFormat(sampleRate: number, channels: number): void {
+  if (!Number.isSafeInteger(sampleRate) || sampleRate < 1 || sampleRate > MAX_SAMPLE_RATE) {
+    throw invalidArgument("sampleRate must be an integer between 1 and 384000");
+  }
+  if (!Number.isSafeInteger(channels) || channels < 1 || channels > MAX_CHANNELS) {
+    throw invalidArgument("channels must be an integer between 1 and 8");
+  }
+}
