@@ -1,0 +1,19 @@
+export {
+  decodeMuLaw,
+  decodeMuLawInto,
+  decodeMuLawSample,
+  encodeMuLaw,
+  encodeMuLawInto,
+  encodeMuLawSample,
+} from "./mulaw.ts";
+export { Resampler, resample } from "./resampler.ts";
+export {
+  decodeWav,
+  encodeWav,
+  patchWavSizes,
+  readWavLayout,
+  WAV_HEADER_BYTES,
+  WAV_UNKNOWN_SIZE,
+  type WavLayout,
+  wavHeader,
+} from "./wav.ts";
