@@ -1,0 +1,75 @@
+import { Hono } from "hono";
+import type { CallQueries } from "../../../application/queries.ts";
+import { decodeCallCursor, encodeCallCursor } from "./cursor.ts";
+import { CallListParams } from "./query-schemas.ts";
+import {
+  analyticsJson,
+  callDetailJson,
+  callJson,
+  metadataJson,
+  recordingJson,
+  transcriptJson,
+} from "./to-json.ts";
+import { badRequest, parseQuery, pathId } from "./validation.ts";
+
+export interface CallRoutesDeps {
+  queries: CallQueries;
+  isCallActive: (callId: string) => boolean;
+}
+
+export function callRoutes({ queries, isCallActive }: CallRoutesDeps): Hono {
+  const app = new Hono();
+
+  app.get("/api/calls", async (c) => {
+    const params = parseQuery(c, CallListParams);
+    const since = params.since === undefined ? undefined : new Date(params.since);
+    const until = params.until === undefined ? undefined : new Date(params.until);
+    if (since && until && since.getTime() >= until.getTime()) {
+      throw badRequest("until", "must be later than since");
+    }
+    const page = await queries.listCalls({
+      limit: params.limit,
+      after: params.cursor === undefined ? undefined : decodeCallCursor(params.cursor),
+      status: params.status,
+      caller: params.caller,
+      callSid: params.callSid,
+      streamSid: params.streamSid,
+      since,
+      until,
+    });
+    return c.json({
+      data: page.data.map(callJson),
+      nextCursor: page.next === null ? null : encodeCallCursor(page.next),
+    });
+  });
+
+  app.get("/api/calls/:id", async (c) => {
+    return c.json(callDetailJson(await queries.getCall(pathId(c, "call"))));
+  });
+
+  app.get("/api/calls/:id/transcripts", async (c) => {
+    const transcripts = await queries.getTranscripts(pathId(c, "call"));
+    return c.json({ data: transcripts.map(transcriptJson) });
+  });
+
+  app.get("/api/calls/:id/analytics", async (c) => {
+    const analytics = await queries.getAnalytics(pathId(c, "call"));
+    return c.json({ data: analytics.map(analyticsJson) });
+  });
+
+  app.get("/api/calls/:id/metadata", async (c) => {
+    return c.json(metadataJson(await queries.getMetadata(pathId(c, "call"))));
+  });
+
+  app.get("/api/calls/:id/recordings", async (c) => {
+    const recordings = await queries.getRecordings(pathId(c, "call"));
+    return c.json({ data: recordings.map(recordingJson) });
+  });
+
+  app.delete("/api/calls/:id", async (c) => {
+    await queries.deleteCall(pathId(c, "call"), isCallActive);
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,147 @@
+import { z } from "zod";
+
+/**
+ * The JSON the API answers with. These schemas are the single source for the serializers'
+ * types, the OpenAPI document's components, and the tests that validate real responses.
+ * Objects are strict so that an extra field (a file path, say) fails validation.
+ */
+export const apiSchemas = z.registry<{ id: string }>();
+
+const timestamp = z.iso.datetime().describe("ISO 8601 UTC timestamp");
+const jsonObject = z.record(z.string(), z.unknown());
+
+export const CallJson = z
+  .strictObject({
+    id: z.string(),
+    streamSid: z.string(),
+    callSid: z.string().nullable(),
+    caller: z.string().nullable(),
+    status: z.enum(["active", "completed", "failed"]),
+    startedAt: timestamp,
+    endedAt: timestamp.nullable(),
+    durationSeconds: z.number().nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .register(apiSchemas, { id: "Call" });
+
+export const RecordingJson = z
+  .strictObject({
+    id: z.string(),
+    callId: z.string(),
+    track: z.enum(["caller", "conversation"]),
+    format: z.literal("wav"),
+    codec: z.literal("pcm_s16le"),
+    sampleRate: z.number().int(),
+    channels: z.number().int(),
+    sizeBytes: z.number().int(),
+    durationSeconds: z.number(),
+    cloudUrl: z.string().nullable(),
+    createdAt: timestamp,
+  })
+  .register(apiSchemas, { id: "Recording" });
+
+export const TranscriptJson = z
+  .strictObject({
+    id: z.string(),
+    callId: z.string(),
+    speaker: z.enum(["caller", "assistant"]),
+    text: z.string(),
+    confidence: z.number().nullable(),
+    offsetMs: z.number().int().nullable().describe("milliseconds from the call start"),
+    interrupted: z.boolean().describe("true when the caller cut the assistant off"),
+    createdAt: timestamp,
+  })
+  .register(apiSchemas, { id: "Transcript" });
+
+export const AnalyticsJson = z
+  .strictObject({
+    id: z.string(),
+    callId: z.string(),
+    sentiment: z.enum(["positive", "neutral", "negative"]).nullable(),
+    sentimentScore: z.number().nullable(),
+    callerTalkMs: z.number().int(),
+    assistantTalkMs: z.number().int(),
+    silenceMs: z.number().int(),
+    interruptions: z.number().int(),
+    avgResponseLatencyMs: z.number().int().nullable(),
+    p95ResponseLatencyMs: z.number().int().nullable(),
+    customMetrics: jsonObject.nullable(),
+    createdAt: timestamp,
+  })
+  .register(apiSchemas, { id: "Analytics" });
+
+export const CallMetadataJson = z
+  .strictObject({
+    callId: z.string(),
+    language: z.string().nullable(),
+    region: z.string().nullable(),
+    deviceType: z.string().nullable(),
+    networkQuality: z.string().nullable(),
+    customData: jsonObject.nullable(),
+    updatedAt: timestamp,
+  })
+  .register(apiSchemas, { id: "CallMetadata" });
+
+export const CallDetailJson = z
+  .strictObject({
+    ...CallJson.shape,
+    metadata: CallMetadataJson.nullable(),
+    recordings: z.array(RecordingJson),
+    transcriptCount: z.number().int(),
+    analyticsCount: z.number().int(),
+  })
+  .register(apiSchemas, { id: "CallDetail" });
+
+const nextCursor = z
+  .string()
+  .nullable()
+  .describe("pass as `cursor` to get the next page; null on the last page");
+
+export const CallPageJson = z
+  .strictObject({ data: z.array(CallJson), nextCursor })
+  .register(apiSchemas, { id: "CallPage" });
+
+export const TranscriptListJson = z
+  .strictObject({ data: z.array(TranscriptJson) })
+  .register(apiSchemas, { id: "TranscriptList" });
+
+export const AnalyticsListJson = z
+  .strictObject({ data: z.array(AnalyticsJson) })
+  .register(apiSchemas, { id: "AnalyticsList" });
+
+export const RecordingListJson = z
+  .strictObject({ data: z.array(RecordingJson) })
+  .register(apiSchemas, { id: "RecordingList" });
+
+export const SearchHitJson = z
+  .strictObject({
+    callId: z.string(),
+    transcriptId: z.string(),
+    speaker: z.enum(["caller", "assistant"]),
+    snippet: z.string().describe("matched words are wrapped in [ and ]"),
+    offsetMs: z.number().int().nullable(),
+    startedAt: timestamp.describe("when the call started"),
+  })
+  .register(apiSchemas, { id: "SearchHit" });
+
+export const SearchPageJson = z
+  .strictObject({ data: z.array(SearchHitJson), nextCursor })
+  .register(apiSchemas, { id: "SearchPage" });
+
+export const ErrorJson = z
+  .strictObject({
+    error: z.strictObject({
+      code: z.string().describe("machine-readable, e.g. invalid_request, not_found"),
+      message: z.string().describe("for people; a 400 names the offending field first"),
+    }),
+  })
+  .register(apiSchemas, { id: "Error" });
+
+export type CallJson = z.infer<typeof CallJson>;
+export type CallDetailJson = z.infer<typeof CallDetailJson>;
+export type RecordingJson = z.infer<typeof RecordingJson>;
+export type TranscriptJson = z.infer<typeof TranscriptJson>;
+export type AnalyticsJson = z.infer<typeof AnalyticsJson>;
+export type CallMetadataJson = z.infer<typeof CallMetadataJson>;
+export type SearchHitJson = z.infer<typeof SearchHitJson>;

@@ -1,0 +1,253 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import {
+  AnalyticsListJson,
+  apiSchemas,
+  CallDetailJson,
+  CallMetadataJson,
+  CallPageJson,
+  ErrorJson,
+  RecordingListJson,
+  SearchPageJson,
+  TranscriptListJson,
+} from "./json-schemas.ts";
+import { CallListParams, IdParam, SearchParams } from "./query-schemas.ts";
+
+type JsonSchema = Record<string, unknown>;
+
+export interface OpenApiOptions {
+  /** True when API_KEY is set: the document then requires the bearer scheme on every route. */
+  apiKeyRequired?: boolean;
+}
+
+const TARGET = "draft-2020-12"; // OpenAPI 3.1's schema dialect.
+
+/** A standalone JSON Schema for a parameter, without the `$schema` line meant for documents. */
+function schemaOf(schema: z.ZodType): JsonSchema {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: TARGET, io: "output" });
+  return rest;
+}
+
+function ref(schema: z.ZodType): JsonSchema {
+  const meta = apiSchemas.get(schema);
+  if (!meta) throw new Error("response schema is not registered in apiSchemas");
+  return { $ref: `#/components/schemas/${meta.id}` };
+}
+
+const jsonResponse = (description: string, schema: z.ZodType) => ({
+  description,
+  content: { "application/json": { schema: ref(schema) } },
+});
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "A query parameter is invalid; the message starts with its name",
+  401: "API_KEY is set and the bearer token is missing or wrong",
+  404: "No such call or recording (also for ids outside [A-Za-z0-9_-]{1,128})",
+  409: "The call is still in progress",
+  413: "The request body is larger than MAX_BODY_BYTES",
+  416: "The Range cannot be satisfied; Content-Range gives the size",
+  500: "Unexpected failure; no internals are disclosed",
+  503: "The database or the recording storage is unavailable",
+};
+
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(
+    [...statuses, 401, 413, 500, 503].map((status) => [
+      String(status),
+      jsonResponse(ERROR_DESCRIPTIONS[status] ?? "Error", ErrorJson),
+    ]),
+  );
+
+function queryParameters(schema: z.ZodObject): JsonSchema[] {
+  return Object.entries(schema.shape).map(([name, field]) => {
+    const { description, ...fieldSchema } = schemaOf(field as z.ZodType);
+    return {
+      name,
+      in: "query",
+      required: !(field as z.ZodType).safeParse(undefined).success,
+      ...(description === undefined ? {} : { description }),
+      schema: fieldSchema,
+    };
+  });
+}
+
+const idParameter = (resource: string) => ({
+  name: "id",
+  in: "path",
+  required: true,
+  description: `the ${resource} id`,
+  schema: schemaOf(IdParam),
+});
+
+const audioHeaders = {
+  "Accept-Ranges": { schema: { type: "string", const: "bytes" } },
+  "Content-Length": { schema: { type: "integer" } },
+  "Content-Disposition": {
+    description: 'inline; filename="<callId>-<track>.wav"',
+    schema: { type: "string" },
+  },
+};
+
+const audioOperation = (method: "GET" | "HEAD") => ({
+  operationId: method === "GET" ? "getRecordingAudio" : "headRecordingAudio",
+  summary:
+    method === "GET" ? "Stream a recording's WAV file" : "A recording's headers, without the body",
+  description:
+    "Supports one byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`). A malformed Range header, " +
+    "a multi-range request and any request carrying If-Range get the whole file (200).",
+  tags: ["recordings"],
+  parameters: [
+    idParameter("recording"),
+    { name: "Range", in: "header", required: false, schema: { type: "string" } },
+  ],
+  responses: {
+    "200": {
+      description: "The whole file",
+      headers: audioHeaders,
+      content: { "audio/wav": { schema: { type: "string", contentMediaType: "audio/wav" } } },
+    },
+    "206": {
+      description: "The requested byte range",
+      headers: {
+        ...audioHeaders,
+        "Content-Range": { description: "bytes a-b/size", schema: { type: "string" } },
+      },
+      content: { "audio/wav": { schema: { type: "string", contentMediaType: "audio/wav" } } },
+    },
+    ...errors(404, 416),
+  },
+});
+
+function paths(): Record<string, Record<string, unknown>> {
+  return {
+    "/api/calls": {
+      get: {
+        operationId: "listCalls",
+        summary: "List calls, newest first",
+        description:
+          "Ordered by startedAt then id, both descending. Pages are keyset-based: follow " +
+          "nextCursor until it is null; calls added meanwhile never shift a page.",
+        tags: ["calls"],
+        parameters: queryParameters(CallListParams),
+        responses: { "200": jsonResponse("A page of calls", CallPageJson), ...errors(400) },
+      },
+    },
+    "/api/calls/{id}": {
+      get: {
+        operationId: "getCall",
+        summary: "A call with its metadata, recordings and counts",
+        tags: ["calls"],
+        parameters: [idParameter("call")],
+        responses: { "200": jsonResponse("The call", CallDetailJson), ...errors(404) },
+      },
+      delete: {
+        operationId: "deleteCall",
+        summary: "Delete a call, its rows and its files",
+        description: "A call that is still in progress is refused with 409.",
+        tags: ["calls"],
+        parameters: [idParameter("call")],
+        responses: { "204": { description: "Deleted" }, ...errors(404, 409) },
+      },
+    },
+    "/api/calls/{id}/transcripts": {
+      get: {
+        operationId: "listTranscripts",
+        summary: "A call's transcripts in spoken order",
+        tags: ["calls"],
+        parameters: [idParameter("call")],
+        responses: { "200": jsonResponse("Transcripts", TranscriptListJson), ...errors(404) },
+      },
+    },
+    "/api/calls/{id}/analytics": {
+      get: {
+        operationId: "listAnalytics",
+        summary: "A call's analytics snapshots, oldest first",
+        tags: ["calls"],
+        parameters: [idParameter("call")],
+        responses: { "200": jsonResponse("Analytics", AnalyticsListJson), ...errors(404) },
+      },
+    },
+    "/api/calls/{id}/metadata": {
+      get: {
+        operationId: "getCallMetadata",
+        summary: "A call's metadata (404 when it has none)",
+        tags: ["calls"],
+        parameters: [idParameter("call")],
+        responses: { "200": jsonResponse("The metadata", CallMetadataJson), ...errors(404) },
+      },
+    },
+    "/api/calls/{id}/recordings": {
+      get: {
+        operationId: "listRecordings",
+        summary: "A call's recordings",
+        tags: ["recordings"],
+        parameters: [idParameter("call")],
+        responses: { "200": jsonResponse("Recordings", RecordingListJson), ...errors(404) },
+      },
+    },
+    "/api/recordings/{id}/audio": {
+      get: audioOperation("GET"),
+      head: audioOperation("HEAD"),
+    },
+    "/api/search": {
+      get: {
+        operationId: "searchTranscripts",
+        summary: "Full-text search over transcripts, best match first",
+        description:
+          "Every word of q must appear. Any text is accepted: quotes, operators and " +
+          "punctuation are searched as words, never parsed as query syntax.",
+        tags: ["search"],
+        parameters: queryParameters(SearchParams),
+        responses: { "200": jsonResponse("Matching transcripts", SearchPageJson), ...errors(400) },
+      },
+    },
+  };
+}
+
+function componentSchemas(): Record<string, JsonSchema> {
+  const { schemas } = z.toJSONSchema(apiSchemas, {
+    target: TARGET,
+    uri: (id) => `#/components/schemas/${id}`,
+  });
+  // A component is a schema inside the document, not a document: no $schema, and no $id,
+  // which would otherwise be a fragment-only URI that JSON Schema 2020-12 forbids.
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]),
+  );
+}
+
+/** The OpenAPI 3.1 document of every /api route, built from the schemas the API itself uses. */
+export function openApiDocument(options: OpenApiOptions = {}): Record<string, unknown> {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "callbridge API",
+      version: "0.1.0",
+      description:
+        "Calls recorded by callbridge: their transcripts, analytics, metadata and audio. " +
+        "Times are ISO 8601 UTC. Every error is {error: {code, message}}.",
+    },
+    servers: [{ url: "/" }],
+    tags: [{ name: "calls" }, { name: "recordings" }, { name: "search" }],
+    ...(options.apiKeyRequired ? { security: [{ bearerAuth: [] }] } : {}),
+    paths: paths(),
+    components: {
+      schemas: componentSchemas(),
+      securitySchemes: {
+        bearerAuth: {
+          type: "http",
+          scheme: "bearer",
+          description: "The server's API_KEY; required only when API_KEY is set",
+        },
+      },
+    },
+  };
+}
+
+/** GET /openapi.json. Public, like the API's shape itself; only /api/* is behind API_KEY. */
+export function openApiRoutes(options: OpenApiOptions = {}): Hono {
+  const document = openApiDocument(options);
+  const app = new Hono();
+  app.get("/openapi.json", (c) => c.json(document));
+  return app;
+}

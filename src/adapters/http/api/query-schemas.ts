@@ -1,0 +1,62 @@
+import { z } from "zod";
+
+/**
+ * Query parameters arrive as strings; each schema parses one and its output type is what the
+ * OpenAPI document shows (an integer `limit`, a date-time `since`).
+ */
+
+const integerParam = (min: number, max: number, fallback: number) => {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^\d{1,9}$/, message)
+    .transform(Number)
+    .pipe(z.number().int().min(min, message).max(max, message))
+    .default(fallback);
+};
+
+const timestampParam = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
+  error: "must be an ISO 8601 date-time with a zone (2026-05-01T12:00:00Z) or a date (2026-05-01)",
+});
+
+const exactText = (max: number) =>
+  z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+
+const cursorParam = z
+  .string()
+  .max(512, "is not a cursor this API issued")
+  .describe("opaque; the `nextCursor` of the previous page");
+
+export const MAX_CALLS_PAGE = 200;
+export const MAX_SEARCH_PAGE = 100;
+
+export const CallListParams = z.object({
+  limit: integerParam(1, MAX_CALLS_PAGE, 50).describe("page size"),
+  cursor: cursorParam.optional(),
+  status: z
+    .enum(["active", "completed", "failed"], {
+      error: "must be one of active, completed, failed",
+    })
+    .optional(),
+  caller: exactText(256).optional().describe("exact match; encode a leading + as %2B"),
+  callSid: exactText(128).optional().describe("exact match"),
+  streamSid: exactText(128).optional().describe("exact match"),
+  since: timestampParam.optional().describe("calls that started at or after this instant"),
+  until: timestampParam.optional().describe("calls that started before this instant"),
+});
+
+export const SearchParams = z.object({
+  q: z
+    .string({ error: "is required (1 to 500 characters)" })
+    .trim()
+    .min(1, "is required (1 to 500 characters)")
+    .max(500, "must be at most 500 characters")
+    .describe("words to find (all of them); operators and punctuation are searched as text"),
+  limit: integerParam(1, MAX_SEARCH_PAGE, 20).describe("page size"),
+  cursor: cursorParam.optional(),
+  speaker: z.enum(["caller", "assistant"], { error: "must be caller or assistant" }).optional(),
+});
+
+/** Ids are opaque strings of this shape; anything else cannot exist and is answered 404. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+export const IdParam = z.string().regex(ID_PATTERN);

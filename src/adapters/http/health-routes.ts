@@ -1,0 +1,41 @@
+import { Hono } from "hono";
+import type { CallRepository, RecordingStore } from "../../application/ports.ts";
+
+export interface HealthDeps {
+  calls: CallRepository;
+  recordings: RecordingStore;
+  activeCalls: () => number;
+  /** Extra reasons to report degraded (for example recent storage write errors). */
+  degradedReasons?: () => string[];
+}
+
+async function probe(check: () => Promise<void>): Promise<"ok" | "error"> {
+  try {
+    await check();
+    return "ok";
+  } catch {
+    return "error";
+  }
+}
+
+/** GET /healthz really touches the database and the storage folder. */
+export function healthRoutes(deps: HealthDeps): Hono {
+  const app = new Hono();
+  app.get("/healthz", async (c) => {
+    const [db, storage] = await Promise.all([
+      probe(() => deps.calls.ping()),
+      probe(() => deps.recordings.check()),
+    ]);
+    const reasons = deps.degradedReasons?.() ?? [];
+    const ok = db === "ok" && storage === "ok" && reasons.length === 0;
+    const body = {
+      status: ok ? "ok" : "degraded",
+      db,
+      storage,
+      activeCalls: deps.activeCalls(),
+      ...(reasons.length > 0 ? { reasons } : {}),
+    };
+    return c.json(body, ok ? 200 : 503);
+  });
+  return app;
+}

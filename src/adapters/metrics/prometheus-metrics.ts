@@ -1,0 +1,123 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { BridgeMetrics } from "../../application/bridge-ports.ts";
+import type { CallEvent, CallEventSink } from "../../application/ports.ts";
+
+/**
+ * Everything /metrics exposes, on a registry of its own (so that several servers in one
+ * test process do not collide). Counters are cheap increments: the audio path calls them
+ * for every frame.
+ */
+export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
+  readonly registry = new Registry();
+  private readonly framesIn: Counter;
+  private readonly framesOut: Counter;
+  private readonly framesDropped: Counter;
+  private readonly frameLatency: Histogram;
+  private readonly recordingBytes: Counter;
+  private readonly errors: Counter<"kind">;
+  private readonly callsTotal: Counter<"status">;
+  private readonly httpLatency: Histogram<"method" | "route" | "status">;
+  private readonly activeGauge: Gauge;
+
+  constructor(activeCalls: () => number) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "callbridge_" });
+    this.activeGauge = new Gauge({
+      name: "callbridge_active_calls",
+      help: "Calls in progress",
+      registers,
+      collect() {
+        this.set(activeCalls());
+      },
+    });
+    this.callsTotal = new Counter({
+      name: "callbridge_calls_total",
+      help: "Calls by final or initial status (active = started)",
+      labelNames: ["status"],
+      registers,
+    });
+    this.framesIn = new Counter({
+      name: "callbridge_frames_in_total",
+      help: "Twilio media frames received",
+      registers,
+    });
+    this.framesOut = new Counter({
+      name: "callbridge_frames_out_total",
+      help: "Media frames sent to Twilio",
+      registers,
+    });
+    this.framesDropped = new Counter({
+      name: "callbridge_frames_out_dropped_total",
+      help: "Assistant frames dropped because the Twilio socket was backed up",
+      registers,
+    });
+    this.frameLatency = new Histogram({
+      name: "callbridge_frame_processing_seconds",
+      help: "Time to process one inbound audio frame (decode, record, resample, forward)",
+      buckets: [
+        0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01,
+      ],
+      registers,
+    });
+    this.recordingBytes = new Counter({
+      name: "callbridge_recording_bytes_written_total",
+      help: "Bytes of audio written to recording files",
+      registers,
+    });
+    this.errors = new Counter({
+      name: "callbridge_errors_total",
+      help: "Errors by kind (upstream, storage, bad frames)",
+      labelNames: ["kind"],
+      registers,
+    });
+    this.httpLatency = new Histogram({
+      name: "callbridge_http_request_duration_seconds",
+      help: "HTTP request latency by route",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+  }
+
+  frameIn(): void {
+    this.framesIn.inc();
+  }
+
+  frameOut(): void {
+    this.framesOut.inc();
+  }
+
+  frameProcessed(seconds: number): void {
+    this.frameLatency.observe(seconds);
+  }
+
+  upstreamError(kind: string): void {
+    this.errors.inc({ kind: `upstream_${kind}` });
+  }
+
+  outboundDropped(frames: number): void {
+    this.framesDropped.inc(frames);
+  }
+
+  error(kind: string): void {
+    this.errors.inc({ kind });
+  }
+
+  bytesWritten(n: number): void {
+    this.recordingBytes.inc(n);
+  }
+
+  httpRequest(method: string, route: string, status: number, seconds: number): void {
+    this.httpLatency.observe({ method, route, status: String(status) }, seconds);
+  }
+
+  publish(event: CallEvent): void {
+    if (event.type === "call.started") this.callsTotal.inc({ status: "active" });
+    if (event.type === "call.ended") this.callsTotal.inc({ status: event.call.status });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    void this.activeGauge;
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,226 @@
+import WebSocket from "ws";
+import type {
+  RealtimeConnection,
+  RealtimeListener,
+  RealtimeModel,
+  RealtimeSessionOptions,
+} from "../../application/bridge-ports.ts";
+import type { JsonObject } from "../../domain/analytics.ts";
+import { parseServerEvent } from "./realtime-events.ts";
+
+export interface RealtimeClientOptions {
+  url: string;
+  apiKey: string;
+  /** Model used to transcribe the caller. */
+  transcriptionModel?: string;
+  /** Time allowed from connect to `session.created`. */
+  connectTimeoutMs?: number;
+  /** Caller audio kept while the socket is not open yet; older audio is dropped beyond it. */
+  maxQueuedMs?: number;
+}
+
+const APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"';
+
+/** OpenAI Realtime over a plain `ws` client: one socket per call. */
+export class OpenAiRealtimeModel implements RealtimeModel {
+  constructor(private readonly options: RealtimeClientOptions) {}
+
+  connect(session: RealtimeSessionOptions, listener: RealtimeListener): RealtimeConnection {
+    return new OpenAiRealtimeConnection(this.options, session, listener);
+  }
+}
+
+export function sessionUpdate(session: RealtimeSessionOptions, transcriptionModel: string): string {
+  return JSON.stringify({
+    type: "session.update",
+    session: {
+      type: "realtime",
+      instructions: session.instructions,
+      output_modalities: ["audio"],
+      audio: {
+        input: {
+          format: { type: "audio/pcm", rate: 24000 },
+          turn_detection: { type: "server_vad" },
+          transcription: { model: transcriptionModel },
+        },
+        output: {
+          format: { type: "audio/pcm", rate: 24000 },
+          voice: session.voice,
+        },
+      },
+    },
+  });
+}
+
+class OpenAiRealtimeConnection implements RealtimeConnection {
+  private readonly socket: WebSocket;
+  private queue: string[] = [];
+  private queuedMs = 0;
+  private closed = false;
+  private lastErrorCode: string | null = null;
+  private connectTimer: ReturnType<typeof setTimeout> | null;
+  private deltaScratch = Buffer.allocUnsafeSlow(96_000);
+  private readonly maxQueuedMs: number;
+
+  constructor(
+    options: RealtimeClientOptions,
+    session: RealtimeSessionOptions,
+    private readonly listener: RealtimeListener,
+  ) {
+    this.maxQueuedMs = options.maxQueuedMs ?? 10_000;
+    this.socket = new WebSocket(options.url, {
+      headers: { Authorization: `Bearer ${options.apiKey}` },
+      perMessageDeflate: false,
+      handshakeTimeout: options.connectTimeoutMs ?? 10_000,
+    });
+    this.connectTimer = setTimeout(
+      () => this.fail("timeout", "no session.created in time"),
+      options.connectTimeoutMs ?? 10_000,
+    );
+    this.connectTimer.unref?.();
+    const update = sessionUpdate(session, options.transcriptionModel ?? "gpt-4o-mini-transcribe");
+    this.socket.on("open", () => {
+      this.socket.send(update);
+      for (const message of this.queue) this.socket.send(message);
+      this.queue = [];
+      this.queuedMs = 0;
+    });
+    this.socket.on("message", (data: WebSocket.RawData, isBinary: boolean) => {
+      if (isBinary) this.listener.onError("malformed_event", "binary event");
+      else this.handle(data.toString());
+    });
+    this.socket.on("unexpected-response", (_req, res) => {
+      this.fail("refused", `upgrade answered ${res.statusCode ?? "?"}`);
+    });
+    this.socket.on("error", (error: Error) => {
+      this.fail(this.socket.readyState === WebSocket.OPEN ? "dropped" : "refused", error.message);
+    });
+    this.socket.on("close", (code: number, reason: Buffer) => {
+      const kind = this.lastErrorCode === "session_expired" ? "expired" : "dropped";
+      this.fail(kind, `closed with ${code}${reason.length ? ` ${reason.toString()}` : ""}`);
+    });
+  }
+
+  appendAudio(pcm24k: Int16Array): void {
+    if (this.closed || pcm24k.length === 0) return;
+    const audio = Buffer.from(pcm24k.buffer, pcm24k.byteOffset, pcm24k.byteLength).toString(
+      "base64",
+    );
+    const message = `${APPEND_PREFIX}${audio}"}`;
+    if (this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(message);
+      return;
+    }
+    // Before the socket opens, caller audio waits here so the first words are not lost.
+    this.queue.push(message);
+    this.queuedMs += pcm24k.length / 24;
+    while (this.queuedMs > this.maxQueuedMs && this.queue.length > 1) {
+      const dropped = this.queue.shift()!;
+      this.queuedMs -= ((dropped.length - APPEND_PREFIX.length - 2) * 3) / 4 / 2 / 24;
+    }
+  }
+
+  truncate(itemId: string, audioEndMs: number): void {
+    if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
+    this.socket.send(
+      JSON.stringify({
+        type: "conversation.item.truncate",
+        item_id: itemId,
+        content_index: 0,
+        audio_end_ms: Math.max(0, Math.floor(audioEndMs)),
+      }),
+    );
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimer();
+    this.queue = [];
+    this.socket.removeAllListeners("close");
+    this.socket.on("error", () => {});
+    if (this.socket.readyState === WebSocket.CONNECTING) this.socket.terminate();
+    else this.socket.close(1000, "call ended");
+  }
+
+  private fail(kind: string, message: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimer();
+    this.queue = [];
+    this.socket.removeAllListeners("close");
+    this.socket.on("error", () => {});
+    this.socket.terminate();
+    this.listener.onClosed(kind, message);
+  }
+
+  private clearTimer(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+  }
+
+  private handle(text: string): void {
+    const parsed = parseServerEvent(text);
+    if (parsed.ok === "ignored") return;
+    if (!parsed.ok) {
+      this.listener.onError(parsed.kind, parsed.message);
+      return;
+    }
+    const event = parsed.event;
+    switch (event.type) {
+      case "session.created":
+        this.clearTimer();
+        return;
+      case "session.updated":
+        this.listener.onReady();
+        return;
+      case "input_audio_buffer.speech_started":
+        this.listener.onSpeechStarted(event.item_id ?? null, event.audio_start_ms);
+        return;
+      case "input_audio_buffer.speech_stopped":
+        this.listener.onSpeechStopped(event.item_id ?? null, event.audio_end_ms);
+        return;
+      case "conversation.item.input_audio_transcription.completed":
+        this.listener.onCallerTranscript(event.item_id, event.transcript);
+        return;
+      case "response.output_audio.delta":
+        this.delta(event.item_id, event.delta);
+        return;
+      case "response.output_audio.done":
+        this.listener.onAudioDone(event.item_id);
+        return;
+      case "response.output_audio_transcript.done":
+        this.listener.onAssistantTranscript(event.item_id, event.transcript);
+        return;
+      case "response.done":
+        if (event.response.usage) this.listener.onUsage(toJsonObject(event.response.usage));
+        return;
+      case "error": {
+        this.lastErrorCode = event.error.code ?? null;
+        // Upstream text becomes a metrics label, so only tidy identifiers pass through.
+        const raw = event.error.code ?? event.error.type ?? "";
+        const kind = /^[a-z0-9_]{1,40}$/.test(raw) ? raw : "error_event";
+        this.listener.onError(kind, event.error.message ?? "error event");
+        return;
+      }
+    }
+  }
+
+  private delta(itemId: string, base64: string): void {
+    const maxBytes = Math.ceil((base64.length * 3) / 4);
+    if (maxBytes > this.deltaScratch.length)
+      this.deltaScratch = Buffer.allocUnsafeSlow(maxBytes * 2);
+    // Buffer#write decodes into the scratch buffer: no allocation per delta.
+    const bytes = this.deltaScratch.write(base64, "base64");
+    if (bytes % 2 !== 0) {
+      this.listener.onError("invalid_event", "odd-length PCM16 delta");
+      return;
+    }
+    const pcm = new Int16Array(this.deltaScratch.buffer, this.deltaScratch.byteOffset, bytes / 2);
+    this.listener.onAudioDelta(itemId, pcm);
+  }
+}
+
+function toJsonObject(value: Record<string, unknown>): JsonObject {
+  return JSON.parse(JSON.stringify(value)) as JsonObject;
+}

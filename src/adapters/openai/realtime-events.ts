@@ -1,0 +1,106 @@
+import { z } from "zod";
+
+/**
+ * The OpenAI Realtime (GA) server events the bridge acts on, parsed by `type`. Others (rate
+ * limits, item bookkeeping, text deltas) are valid but of no use here and are skipped.
+ * https://platform.openai.com/docs/api-reference/realtime-server-events
+ */
+const SessionCreated = z.object({ type: z.literal("session.created") });
+const SessionUpdated = z.object({ type: z.literal("session.updated") });
+
+const SpeechStarted = z.object({
+  type: z.literal("input_audio_buffer.speech_started"),
+  audio_start_ms: z.number().nonnegative(),
+  item_id: z.string().nullish(),
+});
+
+const SpeechStopped = z.object({
+  type: z.literal("input_audio_buffer.speech_stopped"),
+  audio_end_ms: z.number().nonnegative(),
+  item_id: z.string().nullish(),
+});
+
+const CallerTranscript = z.object({
+  type: z.literal("conversation.item.input_audio_transcription.completed"),
+  item_id: z.string(),
+  transcript: z.string(),
+});
+
+const AudioDelta = z.object({
+  type: z.literal("response.output_audio.delta"),
+  item_id: z.string(),
+  delta: z.string(),
+});
+
+const AudioDone = z.object({
+  type: z.literal("response.output_audio.done"),
+  item_id: z.string(),
+});
+
+const AssistantTranscript = z.object({
+  type: z.literal("response.output_audio_transcript.done"),
+  item_id: z.string(),
+  transcript: z.string(),
+});
+
+const Usage = z.record(z.string(), z.unknown());
+
+const ResponseDone = z.object({
+  type: z.literal("response.done"),
+  response: z.looseObject({ usage: Usage.nullish() }),
+});
+
+const ErrorEvent = z.object({
+  type: z.literal("error"),
+  error: z.object({
+    type: z.string().nullish(),
+    code: z.string().nullish(),
+    message: z.string().nullish(),
+  }),
+});
+
+export const RealtimeServerEvent = z.discriminatedUnion("type", [
+  SessionCreated,
+  SessionUpdated,
+  SpeechStarted,
+  SpeechStopped,
+  CallerTranscript,
+  AudioDelta,
+  AudioDone,
+  AssistantTranscript,
+  ResponseDone,
+  ErrorEvent,
+]);
+export type RealtimeServerEvent = z.infer<typeof RealtimeServerEvent>;
+
+const HANDLED: ReadonlySet<string> = new Set<string>(
+  RealtimeServerEvent.options.map((o) => o.shape.type.value),
+);
+
+export type ParsedServerEvent =
+  | { ok: true; event: RealtimeServerEvent }
+  | { ok: false; kind: "malformed_event" | "invalid_event"; message: string }
+  | { ok: "ignored" };
+
+export function parseServerEvent(text: string): ParsedServerEvent {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, kind: "malformed_event", message: "event is not JSON" };
+  }
+  const type =
+    typeof json === "object" && json !== null && "type" in json && typeof json.type === "string"
+      ? json.type
+      : null;
+  if (type === null) return { ok: false, kind: "malformed_event", message: "event has no type" };
+  if (!HANDLED.has(type)) return { ok: "ignored" };
+  const parsed = RealtimeServerEvent.safeParse(json);
+  if (parsed.success) return { ok: true, event: parsed.data };
+  const issue = parsed.error.issues[0];
+  return {
+    ok: false,
+    kind: "invalid_event",
+    message: `${type}: ${issue?.path.join(".") || "event"} ${issue?.message ?? "is invalid"}`,
+  };
+}

@@ -1,0 +1,91 @@
+import { z } from "zod";
+
+/**
+ * Messages Twilio sends on a media stream, parsed by `event`.
+ * https://www.twilio.com/docs/voice/media-streams/websocket-messages
+ */
+const Connected = z.object({ event: z.literal("connected") });
+
+const Start = z.object({
+  event: z.literal("start"),
+  streamSid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "streamSid must match [A-Za-z0-9_-]{1,64}"),
+  start: z.object({
+    streamSid: z.string().optional(),
+    accountSid: z.string().max(64).optional(),
+    callSid: z.string().max(64).optional(),
+    tracks: z.array(z.string()).optional(),
+    customParameters: z.record(z.string().max(256), z.string().max(4096)).optional(),
+    mediaFormat: z
+      .object({
+        encoding: z.string(),
+        sampleRate: z.number(),
+        channels: z.number(),
+      })
+      .optional(),
+  }),
+});
+
+const Media = z.object({
+  event: z.literal("media"),
+  media: z.object({
+    payload: z.string(),
+    track: z.string().optional(),
+    chunk: z.string().optional(),
+    timestamp: z.string().optional(),
+  }),
+});
+
+const Mark = z.object({
+  event: z.literal("mark"),
+  mark: z.object({ name: z.string().max(256) }),
+});
+
+const Dtmf = z.object({
+  event: z.literal("dtmf"),
+  dtmf: z.object({ digit: z.string().max(8), track: z.string().optional() }),
+});
+
+const Stop = z.object({ event: z.literal("stop") });
+
+export const TwilioFrame = z.discriminatedUnion("event", [
+  Connected,
+  Start,
+  Media,
+  Mark,
+  Dtmf,
+  Stop,
+]);
+export type TwilioFrame = z.infer<typeof TwilioFrame>;
+export type TwilioStart = z.infer<typeof Start>;
+
+export type ParsedFrame =
+  | { ok: true; frame: TwilioFrame }
+  | { ok: false; kind: "malformed_json" | "invalid_frame" | "unknown_event"; message: string };
+
+const KNOWN_EVENTS = new Set(["connected", "start", "media", "mark", "dtmf", "stop"]);
+
+export function parseTwilioFrame(text: string): ParsedFrame {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, kind: "malformed_json", message: "frame is not JSON" };
+  }
+  const result = TwilioFrame.safeParse(json);
+  if (result.success) return { ok: true, frame: result.data };
+  const event =
+    typeof json === "object" && json !== null && "event" in json ? String(json.event) : "";
+  if (!KNOWN_EVENTS.has(event)) {
+    return {
+      ok: false,
+      kind: "unknown_event",
+      message: `unknown event ${JSON.stringify(event.slice(0, 32))}`,
+    };
+  }
+  const issue = result.error.issues[0];
+  return {
+    ok: false,
+    kind: "invalid_frame",
+    message: `${event}: ${issue?.path.join(".") || "frame"} ${issue?.message ?? "is invalid"}`,
+  };
+}

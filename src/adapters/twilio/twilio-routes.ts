@@ -1,0 +1,251 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import type { UpgradeWebSocket } from "hono/ws";
+import type { WebSocket } from "ws";
+import type { TelephonyOutput } from "../../application/bridge-ports.ts";
+import type { StartCallInput } from "../../application/call-manager.ts";
+import type { Logger } from "../../application/ports.ts";
+import { isDomainError } from "../../domain/errors.ts";
+import { errorBody } from "../http/errors.ts";
+import { maskPhone } from "../logging/pino-logger.ts";
+import { isValidTwilioSignature } from "./signature.ts";
+import type { SignedCalls } from "./signed-calls.ts";
+import { parseTwilioFrame, type TwilioStart } from "./twilio-frames.ts";
+import { connectStreamTwiml } from "./twiml.ts";
+import { WsTelephonyOutput } from "./ws-telephony-output.ts";
+
+export interface MediaStreamSession {
+  start(input: StartCallInput): Promise<void>;
+  media(payload: string): void;
+  mark(name: string): void;
+  dtmf(digit: string): void;
+  stop(reason: string, outcome?: "completed" | "failed"): Promise<void>;
+}
+
+export interface TwilioRoutesDeps {
+  upgradeWebSocket: UpgradeWebSocket<WebSocket, { onError: (error: unknown) => void }>;
+  publicBaseUrl?: string;
+  authToken?: string;
+  signedCalls: SignedCalls;
+  createSession(output: TelephonyOutput): MediaStreamSession;
+  logger: Logger;
+  /** Counts frames that could not be used, by kind. */
+  onBadFrame?(kind: string): void;
+}
+
+export const MEDIA_STREAM_PATH = "/twilio/media-stream";
+/** Per connection, only the first few bad frames are logged; all are counted. */
+const LOGGED_BAD_FRAMES = 5;
+/** ws's error code for a frame over `maxPayload` (it then closes the socket with 1009). */
+const OVERSIZED_FRAME = "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
+
+/** The public base URL Twilio used to reach us: configured, or from Host and X-Forwarded-Proto. */
+export function publicBase(c: Context, configured?: string): string {
+  if (configured) return configured;
+  const proto = (c.req.header("x-forwarded-proto") ?? "").split(",")[0]?.trim() || "http";
+  const host =
+    (c.req.header("x-forwarded-host") ?? "").split(",")[0]?.trim() ||
+    c.req.header("host") ||
+    "localhost";
+  return `${proto === "https" ? "https" : "http"}://${host}`;
+}
+
+const toWs = (base: string) => base.replace(/^http/, "ws");
+
+function pathAndQuery(c: Context): string {
+  const url = new URL(c.req.url);
+  return `${url.pathname}${url.search}`;
+}
+
+/** Webhook form fields that describe the call and are worth keeping with it. */
+const FORWARDED_FIELDS = ["From", "To", "CallSid", "FromCountry", "FromState", "FromCity"] as const;
+
+export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
+  const app = new Hono();
+  const forbidden = (c: Context) =>
+    c.json(errorBody("forbidden", "invalid or missing X-Twilio-Signature"), 403);
+  /**
+   * streamSids owned by a connection of this process, from its `start` until its session has
+   * ended. CallManager refuses a duplicate start too, but only after an await, and frames that
+   * arrive in the same burst as that start would meanwhile be recorded into (and a `stop` would
+   * end) the live call that owns the streamSid. This check is synchronous, so nothing slips in.
+   */
+  const ownedStreams = new Set<string>();
+
+  app.post("/twilio/voice", async (c) => {
+    const form = await c.req.parseBody().catch(() => ({}));
+    const params: Record<string, string> = {};
+    for (const [key, value] of Object.entries(form)) {
+      if (typeof value === "string") params[key] = value;
+    }
+    const base = publicBase(c, deps.publicBaseUrl);
+    if (deps.authToken) {
+      const url = `${base}${pathAndQuery(c)}`;
+      if (
+        !isValidTwilioSignature(deps.authToken, c.req.header("x-twilio-signature"), url, params)
+      ) {
+        deps.logger.warn({ path: "/twilio/voice" }, "voice webhook refused: bad signature");
+        return forbidden(c);
+      }
+      if (params.CallSid) deps.signedCalls.add(params.CallSid);
+    }
+    const parameters: Record<string, string> = {
+      caller: params.From ?? "",
+      callSid: params.CallSid ?? "",
+    };
+    for (const field of FORWARDED_FIELDS) {
+      if (field !== "From" && field !== "CallSid" && params[field])
+        parameters[field] = params[field];
+    }
+    deps.logger.info(
+      { callSid: params.CallSid ?? null, caller: maskPhone(params.From) },
+      "incoming call",
+    );
+    const twiml = connectStreamTwiml(`${toWs(base)}${MEDIA_STREAM_PATH}`, parameters);
+    return c.body(twiml, 200, { "Content-Type": "text/xml; charset=utf-8" });
+  });
+
+  app.get(
+    MEDIA_STREAM_PATH,
+    async (c, next) => {
+      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        return c.json(errorBody("upgrade_required", "this endpoint speaks WebSocket"), 426);
+      }
+      if (deps.authToken) {
+        const url = `${toWs(publicBase(c, deps.publicBaseUrl))}${pathAndQuery(c)}`;
+        if (!isValidTwilioSignature(deps.authToken, c.req.header("x-twilio-signature"), url)) {
+          deps.logger.warn({ path: MEDIA_STREAM_PATH }, "media stream refused: bad signature");
+          return forbidden(c);
+        }
+      }
+      return next();
+    },
+    deps.upgradeWebSocket(
+      () => {
+        let session: MediaStreamSession | null = null;
+        let output: WsTelephonyOutput | null = null;
+        let badFrames = 0;
+        let log = deps.logger;
+
+        const bad = (kind: string, message: string) => {
+          deps.onBadFrame?.(kind);
+          if (++badFrames <= LOGGED_BAD_FRAMES)
+            log.warn({ kind, message }, "bad media-stream frame");
+        };
+
+        let ownedStreamSid: string | null = null;
+        const release = () => {
+          if (ownedStreamSid !== null) ownedStreams.delete(ownedStreamSid);
+          ownedStreamSid = null;
+        };
+
+        const start = (socket: WebSocket, frame: TwilioStart) => {
+          if (session || ownedStreamSid !== null) {
+            return bad("invalid_frame", "a second start on one stream");
+          }
+          const params = frame.start.customParameters ?? {};
+          const callSid = frame.start.callSid ?? params.callSid ?? null;
+          log = deps.logger.child({ streamSid: frame.streamSid, callSid });
+          if (deps.authToken && !(callSid && deps.signedCalls.has(callSid))) {
+            log.warn({}, "media stream refused: its callSid never came through a signed webhook");
+            socket.close(1008, "unknown call");
+            return;
+          }
+          if (ownedStreams.has(frame.streamSid)) {
+            bad("duplicate_stream", "a start for a streamSid that another connection is using");
+            socket.close(1008, "stream already active");
+            return;
+          }
+          ownedStreamSid = frame.streamSid;
+          ownedStreams.add(frame.streamSid);
+          output = new WsTelephonyOutput(socket);
+          output.bind(frame.streamSid);
+          const current = deps.createSession(output);
+          session = current;
+          current
+            .start({
+              streamSid: frame.streamSid,
+              callSid,
+              caller: params.caller ?? params.From ?? null,
+              customParameters: params,
+              metadata: regionOf(params),
+            })
+            .catch((error: unknown) => {
+              log.error({ err: describeError(error) }, "call could not start");
+              session = null;
+              release();
+              socket.close(1011, isDomainError(error) ? error.code : "internal error");
+            });
+        };
+
+        return {
+          onOpen(_event, ws) {
+            // @hono/node-ws reports socket errors through an ErrorEvent, which Node 20 lacks, so
+            // they are taken from the ws socket itself.
+            ws.raw?.on("error", (error: Error & { code?: string }) => {
+              if (error.code === OVERSIZED_FRAME) bad("oversized_frame", error.message);
+              else log.warn({ err: describeError(error) }, "media-stream socket error");
+            });
+          },
+          onMessage(event, ws) {
+            const socket = ws.raw;
+            if (!socket) return;
+            if (typeof event.data !== "string")
+              return bad("binary_frame", "binary frames are not Twilio's protocol");
+            const parsed = parseTwilioFrame(event.data);
+            if (!parsed.ok) return bad(parsed.kind, parsed.message);
+            const frame = parsed.frame;
+            switch (frame.event) {
+              case "connected":
+                return;
+              case "start":
+                return start(socket, frame);
+              case "media":
+                if (!session) return bad("out_of_order", "media before start");
+                try {
+                  session.media(frame.media.payload);
+                } catch (error) {
+                  bad(
+                    isDomainError(error) ? error.code : "media_error",
+                    describeError(error).message,
+                  );
+                }
+                return;
+              case "mark":
+                session?.mark(frame.mark.name);
+                return;
+              case "dtmf":
+                session?.dtmf(frame.dtmf.digit);
+                return;
+              case "stop":
+                void session?.stop("stop");
+                return;
+            }
+          },
+          onClose() {
+            const ending = session?.stop("socket_closed") ?? Promise.resolve();
+            // The streamSid stays owned until its call is finalized.
+            void ending.finally(release);
+          },
+        };
+      },
+      {
+        // Where node-ws's missing ErrorEvent lands; the real error is logged in onOpen.
+        onError: (error: unknown) =>
+          deps.logger.debug({ err: describeError(error) }, "websocket helper error"),
+      },
+    ),
+  );
+  return app;
+}
+
+function regionOf(params: Record<string, string>): StartCallInput["metadata"] {
+  const parts = [params.FromCountry, params.FromState, params.FromCity].filter(
+    (p): p is string => typeof p === "string" && p !== "",
+  );
+  return parts.length > 0 ? { region: parts.join("/") } : undefined;
+}
+
+function describeError(error: unknown): { message: string } {
+  return { message: error instanceof Error ? error.message : String(error) };
+}

@@ -1,0 +1,172 @@
+import type { Analytics } from "../domain/analytics.ts";
+import type { Call, CallStatus } from "../domain/call.ts";
+import type { CallMetadata } from "../domain/call-metadata.ts";
+import type { Recording, RecordingTrack } from "../domain/recording.ts";
+import type { Speaker, Transcript } from "../domain/transcript.ts";
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface IdGenerator {
+  newId(): string;
+}
+
+export interface CallListQuery {
+  limit: number;
+  /** Keyset position: return calls strictly older than this (startedAt desc, id desc). */
+  after?: { startedAt: Date; id: string };
+  status?: CallStatus;
+  caller?: string;
+  callSid?: string;
+  streamSid?: string;
+  since?: Date;
+  until?: Date;
+}
+
+export interface CallPage {
+  data: Call[];
+  /** Position of the last row when more rows may follow, else null. */
+  next: { startedAt: Date; id: string } | null;
+}
+
+export interface TranscriptSearchQuery {
+  q: string;
+  limit: number;
+  speaker?: Speaker;
+  /** Number of hits to skip (search results are ranked, so the cursor is an offset). */
+  offset: number;
+}
+
+export interface TranscriptHit {
+  callId: string;
+  transcriptId: string;
+  speaker: Speaker;
+  snippet: string;
+  offsetMs: number | null;
+  startedAt: Date;
+}
+
+/**
+ * Durable storage of calls and everything recorded about them.
+ * Adapters translate their failures into DomainError (not_found, conflict, ...).
+ */
+export interface CallRepository {
+  createCall(call: Call): Promise<Call>;
+  updateCall(call: Call): Promise<Call>;
+  getCallById(id: string): Promise<Call | null>;
+  getCallByStreamSid(streamSid: string): Promise<Call | null>;
+  getAllCalls(query: CallListQuery): Promise<CallPage>;
+  getActiveCalls(): Promise<Call[]>;
+  /** Deletes the call and, by cascade, its rows; returns the deleted recordings' file keys. */
+  deleteCall(id: string): Promise<{ deleted: boolean; fileKeys: string[] }>;
+
+  createRecording(recording: Recording): Promise<Recording>;
+  getRecordingById(id: string): Promise<Recording | null>;
+  getRecordingsByCallId(callId: string): Promise<Recording[]>;
+  /** Recordings of calls that started before `before`, oldest first. */
+  getRecordingsOfCallsStartedBefore(before: Date, limit: number): Promise<Recording[]>;
+  deleteRecording(id: string): Promise<boolean>;
+
+  createTranscript(transcript: Transcript): Promise<Transcript>;
+  /** Marks a transcript as interrupted (barge-in). */
+  markTranscriptInterrupted(id: string): Promise<void>;
+  getTranscriptsByCallId(callId: string): Promise<Transcript[]>;
+  countTranscriptsByCallId(callId: string): Promise<number>;
+  searchTranscripts(query: TranscriptSearchQuery): Promise<TranscriptHit[]>;
+
+  createAnalytics(analytics: Analytics): Promise<Analytics>;
+  getAnalyticsByCallId(callId: string): Promise<Analytics[]>;
+  countAnalyticsByCallId(callId: string): Promise<number>;
+
+  createOrUpdateMetadata(metadata: CallMetadata): Promise<CallMetadata>;
+  getMetadataByCallId(callId: string): Promise<CallMetadata | null>;
+
+  /** Cheap liveness probe for /healthz. */
+  ping(): Promise<void>;
+}
+
+export interface RecordingSpec {
+  streamSid: string;
+  /** Milliseconds since epoch of the call start; part of the file name. */
+  startedAtMs: number;
+  track: RecordingTrack;
+  sampleRate: number;
+  channels: number;
+}
+
+export interface FinishedRecording {
+  fileKey: string;
+  streamSid: string;
+  startedAtMs: number;
+  sizeBytes: number;
+  durationSeconds: number;
+  sampleRate: number;
+  channels: number;
+  track: RecordingTrack;
+}
+
+/**
+ * A recording being written. append() copies the samples (callers may reuse their buffer)
+ * and never blocks on disk: data is buffered (≤ ~1 s) and flushed in the background.
+ */
+export interface RecordingWriter {
+  readonly spec: RecordingSpec;
+  append(samples: Int16Array): void;
+  /** Bytes of PCM accepted so far. */
+  readonly bytesWritten: number;
+  /** Patches the header, fsyncs and renames the file to its final name. */
+  finalize(): Promise<FinishedRecording>;
+}
+
+export interface PartialRecording {
+  streamSid: string;
+  startedAtMs: number;
+  track: RecordingTrack;
+}
+
+export interface ReadableRecording {
+  sizeBytes: number;
+  /** A byte stream of [start, end] inclusive. */
+  open(start: number, end: number): ReadableStream<Uint8Array>;
+}
+
+export type SidecarKind = "transcript" | "metadata";
+
+export interface RecordingStore {
+  create(spec: RecordingSpec): RecordingWriter;
+  /** Turns every unfinished (.part) recording into a valid final file. */
+  recoverPartials(): Promise<FinishedRecording[]>;
+  writeSidecar(
+    streamSid: string,
+    startedAtMs: number,
+    kind: SidecarKind,
+    content: string,
+  ): Promise<string>;
+  read(fileKey: string): Promise<ReadableRecording | null>;
+  /** Deletes a recording and its sidecars; missing files are not an error. */
+  delete(fileKey: string): Promise<void>;
+  /** Checks the folder is writable, for /healthz. */
+  check(): Promise<void>;
+}
+
+/** The structured logger the application writes to (pino satisfies it). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** Things that happened to calls, for metrics and live feeds. */
+export type CallEvent =
+  | { type: "call.started"; call: Call }
+  | { type: "call.ended"; call: Call }
+  | { type: "transcript.created"; transcript: Transcript }
+  | { type: "analytics.created"; analytics: Analytics }
+  | { type: "recording.created"; recording: Recording };
+
+export interface CallEventSink {
+  publish(event: CallEvent): void;
+}

@@ -1,0 +1,263 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Hono } from "hono";
+import { recordingFileName } from "../../../../src/adapters/fs/file-names.ts";
+import { FsRecordingStore } from "../../../../src/adapters/fs/fs-recording-store.ts";
+import { WAV_HEADER_BYTES, wavHeader } from "../../../../src/adapters/fs/wav-header.ts";
+import { apiRoutes } from "../../../../src/adapters/http/api/api-routes.ts";
+import { openApiRoutes } from "../../../../src/adapters/http/api/openapi.ts";
+import { createHttpApp } from "../../../../src/adapters/http/app.ts";
+import { createLogger } from "../../../../src/adapters/logging/pino-logger.ts";
+import { type OpenedDatabase, openDatabase } from "../../../../src/adapters/sqlite/database.ts";
+import { DrizzleCallRepository } from "../../../../src/adapters/sqlite/drizzle-call-repository.ts";
+import {
+  defaultMigrationsFolder,
+  migrateDatabase,
+} from "../../../../src/adapters/sqlite/migrate.ts";
+import { CallQueries } from "../../../../src/application/queries.ts";
+import { type AnalyticsInput, createAnalytics } from "../../../../src/domain/analytics.ts";
+import { type Call, endCall, startCall } from "../../../../src/domain/call.ts";
+import { type MetadataPatch, mergeMetadata } from "../../../../src/domain/call-metadata.ts";
+import type { Recording, RecordingTrack } from "../../../../src/domain/recording.ts";
+import { createTranscript, type Transcript } from "../../../../src/domain/transcript.ts";
+
+export interface WorldOptions {
+  apiKey?: string;
+  maxBodyBytes?: number;
+}
+
+export interface ApiWorld {
+  dir: string;
+  recordingsDir: string;
+  database: OpenedDatabase;
+  repository: DrizzleCallRepository;
+  store: FsRecordingStore;
+  app: Hono;
+  /** Call ids that `isCallActive` reports as live. */
+  live: Set<string>;
+  /** Bodies the stand-in Twilio route received, to prove the body limit ran before it. */
+  twilioBodies: string[];
+  request(pathAndQuery: string, init?: RequestInit): Promise<Response>;
+  close(): void;
+}
+
+/**
+ * A real database file and a real recording folder in a fresh temp dir, behind the real HTTP
+ * app: health routes, the API, /openapi.json, the one error mapping, and a stand-in
+ * /twilio/voice route mounted after the API the way main.ts mounts the Twilio routes.
+ */
+export function createApiWorld(options: WorldOptions = {}): ApiWorld {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "callbridge-api-"));
+  const recordingsDir = path.join(dir, "recordings");
+  const database = openDatabase(`file:${path.join(dir, "calls.db")}`);
+  migrateDatabase(database.sqlite, defaultMigrationsFolder());
+  const repository = new DrizzleCallRepository(database.db, database.sqlite);
+  const store = new FsRecordingStore({ root: recordingsDir });
+  const queries = new CallQueries({ calls: repository, recordings: store });
+  const live = new Set<string>();
+  const twilioBodies: string[] = [];
+  const twilio = new Hono();
+  twilio.post("/twilio/voice", async (c) => {
+    twilioBodies.push(await c.req.text());
+    return c.text("<Response/>", 200, { "Content-Type": "text/xml" });
+  });
+  const app = createHttpApp({
+    logger: createLogger("silent"),
+    health: { calls: repository, recordings: store, activeCalls: () => live.size },
+    routes: [
+      apiRoutes({
+        queries,
+        apiKey: options.apiKey,
+        maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
+        isCallActive: (id) => live.has(id),
+      }),
+      openApiRoutes({ apiKeyRequired: options.apiKey !== undefined }),
+      twilio,
+    ],
+  });
+  return {
+    dir,
+    recordingsDir,
+    database,
+    repository,
+    store,
+    app,
+    live,
+    twilioBodies,
+    request: async (pathAndQuery, init) => app.request(pathAndQuery, init),
+    close() {
+      if (database.sqlite.open) database.sqlite.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const at = (iso: string): Date => new Date(iso);
+
+export interface CallSeed {
+  id: string;
+  startedAt?: string;
+  streamSid?: string;
+  callSid?: string | null;
+  caller?: string | null;
+  /** Ended calls are completed one minute after they start unless told otherwise. */
+  outcome?: "completed" | "failed" | "active";
+}
+
+export async function seedCall(world: ApiWorld, seed: CallSeed): Promise<Call> {
+  const started = startCall({
+    id: seed.id,
+    streamSid: seed.streamSid ?? `MZ${seed.id}`,
+    callSid: seed.callSid === undefined ? `CA${seed.id}` : seed.callSid,
+    caller: seed.caller === undefined ? "+15550001111" : seed.caller,
+    startedAt: at(seed.startedAt ?? "2026-01-01T10:00:00.000Z"),
+  });
+  await world.repository.createCall(started);
+  const outcome = seed.outcome ?? "completed";
+  if (outcome === "active") return started;
+  const ended = endCall(started, outcome, new Date(started.startedAt.getTime() + 60_000));
+  return world.repository.updateCall(ended);
+}
+
+export async function seedTranscript(
+  world: ApiWorld,
+  call: Call,
+  id: string,
+  text: string,
+  extra: { speaker?: string; offsetMs?: number | null; confidence?: number | null } = {},
+): Promise<Transcript> {
+  return world.repository.createTranscript(
+    createTranscript({
+      id,
+      callId: call.id,
+      speaker: extra.speaker ?? "caller",
+      text,
+      confidence: extra.confidence ?? null,
+      offsetMs: extra.offsetMs ?? null,
+      createdAt: new Date(call.startedAt.getTime() + 1000),
+    }),
+  );
+}
+
+export async function seedAnalytics(
+  world: ApiWorld,
+  call: Call,
+  id: string,
+  createdAtOffsetMs: number,
+  input: AnalyticsInput = {},
+) {
+  return world.repository.createAnalytics(
+    createAnalytics(id, call.id, input, new Date(call.startedAt.getTime() + createdAtOffsetMs)),
+  );
+}
+
+export async function seedMetadata(world: ApiWorld, call: Call, patch: MetadataPatch) {
+  return world.repository.createOrUpdateMetadata(
+    mergeMetadata(call.id, null, patch, new Date(call.startedAt.getTime() + 500)),
+  );
+}
+
+/** Deterministic samples, so a misplaced byte in a range shows up. */
+export function samples(length: number, seed = 7): Int16Array {
+  const out = new Int16Array(length);
+  let x = seed;
+  for (let i = 0; i < length; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = (x >> 8) & 0xffff;
+  }
+  return out;
+}
+
+/** Writes a real WAV file through the store and stores its row; returns the row and the bytes. */
+export async function seedRecording(
+  world: ApiWorld,
+  call: Call,
+  id: string,
+  options: { track?: RecordingTrack; sampleCount?: number } = {},
+): Promise<{ recording: Recording; bytes: Buffer }> {
+  const track = options.track ?? "caller";
+  const channels = track === "caller" ? 1 : 2;
+  const writer = world.store.create({
+    streamSid: call.streamSid,
+    startedAtMs: call.startedAt.getTime(),
+    track,
+    sampleRate: 16_000,
+    channels,
+  });
+  const all = samples((options.sampleCount ?? 8000) * channels, id.length + 3);
+  // The writer drops audio rather than queue more than a few seconds, as a live call would
+  // need, so long recordings are fed in half-second chunks with pauses, like a real call.
+  const chunk = 8000 * channels;
+  for (let from = 0; from < all.length; from += chunk) {
+    writer.append(all.subarray(from, from + chunk));
+    if (from + chunk < all.length) await sleep(10);
+  }
+  const finished = await writer.finalize();
+  if (finished.sizeBytes !== 44 + all.length * 2) {
+    throw new Error(`the store dropped audio: ${finished.sizeBytes} bytes written`);
+  }
+  const recording = await world.repository.createRecording({
+    id,
+    callId: call.id,
+    track,
+    format: "wav",
+    codec: "pcm_s16le",
+    sampleRate: finished.sampleRate,
+    channels: finished.channels,
+    sizeBytes: finished.sizeBytes,
+    durationSeconds: finished.durationSeconds,
+    fileKey: finished.fileKey,
+    cloudUrl: null,
+    createdAt: new Date(call.startedAt.getTime() + 61_000),
+  });
+  const bytes = fs.readFileSync(path.join(world.recordingsDir, finished.fileKey));
+  return { recording, bytes };
+}
+
+/**
+ * A long recording written straight into the folder under the store's own name (feeding it
+ * through a writer would take as long as the writer's pacing allows). Returns the row.
+ */
+export async function seedLargeRecording(
+  world: ApiWorld,
+  call: Call,
+  id: string,
+  dataBytes: number,
+): Promise<Recording> {
+  const fileKey = recordingFileName(call.streamSid, call.startedAt.getTime(), "caller");
+  const file = fs.openSync(path.join(world.recordingsDir, fileKey), "wx");
+  try {
+    fs.writeSync(file, wavHeader(16_000, 1, dataBytes));
+    const block = Buffer.alloc(1 << 20, 0x5a);
+    for (let written = 0; written < dataBytes; written += block.length) {
+      fs.writeSync(file, block, 0, Math.min(block.length, dataBytes - written));
+    }
+  } finally {
+    fs.closeSync(file);
+  }
+  return world.repository.createRecording({
+    id,
+    callId: call.id,
+    track: "caller",
+    format: "wav",
+    codec: "pcm_s16le",
+    sampleRate: 16_000,
+    channels: 1,
+    sizeBytes: WAV_HEADER_BYTES + dataBytes,
+    durationSeconds: dataBytes / 32_000,
+    fileKey,
+    cloudUrl: null,
+    createdAt: call.startedAt,
+  });
+}
+
+/** The parts of a body that must never reach a client. */
+export function internalsIn(text: string, world: ApiWorld): string[] {
+  const leaks: string[] = [];
+  for (const needle of [world.dir, "/tmp", "SELECT", "sqlite", "at /", "node_modules", ".ts:"]) {
+    if (text.includes(needle)) leaks.push(needle);
+  }
+  return leaks;
+}

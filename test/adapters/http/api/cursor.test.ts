@@ -1,0 +1,49 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  decodeCallCursor,
+  decodeSearchCursor,
+  encodeCallCursor,
+  encodeSearchCursor,
+} from "../../../../src/adapters/http/api/cursor.ts";
+import { HttpError } from "../../../../src/adapters/http/errors.ts";
+
+describe("cursors", () => {
+  it("round-trips any call position", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 4_102_444_800_000 }),
+        fc.stringMatching(/^[A-Za-z0-9_-]{1,128}$/),
+        (ms, id) => {
+          const position = { startedAt: new Date(ms), id };
+          expect(decodeCallCursor(encodeCallCursor(position))).toEqual(position);
+        },
+      ),
+    );
+  });
+
+  it("round-trips search offsets", () => {
+    for (const offset of [1, 20, 9_999, 10_000]) {
+      expect(decodeSearchCursor(encodeSearchCursor(offset))).toBe(offset);
+    }
+  });
+
+  it("refuses any text that is not a cursor this API issued with a 400 naming cursor", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), (text) => {
+        let decoded: unknown;
+        try {
+          decoded = decodeCallCursor(text);
+        } catch (error) {
+          expect(error).toBeInstanceOf(HttpError);
+          expect((error as HttpError).status).toBe(400);
+          expect((error as HttpError).message).toBe("cursor: is not a cursor this API issued");
+          return;
+        }
+        // The few random strings that decode are exactly the canonical encoding of a position.
+        const position = decoded as { startedAt: Date; id: string };
+        expect(encodeCallCursor(position)).toBe(text);
+      }),
+    );
+  });
+});

@@ -1,0 +1,1210 @@
+/**
+ * A fake OpenAI Realtime (GA protocol) WebSocket server for tests and the load benchmark.
+ *
+ * Protocol sources read while writing this (shapes and event names follow them):
+ * - Client events: https://developers.openai.com/api/reference/resources/realtime/client-events
+ *   (session.update with session.type "realtime", audio.input/output, session.updated answer)
+ * - Server events (GA names: response.output_audio.delta, response.output_audio_transcript.done):
+ *   https://learn.microsoft.com/en-us/javascript/api/@azure/ai-projects/realtimeservereventresponseaudiotranscriptdone
+ * - speech_started.audio_start_ms includes prefix_padding_ms; speech_stopped.audio_end_ms includes
+ *   the silence duration:
+ *   https://learn.microsoft.com/en-us/javascript/api/@azure/ai-projects/realtimeservereventinputaudiobufferspeechstarted
+ *   https://v03.api.js.langchain.com/interfaces/_langchain_openai.OpenAIClient.Beta.Realtime.InputAudioBufferSpeechStoppedEvent.html
+ * - conversation.item.truncate {item_id, content_index, audio_end_ms}, answered by
+ *   conversation.item.truncated, error when audio_end_ms exceeds the audio:
+ *   https://learn.microsoft.com/en-us/javascript/api/%40azure/ai-projects/realtimeclienteventconversationitemtruncate
+ * - session expiry: error {type:"invalid_request_error", code:"session_expired", message:"Your
+ *   session hit the maximum duration of 60 minutes."} then close 1001:
+ *   https://github.com/livekit/agents/issues/2358,
+ *   https://github.com/pollen-robotics/reachy_mini_conversation_app/issues/134
+ *
+ * Error codes the docs do not pin down (unknown item, bad JSON) are plausible stand-ins.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  STATUS_CODES,
+} from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { tone } from "./signals.ts";
+
+export const REALTIME_RATE = 24_000;
+
+export type JsonObject = { [key: string]: unknown };
+export interface RealtimeEvent extends JsonObject {
+  type: string;
+}
+
+export interface RealtimeErrorBody {
+  type: string;
+  code: string | null;
+  message: string;
+  param?: string | null;
+  event_id?: string | null;
+}
+
+export type RealtimeFault =
+  | { kind: "none" }
+  /** The HTTP upgrade is answered with this status and no WebSocket. */
+  | { kind: "refuse-upgrade"; status: number }
+  | { kind: "close-after-ms"; ms: number; code?: number }
+  | { kind: "close-after-appends"; appends: number; code?: number }
+  /** One `error` event after `afterAppends` appends (default 1), repeated every `everyAppends`. */
+  | {
+      kind: "error-events";
+      afterAppends?: number;
+      everyAppends?: number;
+      error?: Partial<RealtimeErrorBody>;
+    }
+  /** Accepts the upgrade and records what arrives, never sends anything. */
+  | { kind: "silent" }
+  /** Non-JSON text, a JSON array, an unknown event type and a binary frame, now and every N appends. */
+  | { kind: "garbage"; everyAppends?: number }
+  /** error session_expired then close 1001, after `afterMs` (default 0) or `afterAppends`. */
+  | { kind: "session-expiry"; afterMs?: number; afterAppends?: number };
+
+export interface FakeRealtimeOptions {
+  /** Expected `Authorization: Bearer <apiKey>`; null accepts anything. */
+  apiKey: string | null;
+  /** Caller transcript sent in conversation.item.input_audio_transcription.completed. */
+  callerTranscript: string;
+  assistantTranscript: string;
+  /** PCM16 at 24 kHz the assistant "says" in every response. */
+  assistantAudio: Int16Array;
+  /** Audio per response.output_audio.delta. */
+  deltaMs: number;
+  /** Gap between deltas; 0 sends them back to back (one per event-loop turn). */
+  deltaIntervalMs: number;
+  /** Delay between the committed caller turn and response.created. */
+  responseDelayMs: number;
+  /** Delay before the caller transcription arrives (the real one is asynchronous). */
+  transcriptionDelayMs: number;
+  /** Silence that ends a caller turn. Overrides the session's silence_duration_ms when given. */
+  silenceMs?: number;
+  /** RMS (PCM16 units) above which a 10 ms frame counts as speech. */
+  vadThreshold: number;
+  /** Subtracted from the detected start in speech_started.audio_start_ms. */
+  prefixPaddingMs?: number;
+  /** Answer every committed turn with a response (unless the session sets create_response false). */
+  autoRespond: boolean;
+  /** Keep every appended sample per connection (turn off for long load runs). */
+  keepAudio: boolean;
+  fault: RealtimeFault;
+}
+
+const DEFAULT_SILENCE_MS = 500;
+const DEFAULT_PREFIX_MS = 0;
+const VAD_FRAME_MS = 10;
+const VAD_FRAME = (REALTIME_RATE * VAD_FRAME_MS) / 1000;
+
+const BETA_SESSION_KEYS = [
+  "modalities",
+  "input_audio_format",
+  "output_audio_format",
+  "input_audio_transcription",
+  "input_audio_noise_reduction",
+  "turn_detection",
+  "voice",
+  "temperature",
+  "max_response_output_tokens",
+];
+
+const KNOWN_CLIENT_EVENTS = new Set([
+  "session.update",
+  "input_audio_buffer.append",
+  "input_audio_buffer.commit",
+  "input_audio_buffer.clear",
+  "conversation.item.create",
+  "conversation.item.retrieve",
+  "conversation.item.truncate",
+  "conversation.item.delete",
+  "response.create",
+  "response.cancel",
+  "output_audio_buffer.clear",
+]);
+
+const newId = (prefix: string): string => `${prefix}_${randomBytes(10).toString("hex")}`;
+
+const isObject = (v: unknown): v is JsonObject =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+function deepMerge(base: JsonObject, patch: JsonObject): JsonObject {
+  const out: JsonObject = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const current = out[k];
+    out[k] = isObject(v) && isObject(current) ? deepMerge(current, v) : v;
+  }
+  return out;
+}
+
+function getPath(obj: unknown, path: string[]): unknown {
+  let cur: unknown = obj;
+  for (const key of path) {
+    if (!isObject(cur)) return undefined;
+    cur = cur[key];
+  }
+  return cur;
+}
+
+/** Resolves promises when a condition over mutable state becomes true. */
+class Conditions {
+  private readonly pending = new Set<() => void>();
+
+  waitFor<T>(check: () => T | undefined, timeoutMs: number, label: string): Promise<T> {
+    const first = check();
+    if (first !== undefined) return Promise.resolve(first);
+    return new Promise<T>((resolve, reject) => {
+      const probe = () => {
+        const v = check();
+        if (v === undefined) return;
+        this.pending.delete(probe);
+        clearTimeout(timer);
+        resolve(v);
+      };
+      const timer = setTimeout(() => {
+        this.pending.delete(probe);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}`));
+      }, timeoutMs);
+      this.pending.add(probe);
+    });
+  }
+
+  notify(): void {
+    if (this.pending.size === 0) return;
+    for (const probe of [...this.pending]) probe();
+  }
+}
+
+interface ActiveResponse {
+  id: string;
+  itemId: string;
+  started: boolean;
+  nextDelta: number;
+  t0: number;
+  timer:
+    | { kind: "timeout"; handle: NodeJS.Timeout }
+    | { kind: "immediate"; handle: NodeJS.Immediate }
+    | null;
+  samplesSent: number;
+}
+
+function cancelResponseTimer(r: ActiveResponse): void {
+  // clearImmediate on a Timeout (or the reverse) corrupts Node's bookkeeping, hence the tag.
+  if (r.timer?.kind === "timeout") clearTimeout(r.timer.handle);
+  else if (r.timer?.kind === "immediate") clearImmediate(r.timer.handle);
+  r.timer = null;
+}
+
+export interface ResponseRecord {
+  id: string;
+  itemId: string;
+  status: "in_progress" | "completed" | "cancelled";
+  deltasSent: number;
+  audioMsSent: number;
+}
+
+export class FakeRealtimeConnection {
+  readonly id: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly requestUrl: string;
+  /** Every parsed client event; appends keep `audio_bytes` instead of the base64 text. */
+  readonly events: RealtimeEvent[] = [];
+  /** Every server event this fake sent (including manual ones). */
+  readonly sent: RealtimeEvent[] = [];
+  readonly truncates: RealtimeEvent[] = [];
+  readonly responses: ResponseRecord[] = [];
+  /** Client frames that were not a JSON object with a string `type`. */
+  readonly invalidFrames: string[] = [];
+  appendCount = 0;
+  audioBytes = 0;
+  session: JsonObject;
+  closeInfo: { code: number; reason: string } | null = null;
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  private readonly ws: WebSocket;
+  private readonly server: FakeRealtimeServer;
+  private readonly conditions = new Conditions();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly audioChunks: Int16Array[] = [];
+  private readonly assistantItems = new Map<string, { samplesSent: number }>();
+  private clientTurnDetection: JsonObject | null | undefined = undefined;
+  private carryByte: number | null = null;
+  private vadSum = 0;
+  private vadCount = 0;
+  private vadFrames = 0;
+  private speaking = false;
+  private silentMs = 0;
+  private speechItemId: string | null = null;
+  private uncommittedSamples = 0;
+  private lastItemId: string | null = null;
+  private response: ActiveResponse | null = null;
+  private fault: RealtimeFault = { kind: "none" };
+  private faultAppendBase = 0;
+  private faultTimers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    server: FakeRealtimeServer,
+    id: number,
+    ws: WebSocket,
+    headers: IncomingHttpHeaders,
+    url: string,
+  ) {
+    this.server = server;
+    this.id = id;
+    this.ws = ws;
+    this.headers = headers;
+    this.requestUrl = url;
+    this.session = this.defaultSession();
+    this.closed = new Promise((resolve) => {
+      ws.on("close", (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString() };
+        this.stopAllTimers();
+        resolve(this.closeInfo);
+        this.changed();
+      });
+    });
+    ws.on("message", (data, isBinary) => this.onFrame(data, isBinary));
+    ws.on("error", () => {
+      // A peer that vanishes mid-frame surfaces as 'error' then 'close'; the close is what matters.
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Called once by the server after the upgrade. */
+  start(fault: RealtimeFault): void {
+    this.fault = fault;
+    if (fault.kind !== "silent") {
+      this.emit({ type: "session.created", session: this.session });
+    }
+    this.applyFault(fault);
+  }
+
+  // ---------- manual API ----------
+
+  /** Sends any server event (adds event_id when missing), regardless of fault mode. */
+  send(event: RealtimeEvent): void {
+    const withId = event.event_id === undefined ? { event_id: newId("event"), ...event } : event;
+    this.sent.push(withId);
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(withId));
+    this.changed();
+  }
+
+  sendRaw(data: string | Buffer): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(data);
+  }
+
+  sendError(error: Partial<RealtimeErrorBody> = {}): void {
+    this.send({
+      type: "error",
+      error: {
+        type: error.type ?? "server_error",
+        code: error.code ?? "server_error",
+        message: error.message ?? "The server had an error while processing your request.",
+        param: error.param ?? null,
+        event_id: error.event_id ?? null,
+      },
+    });
+  }
+
+  expireSession(): void {
+    this.send({
+      type: "error",
+      error: {
+        type: "invalid_request_error",
+        code: "session_expired",
+        message: "Your session hit the maximum duration of 60 minutes.",
+        param: null,
+        event_id: null,
+      },
+    });
+    this.close(1001, "Your session hit the maximum duration of 60 minutes.");
+  }
+
+  close(code = 1000, reason = ""): void {
+    this.stopAllTimers();
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
+      this.ws.close(code, reason);
+    }
+  }
+
+  /** Drops the TCP connection without a close frame. */
+  terminate(): void {
+    this.stopAllTimers();
+    this.ws.terminate();
+  }
+
+  /** Switches this connection's fault mode; counters and timers start from now. */
+  setFault(fault: RealtimeFault): void {
+    for (const t of this.faultTimers) clearTimeout(t);
+    this.faultTimers.clear();
+    this.fault = fault;
+    this.applyFault(fault);
+  }
+
+  // ---------- inspection ----------
+
+  /** Every appended sample, in order, as PCM16 at 24 kHz (empty when keepAudio is off). */
+  audio(): Int16Array {
+    let total = 0;
+    for (const c of this.audioChunks) total += c.length;
+    const out = new Int16Array(total);
+    let offset = 0;
+    for (const c of this.audioChunks) {
+      out.set(c, offset);
+      offset += c.length;
+    }
+    return out;
+  }
+
+  get appendedMs(): number {
+    return (this.audioBytes / 2 / REALTIME_RATE) * 1000;
+  }
+
+  eventsOfType(type: string): RealtimeEvent[] {
+    return this.events.filter((e) => e.type === type);
+  }
+
+  sentOfType(type: string): RealtimeEvent[] {
+    return this.sent.filter((e) => e.type === type);
+  }
+
+  /** Resolves with the first client event of `type` (optionally matching) — past or future. */
+  waitForEvent(
+    type: string,
+    match: (e: RealtimeEvent) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<RealtimeEvent> {
+    return this.conditions.waitFor(
+      () => this.events.find((e) => e.type === type && match(e)),
+      timeoutMs,
+      `client event ${type}`,
+    );
+  }
+
+  /** Resolves with the first server event of `type` this fake sent — past or future. */
+  waitForSent(
+    type: string,
+    match: (e: RealtimeEvent) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<RealtimeEvent> {
+    return this.conditions.waitFor(
+      () => this.sent.find((e) => e.type === type && match(e)),
+      timeoutMs,
+      `server event ${type}`,
+    );
+  }
+
+  waitFor<T>(check: () => T | undefined, timeoutMs = 10_000, label = "condition"): Promise<T> {
+    return this.conditions.waitFor(check, timeoutMs, label);
+  }
+
+  // ---------- internals ----------
+
+  private changed(): void {
+    this.conditions.notify();
+    this.server.notifyChange();
+  }
+
+  private get silent(): boolean {
+    return this.fault.kind === "silent";
+  }
+
+  /** Scripted output: suppressed while the connection is in silent mode. */
+  private emit(event: RealtimeEvent): void {
+    if (this.silent) return;
+    this.send(event);
+  }
+
+  private after(ms: number, fn: () => void, fault = false): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.faultTimers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+    if (fault) this.faultTimers.add(t);
+  }
+
+  private stopAllTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.faultTimers.clear();
+    if (this.response) cancelResponseTimer(this.response);
+  }
+
+  private applyFault(fault: RealtimeFault): void {
+    this.faultAppendBase = this.appendCount;
+    switch (fault.kind) {
+      case "close-after-ms":
+        this.after(fault.ms, () => this.close(fault.code ?? 1011, "fake: scheduled close"), true);
+        break;
+      case "garbage":
+        this.sendGarbage();
+        break;
+      case "session-expiry":
+        if (fault.afterAppends === undefined) {
+          this.after(fault.afterMs ?? 0, () => this.expireSession(), true);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onAppendFault(): void {
+    const f = this.fault;
+    const n = this.appendCount - this.faultAppendBase;
+    switch (f.kind) {
+      case "close-after-appends":
+        if (n === f.appends) this.close(f.code ?? 1011, "fake: closed after appends");
+        break;
+      case "error-events": {
+        const first = f.afterAppends ?? 1;
+        const due =
+          n === first ||
+          (f.everyAppends !== undefined && n > first && (n - first) % f.everyAppends === 0);
+        if (due) this.sendError(f.error);
+        break;
+      }
+      case "garbage":
+        if (n % (f.everyAppends ?? 50) === 0) this.sendGarbage();
+        break;
+      case "session-expiry":
+        if (f.afterAppends !== undefined && n === f.afterAppends) this.expireSession();
+        break;
+      default:
+        break;
+    }
+  }
+
+  private sendGarbage(): void {
+    this.sendRaw("this is not json {");
+    this.sendRaw("[1,2,3]");
+    this.sendRaw(JSON.stringify({ type: "fake.unknown_event_type", event_id: newId("event") }));
+    this.sendRaw(Buffer.from([0xde, 0xad, 0xbe, 0xef]));
+  }
+
+  private defaultSession(): JsonObject {
+    const o = this.server.options;
+    return {
+      type: "realtime",
+      object: "realtime.session",
+      id: newId("sess"),
+      model: new URL(this.requestUrl, "http://x").searchParams.get("model") ?? "gpt-realtime",
+      output_modalities: ["audio"],
+      instructions: "",
+      tools: [],
+      tool_choice: "auto",
+      max_output_tokens: "inf",
+      tracing: null,
+      prompt: null,
+      include: null,
+      expires_at: Math.floor(Date.now() / 1000) + 3600,
+      audio: {
+        input: {
+          format: { type: "audio/pcm", rate: REALTIME_RATE },
+          transcription: null,
+          noise_reduction: null,
+          turn_detection: {
+            type: "server_vad",
+            threshold: 0.5,
+            prefix_padding_ms: o.prefixPaddingMs ?? DEFAULT_PREFIX_MS,
+            silence_duration_ms: o.silenceMs ?? DEFAULT_SILENCE_MS,
+            create_response: true,
+            interrupt_response: true,
+            idle_timeout_ms: null,
+          },
+        },
+        output: { format: { type: "audio/pcm", rate: REALTIME_RATE }, voice: "alloy", speed: 1 },
+      },
+    };
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    // Once this side has started closing it stops acting on input, like the real service.
+    if (!this.isOpen) return;
+    const text = isBinary ? null : data.toString();
+    let parsed: unknown;
+    try {
+      parsed = text === null ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!isObject(parsed) || typeof parsed.type !== "string") {
+      this.invalidFrames.push(text ?? `<binary ${(data as Buffer).length} bytes>`);
+      this.emit({
+        type: "error",
+        error: {
+          type: "invalid_request_error",
+          code: "invalid_json",
+          message: "The client event is not a JSON object with a type.",
+          param: null,
+          event_id: null,
+        },
+      });
+      this.changed();
+      return;
+    }
+    const event = parsed as RealtimeEvent;
+    this.server.options.onClientEvent?.(this, event);
+    if (event.type === "input_audio_buffer.append") {
+      this.onAppend(event);
+    } else {
+      this.events.push(event);
+      this.dispatch(event);
+    }
+    this.changed();
+  }
+
+  private clientError(event: RealtimeEvent, code: string, message: string, param?: string): void {
+    this.emit({
+      type: "error",
+      error: {
+        type: "invalid_request_error",
+        code,
+        message,
+        param: param ?? null,
+        event_id: typeof event.event_id === "string" ? event.event_id : null,
+      },
+    });
+  }
+
+  private dispatch(event: RealtimeEvent): void {
+    switch (event.type) {
+      case "session.update":
+        this.onSessionUpdate(event);
+        return;
+      case "input_audio_buffer.commit":
+        if (this.uncommittedSamples < (REALTIME_RATE * 100) / 1000) {
+          this.clientError(
+            event,
+            "input_audio_buffer_commit_empty",
+            "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio.",
+          );
+          return;
+        }
+        this.commitTurn(this.speechItemId ?? newId("item"));
+        return;
+      case "input_audio_buffer.clear":
+        this.uncommittedSamples = 0;
+        this.emit({ type: "input_audio_buffer.cleared" });
+        return;
+      case "conversation.item.truncate":
+        this.onTruncate(event);
+        return;
+      case "response.create":
+        this.startResponse(event);
+        return;
+      case "response.cancel":
+        if (this.response) this.finishResponse(this.response, "cancelled", "client_cancelled");
+        else
+          this.clientError(
+            event,
+            "response_cancel_not_active",
+            "Cancellation failed: no active response found",
+          );
+        return;
+      default:
+        if (!KNOWN_CLIENT_EVENTS.has(event.type)) {
+          this.clientError(
+            event,
+            "invalid_value",
+            `Invalid value: '${event.type}'. Supported values are: ${[...KNOWN_CLIENT_EVENTS].join(", ")}.`,
+            "type",
+          );
+        }
+    }
+  }
+
+  private onSessionUpdate(event: RealtimeEvent): void {
+    const patch = event.session;
+    if (!isObject(patch) || patch.type === undefined) {
+      this.clientError(
+        event,
+        "missing_required_parameter",
+        "Missing required parameter: 'session.type'.",
+        "session.type",
+      );
+      return;
+    }
+    const beta = BETA_SESSION_KEYS.find((k) => k in patch);
+    if (beta !== undefined) {
+      this.clientError(
+        event,
+        "unknown_parameter",
+        `Unknown parameter: 'session.${beta}'.`,
+        `session.${beta}`,
+      );
+      return;
+    }
+    const td = getPath(patch, ["audio", "input", "turn_detection"]);
+    if (td === null) this.clientTurnDetection = null;
+    else if (isObject(td))
+      this.clientTurnDetection = { ...(this.clientTurnDetection ?? {}), ...td };
+    this.session = deepMerge(this.session, patch);
+    this.emit({ type: "session.updated", session: this.session });
+  }
+
+  private vadSetting(
+    optionValue: number | undefined,
+    sessionKey: string,
+    fallback: number,
+  ): number {
+    if (optionValue !== undefined) return optionValue;
+    const v = this.clientTurnDetection?.[sessionKey];
+    return typeof v === "number" ? v : fallback;
+  }
+
+  private turnFlag(key: "create_response" | "interrupt_response"): boolean {
+    const v = this.clientTurnDetection?.[key];
+    return typeof v === "boolean" ? v : true;
+  }
+
+  private onAppend(event: RealtimeEvent): void {
+    const audio = event.audio;
+    if (typeof audio !== "string") {
+      this.events.push(event);
+      this.clientError(
+        event,
+        "missing_required_parameter",
+        "Missing required parameter: 'audio'.",
+        "audio",
+      );
+      return;
+    }
+    let bytes = Buffer.from(audio, "base64");
+    const { audio: _dropped, ...rest } = event;
+    this.events.push({ ...rest, type: event.type, audio_bytes: bytes.length });
+    this.appendCount++;
+    this.audioBytes += bytes.length;
+
+    if (this.carryByte !== null) {
+      bytes = Buffer.concat([Buffer.of(this.carryByte), bytes]);
+      this.carryByte = null;
+    }
+    if (bytes.length & 1) {
+      this.carryByte = bytes[bytes.length - 1]!;
+      bytes = bytes.subarray(0, bytes.length - 1);
+    }
+    if (bytes.byteOffset & 1) bytes = Buffer.from(bytes);
+    const pcm = new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
+    if (this.server.options.keepAudio) this.audioChunks.push(pcm);
+    this.uncommittedSamples += pcm.length;
+    if (this.clientTurnDetection !== null) this.runVad(pcm);
+    this.onAppendFault();
+  }
+
+  private runVad(pcm: Int16Array): void {
+    let sum = this.vadSum;
+    let count = this.vadCount;
+    for (let i = 0; i < pcm.length; i++) {
+      const s = pcm[i]!;
+      sum += s * s;
+      if (++count === VAD_FRAME) {
+        this.vadFrame(sum / VAD_FRAME);
+        sum = 0;
+        count = 0;
+        if (!this.isOpen) return;
+      }
+    }
+    this.vadSum = sum;
+    this.vadCount = count;
+  }
+
+  private vadFrame(meanSquare: number): void {
+    const threshold = this.server.options.vadThreshold;
+    const loud = meanSquare > threshold * threshold;
+    const frameStartMs = this.vadFrames * VAD_FRAME_MS;
+    this.vadFrames++;
+    if (!this.speaking) {
+      if (!loud) return;
+      this.speaking = true;
+      this.silentMs = 0;
+      this.speechItemId = newId("item");
+      const prefix = this.vadSetting(
+        this.server.options.prefixPaddingMs,
+        "prefix_padding_ms",
+        DEFAULT_PREFIX_MS,
+      );
+      this.emit({
+        type: "input_audio_buffer.speech_started",
+        audio_start_ms: Math.max(0, frameStartMs - prefix),
+        item_id: this.speechItemId,
+      });
+      if (this.response && this.turnFlag("interrupt_response")) {
+        this.finishResponse(this.response, "cancelled", "turn_detected");
+      }
+      return;
+    }
+    if (loud) {
+      this.silentMs = 0;
+      return;
+    }
+    this.silentMs += VAD_FRAME_MS;
+    const silenceMs = this.vadSetting(
+      this.server.options.silenceMs,
+      "silence_duration_ms",
+      DEFAULT_SILENCE_MS,
+    );
+    if (this.silentMs < silenceMs) return;
+    this.speaking = false;
+    const itemId = this.speechItemId ?? newId("item");
+    this.emit({
+      type: "input_audio_buffer.speech_stopped",
+      audio_end_ms: frameStartMs + VAD_FRAME_MS,
+      item_id: itemId,
+    });
+    this.commitTurn(itemId);
+    this.speechItemId = null;
+  }
+
+  private commitTurn(itemId: string): void {
+    const previous = this.lastItemId;
+    this.lastItemId = itemId;
+    this.uncommittedSamples = 0;
+    this.emit({
+      type: "input_audio_buffer.committed",
+      previous_item_id: previous,
+      item_id: itemId,
+    });
+    this.emit({
+      type: "conversation.item.added",
+      previous_item_id: previous,
+      item: {
+        id: itemId,
+        object: "realtime.item",
+        type: "message",
+        status: "completed",
+        role: "user",
+        content: [{ type: "input_audio", transcript: null }],
+      },
+    });
+    const transcription = getPath(this.session, ["audio", "input", "transcription"]);
+    if (isObject(transcription)) {
+      const sendTranscript = () =>
+        this.emit({
+          type: "conversation.item.input_audio_transcription.completed",
+          item_id: itemId,
+          content_index: 0,
+          transcript: this.server.options.callerTranscript,
+          usage: { type: "duration", seconds: 1 },
+        });
+      const delay = this.server.options.transcriptionDelayMs;
+      if (delay > 0) this.after(delay, sendTranscript);
+      else sendTranscript();
+    }
+    if (this.server.options.autoRespond && this.turnFlag("create_response"))
+      this.startResponse(null);
+  }
+
+  private startResponse(request: RealtimeEvent | null): void {
+    if (this.response) {
+      if (request)
+        this.clientError(
+          request,
+          "conversation_already_has_active_response",
+          `Conversation already has an active response in progress: ${this.response.id}. Wait until the response is finished before creating a new one.`,
+        );
+      return;
+    }
+    const r: ActiveResponse = {
+      id: newId("resp"),
+      itemId: newId("item"),
+      started: false,
+      nextDelta: 0,
+      t0: 0,
+      timer: null,
+      samplesSent: 0,
+    };
+    this.response = r;
+    this.responses.push({
+      id: r.id,
+      itemId: r.itemId,
+      status: "in_progress",
+      deltasSent: 0,
+      audioMsSent: 0,
+    });
+    const delay = this.server.options.responseDelayMs;
+    if (delay > 0) {
+      r.timer = {
+        kind: "timeout",
+        handle: setTimeout(() => {
+          r.timer = null;
+          this.beginResponse(r);
+        }, delay),
+      };
+    } else {
+      this.beginResponse(r);
+    }
+  }
+
+  private record(r: ActiveResponse): ResponseRecord {
+    return this.responses.find((x) => x.id === r.id)!;
+  }
+
+  private beginResponse(r: ActiveResponse): void {
+    if (this.response !== r || !this.isOpen) return;
+    r.started = true;
+    this.assistantItems.set(r.itemId, { samplesSent: 0 });
+    const assistantItem = {
+      id: r.itemId,
+      object: "realtime.item",
+      type: "message",
+      status: "in_progress",
+      role: "assistant",
+      content: [],
+    };
+    this.emit({
+      type: "response.created",
+      response: {
+        id: r.id,
+        object: "realtime.response",
+        status: "in_progress",
+        status_details: null,
+        output: [],
+        usage: null,
+      },
+    });
+    this.emit({
+      type: "response.output_item.added",
+      response_id: r.id,
+      output_index: 0,
+      item: assistantItem,
+    });
+    this.emit({
+      type: "response.output_audio_transcript.delta",
+      response_id: r.id,
+      item_id: r.itemId,
+      output_index: 0,
+      content_index: 0,
+      delta: this.server.options.assistantTranscript,
+    });
+    r.t0 = performance.now();
+    this.pumpDeltas(r);
+  }
+
+  private pumpDeltas(r: ActiveResponse): void {
+    r.timer = null;
+    if (this.response !== r || !this.isOpen) return;
+    const chunks = this.server.deltaChunks();
+    const interval = this.server.options.deltaIntervalMs;
+    if (interval <= 0) {
+      if (r.nextDelta < chunks.length) {
+        this.sendDelta(r, chunks[r.nextDelta]!);
+        r.timer = { kind: "immediate", handle: setImmediate(() => this.pumpDeltas(r)) };
+        return;
+      }
+    } else {
+      const now = performance.now();
+      while (r.nextDelta < chunks.length && r.t0 + r.nextDelta * interval <= now) {
+        this.sendDelta(r, chunks[r.nextDelta]!);
+        if (this.response !== r) return;
+      }
+      if (r.nextDelta < chunks.length) {
+        const wait = Math.max(0, r.t0 + r.nextDelta * interval - performance.now());
+        r.timer = { kind: "timeout", handle: setTimeout(() => this.pumpDeltas(r), wait) };
+        return;
+      }
+    }
+    this.finishResponse(r, "completed");
+  }
+
+  private sendDelta(r: ActiveResponse, chunk: { b64: string; samples: number }): void {
+    r.nextDelta++;
+    r.samplesSent += chunk.samples;
+    const item = this.assistantItems.get(r.itemId);
+    if (item) item.samplesSent = r.samplesSent;
+    const rec = this.record(r);
+    rec.deltasSent++;
+    rec.audioMsSent = (r.samplesSent / REALTIME_RATE) * 1000;
+    this.emit({
+      type: "response.output_audio.delta",
+      response_id: r.id,
+      item_id: r.itemId,
+      output_index: 0,
+      content_index: 0,
+      delta: chunk.b64,
+    });
+  }
+
+  private finishResponse(
+    r: ActiveResponse,
+    status: "completed" | "cancelled",
+    reason?: string,
+  ): void {
+    cancelResponseTimer(r);
+    this.response = null;
+    this.record(r).status = status;
+    if (!r.started) {
+      // Cancelled before response.created: the real API simply never starts it.
+      return;
+    }
+    const full = this.server.options.assistantTranscript;
+    const total = this.server.options.assistantAudio.length;
+    let transcript = full;
+    if (status === "cancelled" && total > 0) {
+      const words = full.split(" ");
+      transcript = words.slice(0, Math.ceil((words.length * r.samplesSent) / total)).join(" ");
+    }
+    const ids = { response_id: r.id, item_id: r.itemId, output_index: 0, content_index: 0 };
+    this.emit({ type: "response.output_audio.done", ...ids });
+    this.emit({ type: "response.output_audio_transcript.done", ...ids, transcript });
+    const item = {
+      id: r.itemId,
+      object: "realtime.item",
+      type: "message",
+      status: status === "completed" ? "completed" : "incomplete",
+      role: "assistant",
+      content: [{ type: "output_audio", transcript }],
+    };
+    this.emit({ type: "response.output_item.done", response_id: r.id, output_index: 0, item });
+    const audioTokens = Math.ceil((r.samplesSent / REALTIME_RATE) * 20);
+    const inputAudioTokens = Math.ceil(this.appendedMs / 100);
+    const textTokens = transcript.split(" ").length;
+    this.emit({
+      type: "response.done",
+      response: {
+        id: r.id,
+        object: "realtime.response",
+        status,
+        status_details: status === "cancelled" ? { type: "cancelled", reason } : null,
+        output: [item],
+        usage: {
+          total_tokens: inputAudioTokens + 50 + audioTokens + textTokens,
+          input_tokens: inputAudioTokens + 50,
+          output_tokens: audioTokens + textTokens,
+          input_token_details: {
+            text_tokens: 50,
+            audio_tokens: inputAudioTokens,
+            image_tokens: 0,
+            cached_tokens: 0,
+          },
+          output_token_details: { text_tokens: textTokens, audio_tokens: audioTokens },
+        },
+      },
+    });
+  }
+
+  private onTruncate(event: RealtimeEvent): void {
+    this.truncates.push(event);
+    const itemId = event.item_id;
+    const endMs = event.audio_end_ms;
+    const item = typeof itemId === "string" ? this.assistantItems.get(itemId) : undefined;
+    if (!item) {
+      this.clientError(
+        event,
+        "item_not_found",
+        `Item with item_id '${String(itemId)}' not found.`,
+        "item_id",
+      );
+      return;
+    }
+    const sentMs = (item.samplesSent / REALTIME_RATE) * 1000;
+    if (typeof endMs !== "number" || endMs < 0 || endMs > sentMs + 1) {
+      this.clientError(
+        event,
+        "invalid_value",
+        `Audio content of ${Math.floor(sentMs)}ms is already shorter than ${String(endMs)}ms`,
+        "audio_end_ms",
+      );
+      return;
+    }
+    const r = this.response;
+    if (r && r.itemId === itemId) this.finishResponse(r, "cancelled", "client_cancelled");
+    this.emit({
+      type: "conversation.item.truncated",
+      item_id: itemId,
+      content_index: typeof event.content_index === "number" ? event.content_index : 0,
+      audio_end_ms: endMs,
+    });
+  }
+}
+
+export interface StartOptions extends Partial<FakeRealtimeOptions> {
+  /** Invoked for every parsed client event before the fake reacts to it. */
+  onClientEvent?: (conn: FakeRealtimeConnection, event: RealtimeEvent) => void;
+}
+
+type ResolvedOptions = FakeRealtimeOptions & {
+  onClientEvent?: (conn: FakeRealtimeConnection, event: RealtimeEvent) => void;
+};
+
+export class FakeRealtimeServer {
+  readonly connections: FakeRealtimeConnection[] = [];
+  /** Upgrades refused by auth or a refuse-upgrade fault. */
+  readonly rejectedUpgrades: { status: number; headers: IncomingHttpHeaders }[] = [];
+  options: ResolvedOptions;
+  readonly port: number;
+
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly conditions = new Conditions();
+  private chunkCache: { b64: string; samples: number }[] | null = null;
+
+  private constructor(http: Server, wss: WebSocketServer, options: ResolvedOptions) {
+    this.http = http;
+    this.wss = wss;
+    this.options = options;
+    this.port = (http.address() as AddressInfo).port;
+  }
+
+  static async start(opts: StartOptions = {}): Promise<FakeRealtimeServer> {
+    const options: ResolvedOptions = {
+      apiKey: "sk-test-fake",
+      callerTranscript: "hello",
+      assistantTranscript: "Hi there, how can I help you today?",
+      assistantAudio: tone(440, 1000, REALTIME_RATE, 0.5),
+      deltaMs: 100,
+      deltaIntervalMs: 0,
+      responseDelayMs: 0,
+      transcriptionDelayMs: 0,
+      vadThreshold: 500,
+      autoRespond: true,
+      keepAudio: true,
+      fault: { kind: "none" },
+      ...opts,
+    };
+    const http = createServer((_req, res) => {
+      res.writeHead(426, { "content-type": "text/plain" }).end("WebSocket upgrade required");
+    });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject);
+      http.listen(0, "127.0.0.1", () => resolve());
+    });
+    const server = new FakeRealtimeServer(http, wss, options);
+    http.on("upgrade", (req, socket, head) => server.onUpgrade(req, socket, head));
+    return server;
+  }
+
+  /** ws://127.0.0.1:PORT/v1/realtime?model=gpt-realtime */
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/v1/realtime?model=gpt-realtime`;
+  }
+
+  /** Changes behaviour for later turns/connections (e.g. transcript, deltaIntervalMs). */
+  setOptions(patch: Partial<FakeRealtimeOptions>): void {
+    this.options = { ...this.options, ...patch };
+    if (patch.assistantAudio !== undefined || patch.deltaMs !== undefined) this.chunkCache = null;
+  }
+
+  /** New connections get this fault; open ones switch to it now (refuse-upgrade only affects new). */
+  setFault(fault: RealtimeFault): void {
+    this.options = { ...this.options, fault };
+    if (fault.kind === "refuse-upgrade") return;
+    for (const c of this.connections) if (c.isOpen) c.setFault(fault);
+  }
+
+  get openConnections(): FakeRealtimeConnection[] {
+    return this.connections.filter((c) => c.isOpen);
+  }
+
+  get totalAppends(): number {
+    return this.connections.reduce((n, c) => n + c.appendCount, 0);
+  }
+
+  /** Resolves with the `index`-th connection (0-based) once it exists. */
+  waitForConnection(index = 0, timeoutMs = 10_000): Promise<FakeRealtimeConnection> {
+    return this.conditions.waitFor(
+      () => this.connections[index],
+      timeoutMs,
+      `connection #${index}`,
+    );
+  }
+
+  waitFor<T>(check: () => T | undefined, timeoutMs = 10_000, label = "condition"): Promise<T> {
+    return this.conditions.waitFor(check, timeoutMs, label);
+  }
+
+  /** Re-evaluates server-level waits; connections call it whenever their state changes. */
+  notifyChange(): void {
+    this.conditions.notify();
+  }
+
+  /** Base64 deltas of the assistant audio, computed once per audio/deltaMs setting. */
+  deltaChunks(): { b64: string; samples: number }[] {
+    if (this.chunkCache) return this.chunkCache;
+    const audio = this.options.assistantAudio;
+    const per = Math.max(1, Math.round((this.options.deltaMs * REALTIME_RATE) / 1000));
+    const chunks: { b64: string; samples: number }[] = [];
+    for (let i = 0; i < audio.length; i += per) {
+      const part = audio.subarray(i, Math.min(audio.length, i + per));
+      chunks.push({
+        b64: Buffer.from(part.buffer, part.byteOffset, part.byteLength).toString("base64"),
+        samples: part.length,
+      });
+    }
+    this.chunkCache = chunks;
+    return chunks;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.connections) c.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  private reject(
+    socket: Duplex,
+    status: number,
+    headers: IncomingHttpHeaders,
+    body: JsonObject,
+  ): void {
+    this.rejectedUpgrades.push({ status, headers });
+    const text = JSON.stringify(body);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
+        "Content-Type: application/json\r\n" +
+        `Content-Length: ${Buffer.byteLength(text)}\r\n` +
+        "Connection: close\r\n\r\n" +
+        text,
+    );
+    this.conditions.notify();
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => {
+      // Clients that give up mid-handshake reset the socket; nothing to report.
+    });
+    const url = req.url ?? "/";
+    if (!url.startsWith("/v1/realtime")) {
+      this.reject(socket, 404, req.headers, { error: { message: `no route ${url}` } });
+      return;
+    }
+    const fault = this.options.fault;
+    if (fault.kind === "refuse-upgrade") {
+      this.reject(socket, fault.status, req.headers, {
+        error: { type: "server_error", code: null, message: "fake: upgrade refused", param: null },
+      });
+      return;
+    }
+    const key = this.options.apiKey;
+    if (key !== null && req.headers.authorization !== `Bearer ${key}`) {
+      this.reject(socket, 401, req.headers, {
+        error: {
+          type: "invalid_request_error",
+          code: "invalid_api_key",
+          message: "Incorrect API key provided.",
+          param: null,
+        },
+      });
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new FakeRealtimeConnection(this, this.connections.length, ws, req.headers, url);
+      this.connections.push(conn);
+      conn.start(this.options.fault);
+      void conn.closed.then(() => this.conditions.notify());
+      this.conditions.notify();
+    });
+  }
+}
