@@ -52,6 +52,11 @@ const ConfigSchema = z.object({
   ANALYTICS_INTERVAL_SECONDS: integerFrom(1, 3600).default(15),
   MAX_BODY_BYTES: integerFrom(1024, 100 * 1024 * 1024).default(1024 * 1024),
   MIGRATIONS_PATH: z.string().trim().min(1).default("./migrations"),
+  CALL_LANGUAGE: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "must be a language tag such as en or en-US")
+    .optional(),
 });
 
 export interface Config {
@@ -75,6 +80,8 @@ export interface Config {
   readonly maxCallSeconds: number;
   readonly analyticsIntervalSeconds: number;
   readonly maxBodyBytes: number;
+  /** BCP 47 tag stored as every call's language, when set. */
+  readonly language: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -126,5 +133,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxCallSeconds: c.MAX_CALL_SECONDS,
     analyticsIntervalSeconds: c.ANALYTICS_INTERVAL_SECONDS,
     maxBodyBytes: c.MAX_BODY_BYTES,
+    language: c.CALL_LANGUAGE,
   });
 }

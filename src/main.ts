@@ -12,6 +12,7 @@ import { metricsRoutes } from "./adapters/http/metrics-routes.ts";
 import { type AppLogger, createLogger } from "./adapters/logging/pino-logger.ts";
 import { PrometheusMetrics } from "./adapters/metrics/prometheus-metrics.ts";
 import { OpenAiRealtimeModel } from "./adapters/openai/realtime-client.ts";
+import { AfinnSentimentAnalyzer } from "./adapters/sentiment/afinn-sentiment.ts";
 import { openDatabase } from "./adapters/sqlite/database.ts";
 import { DrizzleCallRepository } from "./adapters/sqlite/drizzle-call-repository.ts";
 import { migrateDatabase } from "./adapters/sqlite/migrate.ts";
@@ -127,6 +128,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
               ),
           },
         );
+  const sentiment = new AfinnSentimentAnalyzer();
   const model = config.openai.apiKey
     ? new OpenAiRealtimeModel({ url: config.openai.realtimeUrl, apiKey: config.openai.apiKey })
     : null;
@@ -180,6 +182,9 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
                 clock,
                 maxCallSeconds: config.maxCallSeconds,
                 now: monotonicSeconds,
+                analyticsIntervalMs: config.analyticsIntervalSeconds * 1000,
+                sentiment,
+                language: config.language,
               }),
               output,
             ),

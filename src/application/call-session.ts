@@ -11,8 +11,11 @@ import type {
   RealtimeSessionOptions,
   TelephonyOutput,
 } from "./bridge-ports.ts";
+import { CallAnalytics, type SentimentAnalyzer } from "./call-analytics.ts";
 import type { CallManager, StartCallInput } from "./call-manager.ts";
+import { ConversationMixer } from "./conversation-mixer.ts";
 import { MAX_FRAME_BYTES } from "./live-call.ts";
+import { NetworkQuality } from "./network-quality.ts";
 import type { Clock, Logger } from "./ports.ts";
 
 const MULAW_FRAME_BYTES = 160;
@@ -31,6 +34,13 @@ export interface CallSessionDeps {
   clock: Clock;
   maxCallSeconds: number;
   reconnectDelaysMs?: readonly number[];
+  /** How often an analytics snapshot is stored while the call runs. */
+  analyticsIntervalMs?: number;
+  sentiment?: SentimentAnalyzer | null;
+  /** Language of the conversation, when configured. */
+  language?: string;
+  /** Also record the stereo conversation track (default true). */
+  recordConversation?: boolean;
   /** High-resolution monotonic seconds, for the frame latency histogram. */
   now?: () => number;
 }
@@ -51,6 +61,10 @@ export class CallSession implements RealtimeListener {
   private reconnectAttempts = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private maxDurationTimer: ReturnType<typeof setTimeout> | null = null;
+  private analyticsTimer: ReturnType<typeof setInterval> | null = null;
+  private mixer: ConversationMixer | null = null;
+  private readonly analytics: CallAnalytics;
+  private readonly network = new NetworkQuality();
   private recordOnly: boolean;
 
   // Inbound scratch, allocated once per call.
@@ -78,10 +92,9 @@ export class CallSession implements RealtimeListener {
   private readonly usage: Record<string, number> = {};
   private readonly dtmfDigits: { digit: string; offsetMs: number }[] = [];
   private readonly pending = new Set<Promise<unknown>>();
-  interruptions = 0;
-
   constructor(deps: CallSessionDeps) {
     this.deps = deps;
+    this.analytics = new CallAnalytics(deps.sentiment ?? null);
     this.log = deps.logger;
     this.recordOnly = deps.model === null;
     this.pcm24kIn = new Int16Array(this.to24k.maxOutputLength(MAX_FRAME_BYTES));
@@ -107,6 +120,19 @@ export class CallSession implements RealtimeListener {
     // row is being written are recorded, and the model connects in parallel: no first words lost.
     const started = this.deps.callManager.startCall(input);
     this.state = "live";
+    if (this.deps.recordConversation !== false) {
+      try {
+        this.mixer = new ConversationMixer(
+          this.deps.callManager.addTrack(input.streamSid, {
+            track: "conversation",
+            sampleRate: 16_000,
+            channels: 2,
+          }),
+        );
+      } catch {
+        // The start itself failed (for example a duplicate stream): `started` rejects below.
+      }
+    }
     this.connectModel();
     try {
       await started;
@@ -122,23 +148,33 @@ export class CallSession implements RealtimeListener {
       void this.stop("max_duration").finally(() => this.deps.output.close());
     }, this.deps.maxCallSeconds * 1000);
     this.maxDurationTimer.unref?.();
+    const every = this.deps.analyticsIntervalMs ?? 15_000;
+    this.analyticsTimer = setInterval(() => this.storeSnapshot(), every);
+    this.analyticsTimer.unref?.();
+  }
+
+  get interruptions(): number {
+    return this.analytics.interruptions;
   }
 
   /** A Twilio `media` frame: record it and forward it to the model. */
-  media(payload: string): void {
+  media(payload: string, timestampMs: number | null = null): void {
     if (this.state !== "live") return;
-    const started = this.deps.now?.() ?? 0;
+    const started = this.deps.now?.() ?? performance.now() / 1000;
     this.deps.metrics.frameIn();
     const bytes = decodeBase64Into(payload, this.mulawIn);
     const pcm8k = this.pcm8kIn.subarray(0, bytes);
     decodeMuLawInto(this.mulawIn.subarray(0, bytes), this.pcm8kIn);
     this.deps.callManager.addCallerPcm8k(this.streamSid, pcm8k);
+    const played = this.mixer ? this.mixer.callerChunk(pcm8k) : 0;
+    this.analytics.callerChunk(pcm8k, played);
+    this.network.frame(started * 1000, timestampMs);
     this.inboundMs += bytes / 8;
     if (this.connection) {
       const n = this.to24k.processInto(pcm8k, this.pcm24kIn);
       this.connection.appendAudio(this.pcm24kIn.subarray(0, n));
     }
-    if (this.deps.now) this.deps.metrics.frameProcessed(this.deps.now() - started);
+    this.deps.metrics.frameProcessed((this.deps.now?.() ?? performance.now() / 1000) - started);
   }
 
   mark(name: string): void {
@@ -168,13 +204,18 @@ export class CallSession implements RealtimeListener {
       this.state = "ended";
       return;
     }
+    this.mixer?.finish();
     await Promise.allSettled([...this.pending]);
     try {
-      if (Object.keys(this.usage).length > 0) {
-        await this.deps.callManager.setMetadata(this.streamSid, {
-          customData: { tokenUsage: { ...this.usage } },
-        });
-      }
+      await this.deps.callManager.addAnalytics(this.streamSid, this.currentSnapshot());
+      await this.deps.callManager.setMetadata(this.streamSid, {
+        networkQuality: this.network.label,
+        ...(this.deps.language ? { language: this.deps.language } : {}),
+        customData: {
+          network: this.network.summary(),
+          ...(Object.keys(this.usage).length > 0 ? { tokenUsage: { ...this.usage } } : {}),
+        },
+      });
       const call = await this.deps.callManager.endCall(this.streamSid, outcome);
       this.log.info(
         { reason, durationSeconds: call.durationSeconds, interruptions: this.interruptions },
@@ -199,6 +240,7 @@ export class CallSession implements RealtimeListener {
     // Barge-in: the caller talks over assistant audio that is still playing.
     const { itemId: assistantItem, heardMs } = this.playback.clear();
     this.deps.output.sendClear();
+    this.mixer?.clear();
     this.frameFill = 0;
     this.to8k = null;
     if (assistantItem) {
@@ -212,7 +254,7 @@ export class CallSession implements RealtimeListener {
         );
       }
     }
-    this.interruptions++;
+    this.analytics.bargeIn();
     this.log.debug({ item: assistantItem, heardMs }, "barge-in");
   }
 
@@ -228,7 +270,9 @@ export class CallSession implements RealtimeListener {
       this.finishOutboundItem();
       this.outItem = itemId;
       this.to8k = new Resampler(24000, 8000);
-      this.assistantStartMs.set(itemId, Math.round(this.inboundMs + this.playback.outstandingMs));
+      const queued = this.mixer ? this.mixer.queuedMs : this.playback.outstandingMs;
+      this.assistantStartMs.set(itemId, Math.round(this.inboundMs + queued));
+      this.analytics.responseStarted();
     }
     const resampler = this.to8k!;
     let offset = 0;
@@ -250,6 +294,7 @@ export class CallSession implements RealtimeListener {
     if (this.state !== "live" && this.state !== "ending") return;
     const offsetMs = this.callerItemStartMs.get(itemId) ?? null;
     this.callerItemStartMs.delete(itemId);
+    this.analytics.callerSaid(text);
     this.track(
       this.deps.callManager.addTranscript(this.streamSid, "caller", text, null, offsetMs),
       "caller transcript could not be stored",
@@ -340,6 +385,7 @@ export class CallSession implements RealtimeListener {
       i += take;
       if (this.frameFill === MULAW_FRAME_BYTES) {
         this.deps.output.sendAudio(frame);
+        this.mixer?.assistantFrameSent(frame);
         this.deps.metrics.frameOut();
         this.frameFill = 0;
         frames++;
@@ -357,6 +403,7 @@ export class CallSession implements RealtimeListener {
       this.frameOut.fill(0xff, this.frameFill);
       this.frameFill = MULAW_FRAME_BYTES;
       this.deps.output.sendAudio(this.frameOut);
+      this.mixer?.assistantFrameSent(this.frameOut);
       this.deps.metrics.frameOut();
       this.frameFill = 0;
       this.playback.framesSent(this.outItem, 1);
@@ -373,7 +420,23 @@ export class CallSession implements RealtimeListener {
     void tracked.finally(() => this.pending.delete(tracked));
   }
 
+  private currentSnapshot() {
+    return this.analytics.snapshot(
+      Object.keys(this.usage).length > 0 ? { tokenUsage: { ...this.usage } } : {},
+    );
+  }
+
+  private storeSnapshot(): void {
+    if (this.state !== "live") return;
+    this.track(
+      this.deps.callManager.addAnalytics(this.streamSid, this.currentSnapshot()),
+      "analytics snapshot could not be stored",
+    );
+  }
+
   private clearTimers(): void {
+    if (this.analyticsTimer) clearInterval(this.analyticsTimer);
+    this.analyticsTimer = null;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.maxDurationTimer) clearTimeout(this.maxDurationTimer);
     this.reconnectTimer = null;

@@ -7,9 +7,12 @@ import { concat, silence, speechLike, tone } from "../support/signals.ts";
 import { eventually, startTestServer, type TestServer } from "../support/test-server.ts";
 import { playCall, randomSid, TwilioSimulator } from "../support/twilio-simulator.ts";
 
-/** The clean call: 3 s of voice-like audio, a tone and silence (150 frames). */
-const CLEAN_SIGNAL = concat(speechLike(1500, 8000), tone(440, 1000, 8000, 0.3), silence(500, 8000));
-const CLEAN_FRAMES = 150;
+/**
+ * The clean call: voice-like audio, a tone and silence, 2.5 s (125 frames). Under 3 s so that its
+ * unpaced reference run fits the recorder's buffers, which drop audio sent faster than that.
+ */
+const CLEAN_SIGNAL = concat(speechLike(1200, 8000), tone(440, 800, 8000, 0.3), silence(500, 8000));
+const CLEAN_FRAMES = 125;
 
 let server: TestServer | null = null;
 /** PCM of the clean call's recording when it runs alone on its own server. */

@@ -28,7 +28,7 @@ export class LiveSessions {
           forget();
           throw error;
         }),
-      media: (payload) => session.media(payload),
+      media: (payload, timestampMs) => session.media(payload, timestampMs),
       mark: (name) => session.mark(name),
       dtmf: (digit) => session.dtmf(digit),
       stop: (reason, outcome) => session.stop(reason, outcome).finally(forget),

@@ -16,7 +16,7 @@ import { WsTelephonyOutput } from "./ws-telephony-output.ts";
 
 export interface MediaStreamSession {
   start(input: StartCallInput): Promise<void>;
-  media(payload: string): void;
+  media(payload: string, timestampMs: number | null): void;
   mark(name: string): void;
   dtmf(digit: string): void;
   stop(reason: string, outcome?: "completed" | "failed"): Promise<void>;
@@ -203,7 +203,7 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
               case "media":
                 if (!session) return bad("out_of_order", "media before start");
                 try {
-                  session.media(frame.media.payload);
+                  session.media(frame.media.payload, mediaTimestamp(frame.media.timestamp));
                 } catch (error) {
                   bad(
                     isDomainError(error) ? error.code : "media_error",
@@ -239,11 +239,27 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
   return app;
 }
 
+function mediaTimestamp(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const ms = Number(value);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** What the webhook told us about where and what the caller is. */
 function regionOf(params: Record<string, string>): StartCallInput["metadata"] {
   const parts = [params.FromCountry, params.FromState, params.FromCity].filter(
     (p): p is string => typeof p === "string" && p !== "",
   );
-  return parts.length > 0 ? { region: parts.join("/") } : undefined;
+  const caller = params.caller ?? params.From ?? "";
+  // Twilio addresses say what is calling: a Voice SDK client, a SIP endpoint, or the phone network.
+  const deviceType = caller.startsWith("client:")
+    ? "twilio-client"
+    : caller.startsWith("sip:")
+      ? "sip"
+      : caller
+        ? "phone"
+        : null;
+  return { region: parts.length > 0 ? parts.join("/") : null, deviceType };
 }
 
 function describeError(error: unknown): { message: string } {

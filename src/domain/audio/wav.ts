@@ -77,14 +77,18 @@ function assertDataBytes(dataBytes: number, blockAlign: number): void {
   }
 }
 
-/** The canonical 44-byte PCM16 little-endian header for `dataBytes` of sample data. */
+/**
+ * The canonical 44-byte PCM16 little-endian header for `dataBytes` of sample data. With
+ * WAV_UNKNOWN_SIZE both size fields get the streaming placeholder (players read to the end).
+ */
 export function wavHeader(sampleRate: number, channels: number, dataBytes: number): Uint8Array {
   assertFormat(sampleRate, channels);
   const blockAlign = channels * 2;
-  assertDataBytes(dataBytes, blockAlign);
+  const unknown = dataBytes === WAV_UNKNOWN_SIZE;
+  if (!unknown) assertDataBytes(dataBytes, blockAlign);
   const h = new Uint8Array(WAV_HEADER_BYTES);
   writeAscii(h, 0, "RIFF");
-  setU32(h, RIFF_SIZE_OFFSET, 36 + dataBytes);
+  setU32(h, RIFF_SIZE_OFFSET, unknown ? WAV_UNKNOWN_SIZE : 36 + dataBytes);
   writeAscii(h, 8, "WAVE");
   writeAscii(h, 12, "fmt ");
   setU32(h, 16, 16);

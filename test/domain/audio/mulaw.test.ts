@@ -111,10 +111,10 @@ describe("G.711 mu-law against the alawmulaw package (independent oracle)", () =
       expect(x).toBeLessThan(0);
       expect(theirs[i]).toBe(ulawCompress(x - 1));
     }
-    // One decision level per code on the negative side, reached from the -x - 1 side: 127 of them
-    // (the remaining ones lie beyond the clip level).
-    expect(differing.length).toBeGreaterThan(0);
-    expect(differing.length).toBeLessThan(128);
+    // Exactly one input per decision level between the 128 negative codes (127 of them): the
+    // input sitting right on the level, e.g. -4 (G.191: "-0" 0x7F; alawmulaw: 0x7E).
+    expect(differing.length).toBe(127);
+    expect(differing.slice(-2)).toEqual([-12, -4]);
     expect(differing.every((x) => (ours[x + 32768]! & 0x80) === 0)).toBe(true);
   });
 });

@@ -6,6 +6,7 @@ import {
   patchWavSizes,
   readWavLayout,
   WAV_HEADER_BYTES,
+  WAV_UNKNOWN_SIZE,
   wavHeader,
 } from "../../../src/domain/audio/index.ts";
 import { DomainError } from "../../../src/domain/errors.ts";
@@ -179,10 +180,10 @@ describe("canonical header and patching", () => {
     expect(readWavLayout(file)).toMatchObject({ dataOffset: 44, dataBytes: 12, sizeKnown: true });
   });
 
-  it("patches a header written with 0xFFFFFFFF placeholders too", () => {
-    const header = wavHeader(16000, 1, 0);
-    new DataView(header.buffer).setUint32(4, 0xffffffff, true);
-    new DataView(header.buffer).setUint32(40, 0xffffffff, true);
+  it("writes 0xFFFFFFFF in both size fields for a streaming header and patches it at the end", () => {
+    const header = wavHeader(16000, 1, WAV_UNKNOWN_SIZE);
+    const view = new DataView(header.buffer);
+    expect([view.getUint32(4, true), view.getUint32(40, true)]).toEqual([0xffffffff, 0xffffffff]);
     patchWavSizes(header, 32);
     expect(header).toEqual(wavHeader(16000, 1, 32));
   });

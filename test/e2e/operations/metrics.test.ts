@@ -87,12 +87,14 @@ describe("GET /metrics", () => {
       sim.mediaReceived,
     );
 
-    // The caller track is 16 kHz PCM16: 640 bytes per 20 ms frame, header not counted.
-    const [recording] = await s.running.composition.calls.getRecordingsByCallId(call.id);
+    // Every byte of audio in every recording file, headers not counted; the caller track is
+    // 16 kHz PCM16: 640 bytes per 20 ms frame.
+    const recordings = await s.running.composition.calls.getRecordingsByCallId(call.id);
+    const caller = recordings.find((r) => r.track === "caller");
+    expect(caller!.sizeBytes - 44).toBe(sim.framesSent * 640);
     expect(metricValue(samples, "callbridge_recording_bytes_written_total")).toBe(
-      sim.framesSent * 640,
+      recordings.reduce((sum, r) => sum + r.sizeBytes - 44, 0),
     );
-    expect(recording!.sizeBytes - 44).toBe(sim.framesSent * 640);
 
     expect(
       metricValue(samples, "callbridge_errors_total", { kind: "upstream_rate_limit_exceeded" }),

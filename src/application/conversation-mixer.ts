@@ -1,0 +1,110 @@
+import { decodeMuLawInto, Resampler } from "../domain/audio/index.ts";
+import type { RecordingWriter } from "./ports.ts";
+
+/**
+ * Builds the stereo conversation recording on one timeline, the caller's: each inbound caller
+ * chunk advances the clock, and the assistant channel gets whatever Twilio was playing during
+ * that chunk, taken from the frames we sent in order (Twilio plays them back to back, after
+ * whatever is still queued). A `clear` drops what was queued and not yet played, exactly as
+ * Twilio does. Both channels go through identical 8 → 16 kHz resamplers, so they stay aligned.
+ *
+ * Queued assistant audio is kept as the mu-law bytes we sent (1 byte a sample), so a long
+ * answer generated faster than real time costs 8 KB a second, not 32.
+ */
+export class ConversationMixer {
+  private queue: Uint8Array;
+  private head = 0;
+  private tail = 0;
+  private readonly assistant8k: Int16Array;
+  private readonly callerUp = new Resampler(8000, 16000);
+  private readonly assistantUp = new Resampler(8000, 16000);
+  private readonly caller16k: Int16Array;
+  private readonly assistant16k: Int16Array;
+  private readonly stereo: Int16Array;
+  private playedSamples = 0;
+
+  constructor(
+    private readonly writer: RecordingWriter,
+    private readonly maxChunk = 16_384,
+  ) {
+    this.queue = new Uint8Array(8000 * 4);
+    this.assistant8k = new Int16Array(maxChunk);
+    const out = this.callerUp.maxOutputLength(maxChunk) + this.callerUp.maxFlushLength;
+    this.caller16k = new Int16Array(out);
+    this.assistant16k = new Int16Array(out);
+    this.stereo = new Int16Array(out * 2);
+  }
+
+  /** Assistant samples played so far (8 kHz). */
+  get assistantPlayedMs(): number {
+    return this.playedSamples / 8;
+  }
+
+  /** Assistant audio queued at Twilio and not yet played, in ms. */
+  get queuedMs(): number {
+    return (this.tail - this.head) / 8;
+  }
+
+  /** A frame just sent to Twilio: it will play after everything already queued. */
+  assistantFrameSent(mulaw: Uint8Array): void {
+    if (this.tail + mulaw.length > this.queue.length) this.makeRoom(mulaw.length);
+    this.queue.set(mulaw, this.tail);
+    this.tail += mulaw.length;
+  }
+
+  /** Barge-in: Twilio drops every frame it has not played. */
+  clear(): void {
+    this.head = 0;
+    this.tail = 0;
+  }
+
+  /**
+   * The caller's next chunk (8 kHz): advances the timeline by its length. Returns how many
+   * assistant samples played during it.
+   */
+  callerChunk(pcm8k: Int16Array): number {
+    const n = Math.min(pcm8k.length, this.maxChunk);
+    const available = Math.min(n, this.tail - this.head);
+    if (available > 0) {
+      decodeMuLawInto(this.queue.subarray(this.head, this.head + available), this.assistant8k);
+      this.head += available;
+      if (this.head === this.tail) this.head = this.tail = 0;
+    }
+    this.assistant8k.fill(0, available, n);
+    this.playedSamples += available;
+    const c = this.callerUp.processInto(pcm8k.subarray(0, n), this.caller16k);
+    const a = this.assistantUp.processInto(this.assistant8k.subarray(0, n), this.assistant16k);
+    this.writeStereo(Math.min(c, a));
+    return available;
+  }
+
+  /** End of call: the resamplers' tails; assistant audio still queued was never heard. */
+  finish(): void {
+    const c = this.callerUp.flushInto(this.caller16k);
+    const a = this.assistantUp.flushInto(this.assistant16k);
+    this.writeStereo(Math.min(c, a));
+    this.clear();
+  }
+
+  private writeStereo(frames: number): void {
+    const stereo = this.stereo;
+    for (let i = 0; i < frames; i++) {
+      stereo[2 * i] = this.caller16k[i]!;
+      stereo[2 * i + 1] = this.assistant16k[i]!;
+    }
+    if (frames > 0) this.writer.append(stereo.subarray(0, frames * 2));
+  }
+
+  private makeRoom(extra: number): void {
+    const live = this.tail - this.head;
+    if (live + extra <= this.queue.length / 2) {
+      this.queue.copyWithin(0, this.head, this.tail);
+    } else {
+      const bigger = new Uint8Array(Math.max(this.queue.length * 2, live + extra));
+      bigger.set(this.queue.subarray(this.head, this.tail));
+      this.queue = bigger;
+    }
+    this.head = 0;
+    this.tail = live;
+  }
+}
