@@ -2,7 +2,7 @@ import type { JsonObject } from "../domain/analytics.ts";
 import { type AnalyticsInput, createAnalytics } from "../domain/analytics.ts";
 import { decodeBase64Into } from "../domain/base64.ts";
 import { type Call, endCall as endCallState, startCall as newCall } from "../domain/call.ts";
-import { type MetadataPatch, mergeMetadata } from "../domain/call-metadata.ts";
+import { type CallMetadata, type MetadataPatch, mergeMetadata } from "../domain/call-metadata.ts";
 import { conflict, invalidState, isDomainError, notFound } from "../domain/errors.ts";
 import { RECORDING_SAMPLE_RATE, type Recording } from "../domain/recording.ts";
 import { createTranscript, type Transcript } from "../domain/transcript.ts";
@@ -50,6 +50,7 @@ const RECENTLY_ENDED_LIMIT = 4096;
 export class CallManager {
   private readonly live = new Map<string, LiveCall>();
   private readonly recentlyEnded = new Set<string>();
+  private readonly metadataWrites = new Map<string, Promise<CallMetadata>>();
   private readonly deps: CallManagerDeps;
 
   constructor(deps: CallManagerDeps) {
@@ -73,8 +74,12 @@ export class CallManager {
     return this.live.get(streamSid)?.call ?? null;
   }
 
-  async startCall(input: StartCallInput): Promise<Call> {
-    const { calls, clock, ids } = this.deps;
+  /**
+   * Starts a call. A duplicate or invalid stream is refused synchronously (the call throws), so
+   * a caller can never act on another connection's live call; the rest completes in the promise.
+   */
+  startCall(input: StartCallInput): Promise<Call> {
+    const { clock, ids } = this.deps;
     if (this.live.has(input.streamSid) || this.recentlyEnded.has(input.streamSid)) {
       throw conflict(`stream ${input.streamSid} has already started`);
     }
@@ -95,11 +100,22 @@ export class CallManager {
     });
     const liveCall = new LiveCall(call, writer);
     this.live.set(call.streamSid, liveCall);
+    return this.persistStart(liveCall, input);
+  }
+
+  private async persistStart(liveCall: LiveCall, input: StartCallInput): Promise<Call> {
+    const call = liveCall.call;
     try {
-      await calls.createCall(call);
+      await this.deps.calls.createCall(call);
     } catch (error) {
       this.live.delete(call.streamSid);
-      await writer.finalize().catch(() => undefined);
+      // The call was never stored: its files would belong to nothing.
+      for (const writer of liveCall.writers()) {
+        await writer
+          .finalize()
+          .then((finished) => this.deps.recordings.delete(finished.fileKey))
+          .catch(() => undefined);
+      }
       throw error;
     }
     const customData: JsonObject | undefined = input.customParameters
@@ -160,11 +176,23 @@ export class CallManager {
     return saved;
   }
 
-  async setMetadata(streamSid: string, patch: MetadataPatch) {
-    const call = await this.requireCall(streamSid);
-    const current = await this.deps.calls.getMetadataByCallId(call.id);
-    const next = mergeMetadata(call.id, current, patch, this.deps.clock.now());
-    return this.deps.calls.createOrUpdateMetadata(next);
+  /** Read-merge-write, serialized per stream so concurrent updates never overwrite each other. */
+  setMetadata(streamSid: string, patch: MetadataPatch): Promise<CallMetadata> {
+    const previous = this.metadataWrites.get(streamSid) ?? Promise.resolve();
+    const next = previous
+      .catch(() => undefined)
+      .then(async () => {
+        const call = await this.requireCall(streamSid);
+        const current = await this.deps.calls.getMetadataByCallId(call.id);
+        const merged = mergeMetadata(call.id, current, patch, this.deps.clock.now());
+        return this.deps.calls.createOrUpdateMetadata(merged);
+      });
+    this.metadataWrites.set(streamSid, next);
+    const forget = () => {
+      if (this.metadataWrites.get(streamSid) === next) this.metadataWrites.delete(streamSid);
+    };
+    next.then(forget, forget);
+    return next;
   }
 
   /**

@@ -118,20 +118,23 @@ export class CallSession implements RealtimeListener {
     });
     // startCall registers the live call before its first await, so frames that arrive while the
     // row is being written are recorded, and the model connects in parallel: no first words lost.
-    const started = this.deps.callManager.startCall(input);
+    // Throws at once for a duplicate or invalid stream, before this session touches any call.
+    let started: Promise<unknown>;
+    try {
+      started = this.deps.callManager.startCall(input);
+    } catch (error) {
+      this.state = "ended";
+      throw error;
+    }
     this.state = "live";
     if (this.deps.recordConversation !== false) {
-      try {
-        this.mixer = new ConversationMixer(
-          this.deps.callManager.addTrack(input.streamSid, {
-            track: "conversation",
-            sampleRate: 16_000,
-            channels: 2,
-          }),
-        );
-      } catch {
-        // The start itself failed (for example a duplicate stream): `started` rejects below.
-      }
+      this.mixer = new ConversationMixer(
+        this.deps.callManager.addTrack(input.streamSid, {
+          track: "conversation",
+          sampleRate: 16_000,
+          channels: 2,
+        }),
+      );
     }
     this.connectModel();
     try {
