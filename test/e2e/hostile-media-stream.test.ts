@@ -57,9 +57,10 @@ function endedCall(s: TestServer, streamSid: string) {
 async function recordingOf(s: TestServer, streamSid: string): Promise<Int16Array> {
   const call = await endedCall(s, streamSid);
   const recordings = await s.running.composition.calls.getRecordingsByCallId(call.id);
-  expect(recordings).toHaveLength(1);
+  const callerTracks = recordings.filter((r) => r.track === "caller");
+  expect(callerTracks).toHaveLength(1);
   const wav = decodeWav(
-    new Uint8Array(readFileSync(join(s.recordingsDir, recordings[0]!.fileKey))),
+    new Uint8Array(readFileSync(join(s.recordingsDir, callerTracks[0]!.fileKey))),
   );
   expect([wav.sampleRate, wav.channels]).toEqual([16000, 1]);
   return wav.samples;

@@ -73,8 +73,11 @@ export function parseTwilioFrame(text: string): ParsedFrame {
   }
   const result = TwilioFrame.safeParse(json);
   if (result.success) return { ok: true, frame: result.data };
+  // Only a string names an event: String() on a peer's object can throw ({"toString":1}).
   const event =
-    typeof json === "object" && json !== null && "event" in json ? String(json.event) : "";
+    typeof json === "object" && json !== null && "event" in json && typeof json.event === "string"
+      ? json.event
+      : "";
   if (!KNOWN_EVENTS.has(event)) {
     return {
       ok: false,
