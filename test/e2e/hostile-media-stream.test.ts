@@ -254,6 +254,11 @@ describe("a media stream under hostile frames", () => {
     expect(outsideAfter.filter((name) => !outsideBefore.has(name) && name.startsWith("x"))).toEqual(
       [],
     );
+    // A call leaves the live set just after its status is stored: wait for it.
+    await eventually(async () => {
+      const body = (await healthy(s)) as { status: string; activeCalls: number };
+      return body.activeCalls === 0 ? body : undefined;
+    });
     expect(await healthy(s)).toMatchObject({ status: "ok", activeCalls: 0 });
   });
 
@@ -309,6 +314,11 @@ describe("a media stream under hostile frames", () => {
 
     const calls = (await (await fetch(`${s.baseUrl}/api/calls`)).json()) as { data: unknown[] };
     expect(calls.data).toHaveLength(1);
+    // A call leaves the live set just after its status is stored: wait for it.
+    await eventually(async () => {
+      const body = (await healthy(s)) as { status: string; activeCalls: number };
+      return body.activeCalls === 0 ? body : undefined;
+    });
     expect(await healthy(s)).toMatchObject({ status: "ok", activeCalls: 0 });
   });
 });
