@@ -11,7 +11,7 @@ import { WAV_HEADER_BYTES, wavHeader } from "./wav-header.ts";
 export const MAX_BUFFERS = 3;
 
 /** Partial buffers are handed to the disk at least this often, bounding loss on SIGKILL. */
-export const FLUSH_INTERVAL_MS = 1000;
+export const FLUSH_INTERVAL_MS = 500;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
