@@ -8,7 +8,12 @@ import { FsRecordingStore } from "./adapters/fs/fs-recording-store.ts";
 import { apiRoutes } from "./adapters/http/api/api-routes.ts";
 import { openApiRoutes } from "./adapters/http/api/openapi.ts";
 import { createHttpApp } from "./adapters/http/app.ts";
+import { CallEventHub } from "./adapters/http/events/call-event-hub.ts";
+import { eventRoutes } from "./adapters/http/events/event-routes.ts";
+import { fanOut } from "./adapters/http/events/fan-out.ts";
 import { metricsRoutes } from "./adapters/http/metrics-routes.ts";
+import { uiRoutes } from "./adapters/http/ui/ui-routes.tsx";
+import { injectGuardedUpgrade } from "./adapters/http/upgrade-guard.ts";
 import { type AppLogger, createLogger } from "./adapters/logging/pino-logger.ts";
 import { PrometheusMetrics } from "./adapters/metrics/prometheus-metrics.ts";
 import { OpenAiRealtimeModel } from "./adapters/openai/realtime-client.ts";
@@ -93,14 +98,25 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
     onBytesWritten: (n) => metrics.bytesWritten(n),
     onError: (kind) => {
       metrics.error(kind);
-      lastStorageErrorAt = performance.now();
+      // recording_overflow means audio came faster than real time, which any media-stream
+      // client can cause at will: counted, but not a storage failure that degrades /healthz.
+      if (kind.startsWith("storage_")) lastStorageErrorAt = performance.now();
     },
   });
   const storageDegraded = () =>
     performance.now() - lastStorageErrorAt < STORAGE_ERROR_WINDOW_MS
       ? ["recording storage writes failed in the last 60 s"]
       : [];
-  const callManager = new CallManager({ calls, recordings, clock, ids, logger, events: metrics });
+  // Live feeds (SSE) for the call browser, beside the metrics that count the same events.
+  const hub = new CallEventHub();
+  const callManager = new CallManager({
+    calls,
+    recordings,
+    clock,
+    ids,
+    logger,
+    events: fanOut(metrics, hub),
+  });
   activeCalls = () => callManager.activeCount;
   await callManager.recoverInterruptedCalls();
   const sessions = new LiveSessions();
@@ -128,6 +144,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
               ),
           },
         );
+  const queries = new CallQueries({ calls, recordings });
   const sentiment = new AfinnSentimentAnalyzer();
   const model = config.openai.apiKey
     ? new OpenAiRealtimeModel({ url: config.openai.realtimeUrl, apiKey: config.openai.apiKey })
@@ -154,12 +171,15 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
       routes: [
         // The API's body limit also covers /twilio/*, so it is mounted first.
         apiRoutes({
-          queries: new CallQueries({ calls, recordings }),
+          queries,
           apiKey: config.apiKey,
           maxBodyBytes: config.maxBodyBytes,
           isCallActive: (callId) => callManager.isCallActive(callId),
         }),
+        // After apiRoutes: its /api/* bearer middleware covers the feeds.
+        eventRoutes({ hub, queries }),
         openApiRoutes({ apiKeyRequired: config.apiKey !== undefined }),
+        uiRoutes({ queries, apiKey: config.apiKey }),
         twilioRoutes({
           upgradeWebSocket: nodeWs.upgradeWebSocket,
           publicBaseUrl: config.publicBaseUrl,
@@ -201,6 +221,8 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
       await retentionJob?.stop();
       await sessions.stopAll("shutdown");
       await callManager.endAll("completed");
+      // After endAll, so feeds carry every call.ended; then their streams end.
+      hub.close();
       await closeWebSockets(nodeWs.wss.clients);
     })();
     return ending;
@@ -213,7 +235,8 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
     calls,
     recordings,
     callManager,
-    injectWebSocket: (server) => nodeWs.injectWebSocket(server),
+    injectWebSocket: (server) =>
+      injectGuardedUpgrade(server, (s) => nodeWs.injectWebSocket(s), logger),
     endCalls,
     async close() {
       if (closed) return;

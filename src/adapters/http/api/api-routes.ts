@@ -16,6 +16,12 @@ export interface ApiDeps {
 }
 
 /**
+ * What a browser loads without being able to set headers: the SSE feeds (mounted after this
+ * group, so this middleware covers them too) and the audio an <audio> element streams.
+ */
+const QUERY_TOKEN_PATHS = /^\/api\/(events|calls\/[^/]+\/events|recordings\/[^/]+\/audio)$/;
+
+/**
  * The JSON API, mounted at the root. Its body limit also covers /twilio/*, which only works if
  * these routes are mounted before the Twilio ones: Hono runs matching handlers in the order
  * they were added, and a route that answers first never reaches a later middleware.
@@ -25,7 +31,9 @@ export function apiRoutes(deps: ApiDeps): Hono {
   const limit = limitBody(deps.maxBodyBytes);
   app.use("/api/*", limit);
   app.use("/twilio/*", limit);
-  if (deps.apiKey) app.use("/api/*", bearerAuth(deps.apiKey));
+  if (deps.apiKey) {
+    app.use("/api/*", bearerAuth(deps.apiKey, { queryTokenPaths: QUERY_TOKEN_PATHS }));
+  }
   app.route("/", callRoutes(deps));
   app.route("/", recordingRoutes(deps));
   app.route("/", searchRoutes(deps));

@@ -79,6 +79,28 @@ const idParameter = (resource: string) => ({
   schema: schemaOf(IdParam),
 });
 
+/** For what browsers load without headers; only these routes accept it (see api-routes.ts). */
+const accessTokenParameter = {
+  name: "access_token",
+  in: "query",
+  required: false,
+  description:
+    "The API_KEY, for clients that cannot send an Authorization header (EventSource, <audio>)",
+  schema: { type: "string" },
+};
+
+const EVENT_STREAM_DESCRIPTION =
+  "Server-Sent Events. Event names: `call.started` and `call.ended` (data: a Call), " +
+  "`transcript` (a Transcript), `analytics` (an Analytics snapshot), `recording` (a Recording), " +
+  "each as JSON in the same shape as the rest of the API. A `: heartbeat` comment comes every " +
+  "15 s. Events are live only: nothing is replayed on connect, so load the current state " +
+  "after the stream opens.";
+
+const eventStreamResponse = (description: string) => ({
+  description,
+  content: { "text/event-stream": { schema: { type: "string" } } },
+});
+
 const audioHeaders = {
   "Accept-Ranges": { schema: { type: "string", const: "bytes" } },
   "Content-Length": { schema: { type: "integer" } },
@@ -99,6 +121,7 @@ const audioOperation = (method: "GET" | "HEAD") => ({
   parameters: [
     idParameter("recording"),
     { name: "Range", in: "header", required: false, schema: { type: "string" } },
+    accessTokenParameter,
   ],
   responses: {
     "200": {
@@ -185,6 +208,26 @@ function paths(): Record<string, Record<string, unknown>> {
         responses: { "200": jsonResponse("Recordings", RecordingListJson), ...errors(404) },
       },
     },
+    "/api/events": {
+      get: {
+        operationId: "streamEvents",
+        summary: "Live events of every call",
+        description: EVENT_STREAM_DESCRIPTION,
+        tags: ["events"],
+        parameters: [accessTokenParameter],
+        responses: { "200": eventStreamResponse("The event stream"), ...errors() },
+      },
+    },
+    "/api/calls/{id}/events": {
+      get: {
+        operationId: "streamCallEvents",
+        summary: "Live events of one call",
+        description: EVENT_STREAM_DESCRIPTION,
+        tags: ["events"],
+        parameters: [idParameter("call"), accessTokenParameter],
+        responses: { "200": eventStreamResponse("The call's event stream"), ...errors(404) },
+      },
+    },
     "/api/recordings/{id}/audio": {
       get: audioOperation("GET"),
       head: audioOperation("HEAD"),
@@ -228,7 +271,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Record<string, un
         "Times are ISO 8601 UTC. Every error is {error: {code, message}}.",
     },
     servers: [{ url: "/" }],
-    tags: [{ name: "calls" }, { name: "recordings" }, { name: "search" }],
+    tags: [{ name: "calls" }, { name: "recordings" }, { name: "search" }, { name: "events" }],
     ...(options.apiKeyRequired ? { security: [{ bearerAuth: [] }] } : {}),
     paths: paths(),
     components: {

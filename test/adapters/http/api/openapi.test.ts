@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { apiRoutes } from "../../../../src/adapters/http/api/api-routes.ts";
 import { openApiDocument } from "../../../../src/adapters/http/api/openapi.ts";
+import { CallEventHub } from "../../../../src/adapters/http/events/call-event-hub.ts";
+import { eventRoutes } from "../../../../src/adapters/http/events/event-routes.ts";
 import { CallQueries } from "../../../../src/application/queries.ts";
 import { type ApiWorld, createApiWorld } from "./api-test-world.ts";
 
@@ -75,7 +77,10 @@ describe("GET /openapi.json", () => {
       maxBodyBytes: 1024,
       isCallActive: () => false,
     });
-    const served = app.routes
+    // The live feeds are mounted beside the API (main.ts) and documented with it.
+    const queries = new CallQueries({ calls: world.repository, recordings: world.store });
+    const feeds = eventRoutes({ hub: new CallEventHub(), queries });
+    const served = [...app.routes, ...feeds.routes]
       .filter((route) => route.method !== "ALL")
       .map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, "{$1}")}`);
     const documented = Object.entries(doc.paths).flatMap(([path, operations]) =>

@@ -1,0 +1,333 @@
+// @ts-check
+/**
+ * Shared by the pages: the API key, JSON requests, the live feeds, formatting and a tiny DOM
+ * builder. Plain JavaScript with JSDoc types, served as it is: no build step.
+ */
+
+const KEY_NAME = "callbridge.apiKey";
+
+export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   */
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * @template {Element} [T=HTMLElement]
+ * @param {string} selector
+ * @returns {T}
+ */
+export function $(selector) {
+  const found = document.querySelector(selector);
+  if (!found) throw new Error(`the page has no ${selector}`);
+  return /** @type {T} */ (found);
+}
+
+/** @returns {string | null} */
+export function storedKey() {
+  try {
+    return sessionStorage.getItem(KEY_NAME) ?? localStorage.getItem(KEY_NAME);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * @param {string} key
+ * @param {boolean} remember
+ */
+function storeKey(key, remember) {
+  try {
+    sessionStorage.setItem(KEY_NAME, key);
+    if (remember) localStorage.setItem(KEY_NAME, key);
+    else localStorage.removeItem(KEY_NAME);
+  } catch {
+    // Storage can be disabled; the key then lasts as long as the page.
+  }
+  memoryKey = key;
+}
+
+/** @type {string | null} */
+let memoryKey = null;
+const currentKey = () => storedKey() ?? memoryKey;
+
+export function forgetKey() {
+  memoryKey = null;
+  try {
+    sessionStorage.removeItem(KEY_NAME);
+    localStorage.removeItem(KEY_NAME);
+  } catch {
+    // Nothing stored, nothing to forget.
+  }
+}
+
+const keyRequired = () => document.body.dataset.apiKey === "required";
+
+/** @type {Promise<void> | null} */
+let asking = null;
+
+/**
+ * Shows the key dialog until a key the server accepts is entered.
+ * @param {string} [message]
+ * @returns {Promise<void>}
+ */
+function askForKey(message) {
+  if (asking) return asking;
+  const dialog = /** @type {HTMLDialogElement} */ ($("#key-dialog"));
+  const form = /** @type {HTMLFormElement} */ ($("#key-form"));
+  const input = /** @type {HTMLInputElement} */ ($("#key-input"));
+  const remember = /** @type {HTMLInputElement} */ ($("#key-remember"));
+  const error = $("#key-error");
+  error.textContent = message ?? "";
+  error.hidden = !message;
+  asking = new Promise((resolve) => {
+    // Without a key the page has nothing to show, so Escape does not dismiss the dialog.
+    dialog.addEventListener("cancel", (event) => event.preventDefault());
+    form.onsubmit = async (event) => {
+      event.preventDefault();
+      const key = input.value.trim();
+      if (!key) return;
+      const answer = await fetch("/api/calls?limit=1", {
+        headers: { Authorization: `Bearer ${key}` },
+      });
+      if (answer.status === 401) {
+        error.textContent = "The server refused that key.";
+        error.hidden = false;
+        input.select();
+        return;
+      }
+      storeKey(key, remember.checked);
+      input.value = "";
+      dialog.close();
+      asking = null;
+      showForgetButton();
+      resolve();
+    };
+    dialog.showModal();
+    input.focus();
+  });
+  return asking;
+}
+
+function showForgetButton() {
+  const button = $("#forget-key");
+  button.hidden = !keyRequired() || !currentKey();
+  button.onclick = () => {
+    forgetKey();
+    location.reload();
+  };
+}
+
+/** Call first on every page: makes sure there is a key where the server needs one. */
+export async function ready() {
+  showForgetButton();
+  if (keyRequired() && !currentKey()) await askForKey();
+}
+
+/**
+ * A JSON request to the API with the key; a refused key asks for a new one and retries once.
+ * @param {string} path
+ * @param {RequestInit} [init]
+ * @returns {Promise<any>}
+ */
+export async function api(path, init = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const headers = new Headers(init.headers);
+    headers.set("Accept", "application/json");
+    const key = currentKey();
+    if (key) headers.set("Authorization", `Bearer ${key}`);
+    const answer = await fetch(path, { ...init, headers });
+    if (answer.status === 401 && attempt === 0) {
+      forgetKey();
+      await askForKey("The server refused the stored key. Enter it again.");
+      continue;
+    }
+    if (!answer.ok) {
+      let code = `http_${answer.status}`;
+      let message = answer.statusText || `request failed (${answer.status})`;
+      try {
+        const body = await answer.json();
+        code = body.error?.code ?? code;
+        message = body.error?.message ?? message;
+      } catch {
+        // Not JSON: the status says enough.
+      }
+      throw new ApiError(answer.status, code, message);
+    }
+    return answer.status === 204 ? null : answer.json();
+  }
+}
+
+/**
+ * The URL with `?access_token=` where a key is set: for what the browser loads by itself
+ * (EventSource, <audio>, downloads) and so cannot be given an Authorization header.
+ * @param {string} path
+ */
+export function withToken(path) {
+  const key = currentKey();
+  if (!key) return path;
+  const url = new URL(path, location.origin);
+  url.searchParams.set("access_token", key);
+  return url.pathname + url.search;
+}
+
+/**
+ * @typedef {object} Feed
+ * @property {EventSource} source
+ * @property {Promise<boolean>} opened resolves true once subscribed, false if that failed
+ * @property {() => void} close
+ */
+
+/**
+ * Subscribes to an SSE feed. The server subscribes before it answers, so what is loaded after
+ * `opened` resolves cannot miss an event; EventSource reconnects by itself after a drop.
+ * @param {string} path
+ * @param {Record<string, (data: any) => void>} handlers by event name
+ * @param {{ onReconnect?: () => void }} [options]
+ * @returns {Feed}
+ */
+export function openFeed(path, handlers, options = {}) {
+  const source = new EventSource(withToken(path));
+  for (const [name, handle] of Object.entries(handlers)) {
+    source.addEventListener(name, (event) => {
+      handle(JSON.parse(/** @type {MessageEvent} */ (event).data));
+    });
+  }
+  let opens = 0;
+  source.addEventListener("open", () => {
+    opens++;
+    if (opens > 1) options.onReconnect?.();
+  });
+  const opened = new Promise((resolve) => {
+    source.addEventListener("open", () => resolve(true), { once: true });
+    source.addEventListener("error", () => resolve(false), { once: true });
+  });
+  return { source, opened: /** @type {Promise<boolean>} */ (opened), close: () => source.close() };
+}
+
+// ---- formatting -----------------------------------------------------------------------------
+
+/** @param {number} seconds */
+export function formatDuration(seconds) {
+  const total = Math.max(0, Math.round(seconds));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+/** @param {number} ms */
+export const formatOffset = (ms) => formatDuration(Math.floor(ms / 1000));
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+/** @param {string} iso */
+export const formatDateTime = (iso) => dateTime.format(new Date(iso));
+
+/** @param {number} ms */
+export function formatMs(ms) {
+  return ms >= 10_000
+    ? `${(ms / 1000).toFixed(0)} s`
+    : ms >= 1000
+      ? `${(ms / 1000).toFixed(1)} s`
+      : `${Math.round(ms)} ms`;
+}
+
+/** @param {number} bytes */
+export function formatBytes(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+const STATUS_LABELS = /** @type {Record<string, string>} */ ({
+  active: "Live",
+  completed: "Completed",
+  failed: "Failed",
+});
+
+/** @param {string} status */
+export function statusBadge(status) {
+  return h("span", { class: `badge badge-${status === "active" ? "live" : status}` }, [
+    STATUS_LABELS[status] ?? status,
+  ]);
+}
+
+/** @param {string} speaker */
+export const speakerLabel = (speaker) => (speaker === "assistant" ? "Assistant" : "Caller");
+
+/**
+ * The search snippet, with the matched words (between [ and ]) as <mark>.
+ * @param {string} snippet
+ */
+export function markedSnippet(snippet) {
+  const fragment = document.createDocumentFragment();
+  for (const [i, part] of snippet.split(/\[([^\]]*)\]/).entries()) {
+    if (part === "") continue;
+    fragment.append(i % 2 === 1 ? h("mark", {}, [part]) : document.createTextNode(part));
+  }
+  return fragment;
+}
+
+// ---- DOM ------------------------------------------------------------------------------------
+
+/**
+ * @typedef {Record<string, string | number | boolean | null | undefined | EventListener>} Attrs
+ */
+
+/**
+ * Builds an element. Text is always set as text, never parsed as HTML.
+ * @param {string} tag
+ * @param {Attrs} [attrs]
+ * @param {(Node | string | null | undefined | false)[]} [children]
+ */
+export function h(tag, attrs = {}, children = []) {
+  const el = document.createElement(tag);
+  applyAttrs(el, attrs);
+  for (const child of children) if (child || child === "") el.append(child);
+  return el;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/**
+ * @param {string} tag
+ * @param {Attrs} [attrs]
+ * @param {(Node | string | null | undefined | false)[]} [children]
+ * @returns {SVGElement}
+ */
+export function s(tag, attrs = {}, children = []) {
+  const el = /** @type {SVGElement} */ (document.createElementNS(SVG_NS, tag));
+  applyAttrs(el, attrs);
+  for (const child of children) if (child) el.append(child);
+  return el;
+}
+
+/**
+ * @param {Element} el
+ * @param {Attrs} attrs
+ */
+function applyAttrs(el, attrs) {
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (typeof value === "function") el.addEventListener(name.replace(/^on/, ""), value);
+    else el.setAttribute(name, value === true ? "" : String(value));
+  }
+}
+
+/**
+ * Shows an error in a role=alert element.
+ * @param {HTMLElement} el
+ * @param {unknown} error
+ */
+export function showError(el, error) {
+  el.textContent = error instanceof Error ? error.message : String(error);
+  el.hidden = false;
+}

@@ -1,0 +1,124 @@
+import { type Context, Hono } from "hono";
+import type { CallQueries } from "../../../application/queries.ts";
+import { bearerAuth } from "../api/bearer-auth.ts";
+import { ID_PATTERN } from "../api/query-schemas.ts";
+import { badRequest, pathId } from "../api/validation.ts";
+import { type CallFilters, CallPage, ListPage, NotFoundPage } from "./pages.tsx";
+import { loadAssets } from "./static-assets.ts";
+import { computePeaks, WAV_HEADER_BYTES } from "./waveform-peaks.ts";
+
+export interface UiRoutesDeps {
+  queries: CallQueries;
+  /** Set = the page asks for the key, and the peaks route needs it like /api does. */
+  apiKey?: string;
+}
+
+/**
+ * Everything the page loads comes from this server (no CDN), and the policy says so: scripts,
+ * styles, audio and API calls are same-origin only, and nothing runs inline.
+ */
+const PAGE_HEADERS = {
+  "Content-Security-Policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+    "media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; " +
+    "frame-ancestors 'none'",
+  // The audio and feed URLs may carry ?access_token=: never hand them to another site.
+  "Referrer-Policy": "no-referrer",
+  "X-Content-Type-Options": "nosniff",
+};
+
+const DEFAULT_BUCKETS = 800;
+const MIN_BUCKETS = 16;
+const MAX_BUCKETS = 4000;
+const PEAK_CACHE_SIZE = 32;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+const oneOf = <T extends string>(value: string | undefined, allowed: readonly T[]): T | "" =>
+  allowed.find((option) => option === value) ?? "";
+
+function filtersFrom(c: Context): CallFilters {
+  const date = (name: string) => {
+    const value = c.req.query(name) ?? "";
+    return DATE.test(value) ? value : "";
+  };
+  return {
+    status: oneOf(c.req.query("status"), ["active", "completed", "failed"] as const),
+    caller: (c.req.query("caller") ?? "").trim().slice(0, 256),
+    from: date("from"),
+    to: date("to"),
+  };
+}
+
+function renderPage(c: Context, page: { toString(): string }, status: 200 | 404 = 200) {
+  return c.html(`<!doctype html>${page.toString()}`, status, PAGE_HEADERS);
+}
+
+/** The call browser: the pages at `/` and `/calls/:id`, their assets, and waveform peaks. */
+export function uiRoutes(deps: UiRoutesDeps): Hono {
+  const app = new Hono();
+  const assets = loadAssets();
+  const apiKeyRequired = deps.apiKey !== undefined;
+
+  app.get("/", (c) => {
+    const query = (c.req.query("q") ?? "").trim().slice(0, 500);
+    return renderPage(
+      c,
+      <ListPage apiKeyRequired={apiKeyRequired} filters={filtersFrom(c)} query={query} />,
+    );
+  });
+
+  app.get("/calls/:id", (c) => {
+    const id = c.req.param("id");
+    if (!ID_PATTERN.test(id)) return renderPage(c, <NotFoundPage apiKeyRequired={false} />, 404);
+    return renderPage(c, <CallPage apiKeyRequired={apiKeyRequired} callId={id} />);
+  });
+
+  app.get("/ui/assets/:name", (c) => {
+    const asset = assets.get(c.req.param("name"));
+    if (!asset) return renderPage(c, <NotFoundPage apiKeyRequired={false} />, 404);
+    const headers = {
+      "Content-Type": asset.contentType,
+      // Revalidated on every load, so a restarted server never leaves a stale script behind.
+      "Cache-Control": "no-cache",
+      ETag: asset.etag,
+      "X-Content-Type-Options": "nosniff",
+    };
+    if (c.req.header("if-none-match") === asset.etag) return c.body(null, 304, headers);
+    return c.body(asset.body, 200, headers);
+  });
+
+  if (deps.apiKey) app.use("/ui/recordings/*", bearerAuth(deps.apiKey));
+  const peakCache = new Map<string, unknown>();
+  app.get("/ui/recordings/:id/peaks", async (c) => {
+    const id = pathId(c, "recording");
+    const buckets = parseBuckets(c.req.query("buckets"));
+    // Opened every time, so a deleted recording is a 404 even when its peaks are cached.
+    const { recording, audio } = await deps.queries.openRecording(id);
+    if (audio.sizeBytes < WAV_HEADER_BYTES) throw new Error(`recording ${id} has no WAV header`);
+    const key = `${id}:${buckets}`;
+    let body = peakCache.get(key);
+    if (body === undefined) {
+      const peaks = await computePeaks(
+        audio.open(0, audio.sizeBytes - 1),
+        audio.sizeBytes,
+        buckets,
+      );
+      body = { recordingId: recording.id, track: recording.track, ...peaks };
+      // Finished recordings never change, so the peaks can be kept; the oldest entry goes first.
+      peakCache.set(key, body);
+      if (peakCache.size > PEAK_CACHE_SIZE) peakCache.delete(peakCache.keys().next().value ?? "");
+    }
+    return c.json(body as Record<string, unknown>, 200, { "Cache-Control": "private, no-cache" });
+  });
+
+  return app;
+}
+
+function parseBuckets(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_BUCKETS;
+  const n = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(n >= MIN_BUCKETS && n <= MAX_BUCKETS)) {
+    throw badRequest("buckets", `must be an integer from ${MIN_BUCKETS} to ${MAX_BUCKETS}`);
+  }
+  return n;
+}

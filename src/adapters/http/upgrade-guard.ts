@@ -1,0 +1,45 @@
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Logger } from "../../application/ports.ts";
+
+type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
+
+const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+
+/**
+ * Runs `inject` (@hono/node-ws's injectWebSocket) and wraps the `upgrade` listener it adds so
+ * that no upgrade request can take the process down. That listener is async and parses the
+ * request target with `new URL`, so an upgrade for `//` or `http://[` rejected outside any
+ * handler, and Node ends the process on an unhandled rejection. A failed upgrade is now answered
+ * 400. Node also removes its own socket error listener when it hands an upgrade over, and ws adds
+ * one only once the app has answered; a peer resetting in between was an uncaught error.
+ */
+export function injectGuardedUpgrade(
+  server: Server,
+  inject: (server: Server) => void,
+  logger: Logger,
+): void {
+  const before = new Set(server.listeners("upgrade"));
+  inject(server);
+  for (const added of server.listeners("upgrade")) {
+    if (before.has(added)) continue;
+    const listener = added as UpgradeListener;
+    server.off("upgrade", listener);
+    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on("error", () => socket.destroy());
+      const refuse = (error: unknown) => {
+        logger.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          "websocket upgrade refused",
+        );
+        if (socket.writable) socket.end(BAD_REQUEST);
+        else socket.destroy();
+      };
+      try {
+        Promise.resolve(listener.call(server, request, socket, head)).catch(refuse);
+      } catch (error) {
+        refuse(error);
+      }
+    });
+  }
+}
