@@ -242,6 +242,18 @@ export class CallManager {
     const stale = await calls.getActiveCalls();
     for (const call of stale) {
       if (this.live.has(call.streamSid)) continue;
+      // A crash after a recording's rename but before its row leaves a final file with no row.
+      const known = new Set((await calls.getRecordingsByCallId(call.id)).map((r) => r.fileKey));
+      for (const finished of await recordings.findFinished(
+        call.streamSid,
+        call.startedAt.getTime(),
+      )) {
+        if (known.has(finished.fileKey)) continue;
+        await calls.createRecording(this.recordingRow(call, finished));
+        recordingRows++;
+        const end = call.startedAt.getTime() + Math.round(finished.durationSeconds * 1000);
+        audioEnd.set(call.id, Math.max(audioEnd.get(call.id) ?? 0, end));
+      }
       const endedAt = new Date(audioEnd.get(call.id) ?? this.deps.clock.now().getTime());
       const safeEnd = endedAt < call.startedAt ? call.startedAt : endedAt;
       await calls.updateCall(endCallState(call, "failed", safeEnd));

@@ -137,6 +137,11 @@ export interface RecordingStore {
   create(spec: RecordingSpec): RecordingWriter;
   /** Turns every unfinished (.part) recording into a valid final file. */
   recoverPartials(): Promise<FinishedRecording[]>;
+  /**
+   * The final recording files of one call, whatever the database says: a crash between a
+   * file's rename and its row leaves a finished file that only this finds.
+   */
+  findFinished(streamSid: string, startedAtMs: number): Promise<FinishedRecording[]>;
   writeSidecar(
     streamSid: string,
     startedAtMs: number,

@@ -144,6 +144,41 @@ export class FsRecordingStore implements RecordingStore {
     return recovered;
   }
 
+  async findFinished(streamSid: string, startedAtMs: number): Promise<FinishedRecording[]> {
+    const found: FinishedRecording[] = [];
+    for (const track of ["caller", "conversation"] as const) {
+      const fileKey = recordingFileName(streamSid, startedAtMs, track);
+      let handle: fs.promises.FileHandle | undefined;
+      try {
+        handle = await fs.promises.open(this.pathOf(fileKey), "r");
+        const { size } = await handle.stat();
+        const head = new Uint8Array(WAV_HEADER_BYTES);
+        const { bytesRead } = await handle.read(head, 0, WAV_HEADER_BYTES, 0);
+        // Renamed only once its header was final, so a header that does not parse is not ours.
+        const format = readHeaderFormat(head.subarray(0, bytesRead));
+        if (format === null) continue;
+        const blockAlign = format.channels * 2;
+        const present = Math.max(0, size - WAV_HEADER_BYTES);
+        const dataBytes = present - (present % blockAlign);
+        found.push({
+          fileKey,
+          streamSid,
+          startedAtMs,
+          sizeBytes: WAV_HEADER_BYTES + dataBytes,
+          durationSeconds: dataBytes / (format.sampleRate * blockAlign),
+          sampleRate: format.sampleRate,
+          channels: format.channels,
+          track,
+        });
+      } catch (error) {
+        if (errorCode(error) !== "ENOENT") throw this.unavailable("recovery", error);
+      } finally {
+        await handle?.close().catch(() => undefined);
+      }
+    }
+    return found;
+  }
+
   async writeSidecar(
     streamSid: string,
     startedAtMs: number,

@@ -86,8 +86,21 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
       this.queuedMs = 0;
     });
     this.socket.on("message", (data: WebSocket.RawData, isBinary: boolean) => {
-      if (isBinary) this.listener.onError("malformed_event", "binary event");
-      else this.handle(data.toString());
+      if (isBinary) {
+        this.listener.onError("malformed_event", "binary event");
+        return;
+      }
+      // A throw here is an uncaught exception in a socket listener, which ends the process: an
+      // event that cannot be handled (e.g. a usage object nested deeper than the stack) is
+      // reported like any other invalid event instead.
+      try {
+        this.handle(data.toString());
+      } catch (error) {
+        this.listener.onError(
+          "invalid_event",
+          error instanceof Error ? error.message : "event could not be handled",
+        );
+      }
     });
     this.socket.on("unexpected-response", (_req, res) => {
       this.fail("refused", `upgrade answered ${res.statusCode ?? "?"}`);
