@@ -140,6 +140,15 @@ export class CallManager {
     this.requireLive(streamSid).appendPcm8k(samples);
   }
 
+  /**
+   * For callers that resampled the caller's audio to the recording rate already (16 kHz PCM16),
+   * as the conversation mixer does: one resampling serves both tracks. A call uses this or
+   * addCallerPcm8k, never both.
+   */
+  addCallerPcm16k(streamSid: string, samples: Int16Array): void {
+    this.requireLive(streamSid).callerWriter.append(samples);
+  }
+
   async addTranscript(
     streamSid: string,
     speaker: string,

@@ -1,6 +1,6 @@
 import type { JsonObject } from "../domain/analytics.ts";
 import { decodeMuLawInto, encodeMuLawInto, Resampler } from "../domain/audio/index.ts";
-import { decodeBase64Into } from "../domain/base64.ts";
+import { base64DecodedLength, decodeBase64Into } from "../domain/base64.ts";
 import { isDomainError } from "../domain/errors.ts";
 import { AssistantPlayback, FRAME_MS } from "./assistant-playback.ts";
 import type {
@@ -19,6 +19,8 @@ import { NetworkQuality } from "./network-quality.ts";
 import type { Clock, Logger } from "./ports.ts";
 
 const MULAW_FRAME_BYTES = 160;
+/** Inbound scratch starts at this size; Twilio's frames are 160 bytes. */
+const TYPICAL_FRAME_BYTES = 1024;
 /** Above this many queued bytes on the Twilio socket, assistant audio is dropped, not buffered. */
 const OUTBOUND_HIGH_WATER_BYTES = 512 * 1024;
 const RECONNECT_DELAYS_MS = [250, 1000, 2000];
@@ -67,11 +69,13 @@ export class CallSession implements RealtimeListener {
   private readonly network = new NetworkQuality();
   private recordOnly: boolean;
 
-  // Inbound scratch, allocated once per call.
-  private readonly mulawIn = new Uint8Array(MAX_FRAME_BYTES);
-  private readonly pcm8kIn = new Int16Array(MAX_FRAME_BYTES);
+  // Inbound scratch, reused for every frame. Sized for Twilio's 160-byte frames and enlarged to
+  // MAX_FRAME_BYTES only if a larger one arrives: sized for the maximum up front, these buffers
+  // were most of a call's memory.
+  private mulawIn = new Uint8Array(TYPICAL_FRAME_BYTES);
+  private pcm8kIn = new Int16Array(TYPICAL_FRAME_BYTES);
   private readonly to24k = new Resampler(8000, 24000);
-  private readonly pcm24kIn: Int16Array;
+  private pcm24kIn: Int16Array;
   /** Caller audio received, in ms from the start of the stream: the call's timeline. */
   private inboundMs = 0;
   /** Timeline position at which the current model connection's audio clock started. */
@@ -81,7 +85,8 @@ export class CallSession implements RealtimeListener {
   private readonly playback = new AssistantPlayback();
   private to8k: Resampler | null = null;
   private outItem: string | null = null;
-  private readonly pcm8kOut = new Int16Array(8192);
+  /** Assistant deltas are resampled in slices of up to 3 × this - 96 samples. */
+  private readonly pcm8kOut = new Int16Array(2048);
   private readonly frameOut = new Uint8Array(MULAW_FRAME_BYTES);
   private frameFill = 0;
   private readonly interruptedItems = new Set<string>();
@@ -97,7 +102,7 @@ export class CallSession implements RealtimeListener {
     this.analytics = new CallAnalytics(deps.sentiment ?? null);
     this.log = deps.logger;
     this.recordOnly = deps.model === null;
-    this.pcm24kIn = new Int16Array(this.to24k.maxOutputLength(MAX_FRAME_BYTES));
+    this.pcm24kIn = new Int16Array(this.to24k.maxOutputLength(TYPICAL_FRAME_BYTES));
   }
 
   get isLive(): boolean {
@@ -128,12 +133,16 @@ export class CallSession implements RealtimeListener {
     }
     this.state = "live";
     if (this.deps.recordConversation !== false) {
+      const streamSid = input.streamSid;
       this.mixer = new ConversationMixer(
-        this.deps.callManager.addTrack(input.streamSid, {
+        this.deps.callManager.addTrack(streamSid, {
           track: "conversation",
           sampleRate: 16_000,
           channels: 2,
         }),
+        undefined,
+        // The mixer's caller channel is the caller track's resampling: done once for both.
+        (samples) => this.deps.callManager.addCallerPcm16k(streamSid, samples),
       );
     }
     this.connectModel();
@@ -165,11 +174,16 @@ export class CallSession implements RealtimeListener {
     if (this.state !== "live") return;
     const started = this.deps.now?.() ?? performance.now() / 1000;
     this.deps.metrics.frameIn();
+    const length = base64DecodedLength(payload);
+    // Beyond MAX_FRAME_BYTES the decoder refuses the frame, whatever the buffer's size.
+    if (length > this.mulawIn.length && length <= MAX_FRAME_BYTES) this.growInboundScratch();
     const bytes = decodeBase64Into(payload, this.mulawIn);
     const pcm8k = this.pcm8kIn.subarray(0, bytes);
     decodeMuLawInto(this.mulawIn.subarray(0, bytes), this.pcm8kIn);
-    this.deps.callManager.addCallerPcm8k(this.streamSid, pcm8k);
-    const played = this.mixer ? this.mixer.callerChunk(pcm8k) : 0;
+    let played = 0;
+    // The mixer records the caller track as well (see its onCaller16k).
+    if (this.mixer) played = this.mixer.callerChunk(pcm8k);
+    else this.deps.callManager.addCallerPcm8k(this.streamSid, pcm8k);
     this.analytics.callerChunk(pcm8k, played);
     this.network.frame(started * 1000, timestampMs);
     this.inboundMs += bytes / 8;
@@ -207,7 +221,12 @@ export class CallSession implements RealtimeListener {
       this.state = "ended";
       return;
     }
-    this.mixer?.finish();
+    try {
+      // Also writes the caller track's last samples, if the call is still there to take them.
+      this.mixer?.finish();
+    } catch {
+      // The call was ended elsewhere: its recordings are finalized and take nothing more.
+    }
     await Promise.allSettled([...this.pending]);
     try {
       await this.deps.callManager.addAnalytics(this.streamSid, this.currentSnapshot());
@@ -375,6 +394,13 @@ export class CallSession implements RealtimeListener {
     } catch (error) {
       this.onClosed("connect_failed", describe(error).message);
     }
+  }
+
+  /** Enlarges the inbound buffers to the largest frame accepted. */
+  private growInboundScratch(): void {
+    this.mulawIn = new Uint8Array(MAX_FRAME_BYTES);
+    this.pcm8kIn = new Int16Array(MAX_FRAME_BYTES);
+    this.pcm24kIn = new Int16Array(this.to24k.maxOutputLength(MAX_FRAME_BYTES));
   }
 
   private emitFrames(itemId: string, pcm8k: Int16Array): void {

@@ -1,5 +1,16 @@
 import { decodeMuLawInto, Resampler } from "../domain/audio/index.ts";
+import { polyphaseFilter } from "../domain/audio/polyphase-filter.ts";
 import type { RecordingWriter } from "./ports.ts";
+
+/** Twilio sends 160-sample frames; chunk buffers start with room for this many. */
+const TYPICAL_CHUNK = 1024;
+
+/**
+ * Silent input after which an 8 → 16 kHz resampler holds nothing but silence: every output it
+ * still owes, and its whole history, lies within its filter's reach of the last input.
+ */
+const UPSAMPLER = polyphaseFilter(8000, 16000);
+const SILENT_HISTORY = 2 * (UPSAMPLER.taps + Math.ceil(UPSAMPLER.delay / UPSAMPLER.up));
 
 /**
  * Builds the stereo conversation recording on one timeline, the caller's: each inbound caller
@@ -15,24 +26,31 @@ export class ConversationMixer {
   private queue: Uint8Array;
   private head = 0;
   private tail = 0;
-  private readonly assistant8k: Int16Array;
   private readonly callerUp = new Resampler(8000, 16000);
   private readonly assistantUp = new Resampler(8000, 16000);
-  private readonly caller16k: Int16Array;
-  private readonly assistant16k: Int16Array;
-  private readonly stereo: Int16Array;
+  // Sized for `capacity` samples a chunk: Twilio's frame to begin with, `maxChunk` once a larger
+  // chunk arrives. Sized for maxChunk up front, they were a large share of a call's memory.
+  private capacity = 0;
+  private assistant8k = new Int16Array(0);
+  private caller16k = new Int16Array(0);
+  private assistant16k = new Int16Array(0);
+  private stereo = new Int16Array(0);
   private playedSamples = 0;
+  /** Silent samples fed to assistantUp in a row (only the ones known to be silence). */
+  private assistantZeros = 0;
 
+  /**
+   * @param onCaller16k receives the caller's audio as resampled for the left channel, then its
+   * tail at finish(): the caller track is the same 8 → 16 kHz resampling, done once.
+   */
   constructor(
     private readonly writer: RecordingWriter,
     private readonly maxChunk = 16_384,
+    private readonly onCaller16k: ((samples: Int16Array) => void) | null = null,
   ) {
-    this.queue = new Uint8Array(8000 * 4);
-    this.assistant8k = new Int16Array(maxChunk);
-    const out = this.callerUp.maxOutputLength(maxChunk) + this.callerUp.maxFlushLength;
-    this.caller16k = new Int16Array(out);
-    this.assistant16k = new Int16Array(out);
-    this.stereo = new Int16Array(out * 2);
+    // One second of assistant audio; makeRoom() grows it for answers sent faster than real time.
+    this.queue = new Uint8Array(8000);
+    this.ensureCapacity(Math.min(TYPICAL_CHUNK, maxChunk));
   }
 
   /** Assistant samples played so far (8 kHz). */
@@ -64,16 +82,31 @@ export class ConversationMixer {
    */
   callerChunk(pcm8k: Int16Array): number {
     const n = Math.min(pcm8k.length, this.maxChunk);
+    if (n > this.capacity) this.ensureCapacity(this.maxChunk);
+    const c = this.callerUp.processInto(pcm8k.subarray(0, n), this.caller16k);
+    // First: a caller track that refuses the audio (the call is gone) stops the chunk here.
+    this.onCaller16k?.(this.caller16k.subarray(0, c));
     const available = Math.min(n, this.tail - this.head);
     if (available > 0) {
       decodeMuLawInto(this.queue.subarray(this.head, this.head + available), this.assistant8k);
       this.head += available;
       if (this.head === this.tail) this.head = this.tail = 0;
     }
-    this.assistant8k.fill(0, available, n);
     this.playedSamples += available;
-    const c = this.callerUp.processInto(pcm8k.subarray(0, n), this.caller16k);
-    const a = this.assistantUp.processInto(this.assistant8k.subarray(0, n), this.assistant16k);
+    let a: number;
+    if (available === 0 && this.assistantZeros >= SILENT_HISTORY) {
+      // The assistant is silent and the resampler has seen nothing but silence for longer than
+      // its filter reaches: its output would be silence, as many samples as the caller's (both
+      // resamplers have had the same input lengths). Skipping it leaves its state where the
+      // silence began; at 2:1 that state differs only by a shift, and once audio comes its
+      // window holds the same zeros then the same samples, so the output is bit-identical.
+      this.assistant16k.fill(0, 0, c);
+      a = c;
+    } else {
+      this.assistant8k.fill(0, available, n);
+      a = this.assistantUp.processInto(this.assistant8k.subarray(0, n), this.assistant16k);
+      this.assistantZeros = available === 0 ? this.assistantZeros + n : n - available;
+    }
     this.writeStereo(Math.min(c, a));
     return available;
   }
@@ -84,6 +117,16 @@ export class ConversationMixer {
     const a = this.assistantUp.flushInto(this.assistant16k);
     this.writeStereo(Math.min(c, a));
     this.clear();
+    if (c > 0) this.onCaller16k?.(this.caller16k.subarray(0, c));
+  }
+
+  private ensureCapacity(chunk: number): void {
+    this.capacity = chunk;
+    this.assistant8k = new Int16Array(chunk);
+    const out = this.callerUp.maxOutputLength(chunk) + this.callerUp.maxFlushLength;
+    this.caller16k = new Int16Array(out);
+    this.assistant16k = new Int16Array(out);
+    this.stereo = new Int16Array(out * 2);
   }
 
   private writeStereo(frames: number): void {

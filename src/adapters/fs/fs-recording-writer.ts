@@ -15,6 +15,26 @@ export const FLUSH_INTERVAL_MS = 500;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** Idle buffers kept per size for the next writer that needs one; more are left to the GC. */
+const MAX_POOLED_SLOTS = 64;
+
+/**
+ * Buffers no writer is using, shared by every writer of the process. A writer keeps the buffer
+ * it fills; the one it has just written comes back here rather than staying with it as a spare
+ * for its next second, so a live call holds one second of audio per track, not two.
+ */
+const idleSlots = new Map<number, Slot[]>();
+
+function pooledSlot(capacityBytes: number): Slot | undefined {
+  return idleSlots.get(capacityBytes)?.pop();
+}
+
+function poolSlot(slot: Slot): void {
+  const list = idleSlots.get(slot.bytes.byteLength) ?? [];
+  idleSlots.set(slot.bytes.byteLength, list);
+  if (list.length < MAX_POOLED_SLOTS) list.push(slot);
+}
+
 interface Slot {
   readonly bytes: Uint8Array;
   /** Int16 view of `bytes`, so little-endian hosts copy samples with one typed-array set(). */
@@ -55,9 +75,9 @@ export class FsRecordingWriter implements RecordingWriter {
   private readonly blockAlign: number;
 
   private active: Slot | null;
-  private readonly spare: Slot[] = [];
   /** Handed-off buffers in file order; the head is being written while `writing`. */
   private readonly queue: Slot[] = [];
+  /** Buffers this writer holds (the filling one and the queued ones), at most MAX_BUFFERS. */
   private allocated = 1;
   private writing = false;
   private nextPosition = WAV_HEADER_BYTES;
@@ -78,7 +98,7 @@ export class FsRecordingWriter implements RecordingWriter {
     this.spec = deps.spec;
     this.blockAlign = deps.spec.channels * 2;
     this.capacityBytes = deps.spec.sampleRate * this.blockAlign;
-    this.active = this.newSlot();
+    this.active = pooledSlot(this.capacityBytes) ?? this.newSlot();
     // One timer per writer; unref so an idle recording never keeps the process alive.
     this.timer = setInterval(() => this.handOff(), FLUSH_INTERVAL_MS);
     this.timer.unref?.();
@@ -160,11 +180,9 @@ export class FsRecordingWriter implements RecordingWriter {
   }
 
   private takeSlot(): Slot | null {
-    const reused = this.spare.pop();
-    if (reused !== undefined) return reused;
     if (this.allocated >= MAX_BUFFERS) return null;
     this.allocated += 1;
-    return this.newSlot();
+    return pooledSlot(this.capacityBytes) ?? this.newSlot();
   }
 
   private overflow(bytes: number): void {
@@ -235,8 +253,12 @@ export class FsRecordingWriter implements RecordingWriter {
 
   private release(slot: Slot): void {
     slot.fill = 0;
-    if (this.active === null) this.active = slot;
-    else this.spare.push(slot);
+    if (this.active === null) {
+      this.active = slot;
+      return;
+    }
+    this.allocated -= 1;
+    poolSlot(slot);
   }
 
   /** A write failed: keep the call going, drop what is buffered and everything after. */

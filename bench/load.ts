@@ -1,0 +1,640 @@
+/**
+ * Load benchmark (issue 7): N concurrent real-time calls through the real server, against a
+ * fake OpenAI, the generator and the server on different cores.
+ *
+ *   npx tsx bench/load.ts [--quick] [--calls 50,100,200] [--seconds 30] [--runs 3]
+ *       [--warmup 5] [--tick-ms 1] [--data-dir /dev/shm]
+ *   npx tsx bench/load.ts --server passthrough [...]    the reference forwarder, same harness
+ *   npx tsx bench/load.ts --server-root DIR [...]       another checkout's server (before/after)
+ *   npx tsx bench/load.ts --profile [--calls 200] [--profile-dir DIR]
+ *       the server unpinned under `node --cpu-prof`, then a summary of the profile
+ *   npx tsx bench/load/profile-summary.ts FILE.cpuprofile [--top 30]
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { cpuMs, hasTaskset, rssKb } from "./load/proc.ts";
+import { type GeneratorProcess, REPO_ROOT, startGenerator, startServer } from "./load/processes.ts";
+import { summarizeProfile } from "./load/profile-summary.ts";
+import type { CallResult, GeneratorMessage, GeneratorResult, RunRequest } from "./load/protocol.ts";
+import { STALL_MS, type StallSummary, summarizeStalls } from "./load/stalls.ts";
+import { type LatencySummary, median } from "./load/stats.ts";
+import { storedCalls, waitForNoActiveCalls } from "./load/stored-calls.ts";
+
+export interface LoadBenchOptions {
+  /** 20 calls, a 6 s window: under a minute in all, for CI. No timing assertions either way. */
+  quick?: boolean;
+  /** Call counts to run; the full default extends past 200 while the generator has headroom. */
+  calls?: number[];
+  /** Length of the measured steady-state window of each run. */
+  seconds?: number;
+  warmupSeconds?: number;
+  /** Runs per call count (default 3, quick 1); the table shows medians. */
+  runs?: number;
+  /** Profile the server (unpinned, `node --cpu-prof`) at the first call count instead. */
+  profile?: boolean;
+  /** Where the profile goes (default: a temp folder, printed). */
+  profileDir?: string;
+  tickMs?: number;
+  /** Serve from another checkout of the project (for before/after runs). */
+  serverRoot?: string;
+  /**
+   * Parent folder of each run's database and recordings (default: the OS temp folder). A tmpfs
+   * such as /dev/shm keeps other disk traffic on a shared machine out of the figures.
+   */
+  dataDir?: string;
+  /** `passthrough`: measure the minimal reference forwarder instead of callbridge. */
+  server?: "callbridge" | "passthrough";
+  /** How the run was started, for the report. */
+  command?: string;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+}
+
+const SERVER_CPU = "1";
+const GENERATOR_CPU = "0";
+/** Extension past the fixed counts stops where the generator's core is this busy. */
+const GENERATOR_HEADROOM = 0.8;
+const MAX_EXTENDED_CALLS = 600;
+/** …and where the server's core would be this busy. */
+const SERVER_HEADROOM = 0.9;
+
+interface RunOutcome {
+  calls: number;
+  /** The reference forwarder: outbound frames, recordings and storage do not apply. */
+  passthrough: boolean;
+  pinned: boolean;
+  loadBefore: number;
+  loadAfter: number;
+  rampMs: number;
+  windowS: number;
+  serverCpuMsPerCallS: number;
+  serverCoreShare: number;
+  generatorCpuMsPerCallS: number;
+  generatorCoreShare: number;
+  rssIdleKb: number;
+  /** Median RSS over the window. */
+  rssSteadyKb: number;
+  rssPerCallKb: number;
+  rssGrowthKbPerCallMin: number;
+  inbound: LatencySummary;
+  outbound: LatencySummary;
+  sendLagP99Ms: number | null;
+  serverStalls: StallSummary;
+  generatorStalls: StallSummary;
+  framesSent: number;
+  inboundLost: number;
+  inboundExtra: number;
+  framesBeforeModelOpen: number;
+  modelConnectP50Ms: number | null;
+  outboundExpected: number;
+  outboundLost: number;
+  clears: number;
+  truncates: number;
+  /** Calls left out of the outbound frame count because a barge-in cut an answer. */
+  callsWithBargeIn: number;
+  failed: number;
+  failures: string[];
+  callerRecordingMin: number | null;
+  callerRecordingMean: number | null;
+  conversationRecordingMin: number | null;
+  serverLogLines: string[];
+}
+
+interface RunSettings {
+  warmupS: number;
+  steadyS: number;
+  tickMs: number;
+  pin: boolean;
+  profileDir?: string;
+  serverRoot?: string;
+  passthrough: boolean;
+  dataDir: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function nextMessage(
+  generator: GeneratorProcess,
+  request: RunRequest,
+  handlers: Partial<Record<GeneratorMessage["type"], (m: GeneratorMessage) => void>>,
+  timeoutMs: number,
+): Promise<GeneratorResult> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the generator did not finish")), timeoutMs);
+    generator.run(request, (message) => {
+      handlers[message.type]?.(message);
+      if (message.type === "result") {
+        clearTimeout(timer);
+        resolve(message.result);
+      } else if (message.type === "error") {
+        clearTimeout(timer);
+        reject(new Error(`generator: ${message.message}`));
+      }
+    });
+  });
+}
+
+async function runOnce(
+  calls: number,
+  settings: RunSettings,
+  log: (line: string) => void,
+): Promise<RunOutcome> {
+  const dataDir = mkdtempSync(join(settings.dataDir, "callbridge-load-"));
+  const loadBefore = loadavg()[0]!;
+  const generator = await startGenerator(settings.pin ? GENERATOR_CPU : null).catch(
+    (error: unknown) => {
+      rmSync(dataDir, { recursive: true, force: true });
+      throw error;
+    },
+  );
+  const server = await startServer({
+    fakeUrl: generator.fakeUrl,
+    dataDir,
+    cpu: settings.pin && !settings.profileDir ? SERVER_CPU : null,
+    cpuProfileDir: settings.profileDir,
+    root: settings.serverRoot,
+    entry: settings.passthrough
+      ? join(REPO_ROOT, "bench/load/passthrough-forwarder.ts")
+      : undefined,
+  }).catch((error: unknown) => {
+    generator.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  });
+  try {
+    await sleep(1000);
+    const rssIdleKb = rssKb(server.pid);
+    let windowStart = { at: 0, epoch: 0, server: 0, generator: 0, rss: 0 };
+    let windowEnd = { ...windowStart };
+    const rssSamples: number[] = [];
+    let sampler: ReturnType<typeof setInterval> | null = null;
+    let rampMs = 0;
+    const request: RunRequest = {
+      type: "run",
+      serverUrl: server.mediaStreamUrl,
+      calls,
+      warmupS: settings.warmupS,
+      steadyS: settings.steadyS,
+      tickMs: settings.tickMs,
+      turnPeriodMs: 6000,
+      toneMs: 2000,
+      answerMs: 1500,
+      deltaMs: 100,
+      idPrefix: `b${Date.now().toString(36)}`,
+    };
+    const snapshot = () => ({
+      at: performance.now(),
+      epoch: Date.now(),
+      server: cpuMs(server.pid),
+      generator: cpuMs(generator.pid),
+      rss: rssKb(server.pid),
+    });
+    const result = await nextMessage(
+      generator,
+      request,
+      {
+        ramped: (m) => {
+          if (m.type !== "ramped") return;
+          rampMs = m.rampMs;
+          log(`  ${m.started} calls started in ${(m.rampMs / 1000).toFixed(1)} s`);
+        },
+        "window-start": () => {
+          windowStart = snapshot();
+          sampler = setInterval(() => rssSamples.push(rssKb(server.pid)), 1000);
+        },
+        "window-end": () => {
+          windowEnd = snapshot();
+          if (sampler) clearInterval(sampler);
+        },
+      },
+      (settings.warmupS + settings.steadyS) * 1000 + calls * 1000 + 120_000,
+    );
+    const drained = await waitForNoActiveCalls(server.baseUrl, 60_000);
+    // The reference forwarder stores nothing and has no API.
+    const stored = drained && !settings.passthrough ? await storedCalls(server.baseUrl) : new Map();
+    const windowS = (windowEnd.at - windowStart.at) / 1000;
+    const callSeconds = calls * windowS;
+    const serverCpu = windowEnd.server - windowStart.server;
+    const generatorCpu = windowEnd.generator - windowStart.generator;
+
+    const failures: string[] = [];
+    let failed = 0;
+    let framesSent = 0;
+    let inboundLost = 0;
+    let inboundExtra = 0;
+    let framesBeforeModelOpen = 0;
+    let outboundExpected = 0;
+    let outboundLost = 0;
+    let clears = 0;
+    let truncates = 0;
+    let callsWithBargeIn = 0;
+    const callerRatios: number[] = [];
+    const conversationRatios: number[] = [];
+    const connectMs: number[] = [];
+    const fail = (call: CallResult, why: string) => {
+      failed++;
+      if (failures.length < 5) failures.push(`${call.streamSid}: ${why}`);
+    };
+    for (const call of result.calls) {
+      framesSent += call.framesSent;
+      inboundLost += Math.max(0, call.framesSent - call.appendsReceived);
+      inboundExtra += Math.max(0, call.appendsReceived - call.framesSent);
+      framesBeforeModelOpen += call.framesBeforeModelOpen;
+      // A barge-in (clear) legitimately cuts an answer short: such calls' frames are not counted.
+      if (call.clears === 0) {
+        outboundExpected += call.outboundExpected;
+        outboundLost += Math.max(0, call.outboundExpected - call.outboundReceived);
+      } else {
+        callsWithBargeIn++;
+      }
+      clears += call.clears;
+      truncates += call.truncates;
+      if (call.modelConnectMs !== null) connectMs.push(call.modelConnectMs);
+      if (call.failure !== null) {
+        fail(call, call.failure);
+        continue;
+      }
+      if (settings.passthrough) continue;
+      const saved = stored.get(call.streamSid);
+      if (!saved) {
+        fail(call, drained ? "not stored" : "still active after 60 s");
+        continue;
+      }
+      if (saved.status !== "completed") fail(call, `stored as ${saved.status}`);
+      const sentS = (call.framesSent * 20) / 1000;
+      callerRatios.push((saved.tracks.caller ?? 0) / sentS);
+      conversationRatios.push((saved.tracks.conversation ?? 0) / sentS);
+    }
+    const rssMid = median(rssSamples) ?? windowEnd.rss;
+    const serverStalls = summarizeStalls(
+      server.stalls.filter((s) => s.at >= windowStart.epoch && s.at <= windowEnd.epoch),
+    );
+    return {
+      calls,
+      passthrough: settings.passthrough,
+      pinned: settings.pin && !settings.profileDir,
+      loadBefore,
+      loadAfter: loadavg()[0]!,
+      rampMs,
+      windowS,
+      serverCpuMsPerCallS: serverCpu / callSeconds,
+      serverCoreShare: serverCpu / (windowS * 1000),
+      generatorCpuMsPerCallS: generatorCpu / callSeconds,
+      generatorCoreShare: generatorCpu / (windowS * 1000),
+      rssIdleKb,
+      rssSteadyKb: rssMid,
+      rssPerCallKb: (rssMid - rssIdleKb) / calls,
+      rssGrowthKbPerCallMin: (windowEnd.rss - windowStart.rss) / calls / (windowS / 60),
+      inbound: result.inbound,
+      outbound: result.outbound,
+      sendLagP99Ms: result.sendLagP99Ms,
+      serverStalls,
+      generatorStalls: result.stalls,
+      framesSent,
+      inboundLost,
+      inboundExtra,
+      framesBeforeModelOpen,
+      modelConnectP50Ms: median(connectMs),
+      outboundExpected,
+      outboundLost,
+      clears,
+      truncates,
+      callsWithBargeIn,
+      failed,
+      failures,
+      callerRecordingMin: callerRatios.length ? Math.min(...callerRatios) : null,
+      callerRecordingMean: callerRatios.length
+        ? callerRatios.reduce((a, b) => a + b, 0) / callerRatios.length
+        : null,
+      conversationRecordingMin: conversationRatios.length ? Math.min(...conversationRatios) : null,
+      serverLogLines: server.logLines.slice(),
+    };
+  } finally {
+    await server.stop();
+    generator.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function stallMedian(list: StallSummary[]): StallSummary {
+  const med = (pick: (s: StallSummary) => number) => median(list.map(pick)) ?? 0;
+  return {
+    count: med((s) => s.count),
+    totalMs: med((s) => s.totalMs),
+    maxMs: med((s) => s.maxMs),
+    busyMs: med((s) => s.busyMs),
+  };
+}
+
+/** Median of each figure over repeated runs at one call count (integrity counts: the worst). */
+function combine(runs: RunOutcome[]): RunOutcome {
+  if (runs.length === 1) return runs[0]!;
+  const med = (pick: (r: RunOutcome) => number | null) =>
+    median(runs.map(pick).filter((v): v is number => v !== null)) ?? Number.NaN;
+  const worst = (pick: (r: RunOutcome) => number) => Math.max(...runs.map(pick));
+  const latency = (pick: (r: RunOutcome) => LatencySummary): LatencySummary => ({
+    count: med((r) => pick(r).count),
+    p50: med((r) => pick(r).p50),
+    p99: med((r) => pick(r).p99),
+    p999: med((r) => pick(r).p999),
+    max: worst((r) => pick(r).max ?? 0),
+  });
+  const first = runs[0]!;
+  return {
+    ...first,
+    loadBefore: med((r) => r.loadBefore),
+    loadAfter: med((r) => r.loadAfter),
+    rampMs: med((r) => r.rampMs),
+    windowS: med((r) => r.windowS),
+    serverCpuMsPerCallS: med((r) => r.serverCpuMsPerCallS),
+    serverCoreShare: med((r) => r.serverCoreShare),
+    generatorCpuMsPerCallS: med((r) => r.generatorCpuMsPerCallS),
+    generatorCoreShare: med((r) => r.generatorCoreShare),
+    rssIdleKb: med((r) => r.rssIdleKb),
+    rssSteadyKb: med((r) => r.rssSteadyKb),
+    rssPerCallKb: med((r) => r.rssPerCallKb),
+    rssGrowthKbPerCallMin: med((r) => r.rssGrowthKbPerCallMin),
+    inbound: latency((r) => r.inbound),
+    outbound: latency((r) => r.outbound),
+    sendLagP99Ms: med((r) => r.sendLagP99Ms),
+    serverStalls: stallMedian(runs.map((r) => r.serverStalls)),
+    generatorStalls: stallMedian(runs.map((r) => r.generatorStalls)),
+    framesSent: runs.reduce((a, r) => a + r.framesSent, 0),
+    inboundLost: runs.reduce((a, r) => a + r.inboundLost, 0),
+    inboundExtra: runs.reduce((a, r) => a + r.inboundExtra, 0),
+    framesBeforeModelOpen: runs.reduce((a, r) => a + r.framesBeforeModelOpen, 0),
+    modelConnectP50Ms: med((r) => r.modelConnectP50Ms),
+    outboundExpected: runs.reduce((a, r) => a + r.outboundExpected, 0),
+    outboundLost: runs.reduce((a, r) => a + r.outboundLost, 0),
+    clears: runs.reduce((a, r) => a + r.clears, 0),
+    truncates: runs.reduce((a, r) => a + r.truncates, 0),
+    callsWithBargeIn: runs.reduce((a, r) => a + r.callsWithBargeIn, 0),
+    failed: runs.reduce((a, r) => a + r.failed, 0),
+    failures: runs.flatMap((r) => r.failures).slice(0, 5),
+    callerRecordingMin: Math.min(...runs.map((r) => r.callerRecordingMin ?? Number.NaN)),
+    callerRecordingMean: med((r) => r.callerRecordingMean),
+    conversationRecordingMin: Math.min(
+      ...runs.map((r) => r.conversationRecordingMin ?? Number.NaN),
+    ),
+    serverLogLines: runs.flatMap((r) => r.serverLogLines),
+  };
+}
+
+const f = (v: number | null | undefined, digits = 2) =>
+  v === null || v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(digits);
+const pct = (v: number | null) =>
+  v === null || !Number.isFinite(v) ? "–" : `${(v * 100).toFixed(2)}%`;
+const lat = (s: LatencySummary) => `${f(s.p50)} / ${f(s.p99)} / ${f(s.p999)}`;
+
+const label = (o: RunOutcome) =>
+  o.passthrough ? `${o.calls} (reference forwarder)` : `${o.calls}`;
+
+function mark(ok: boolean): string {
+  return ok ? "met" : "**missed**";
+}
+
+function targetsAt(outcome: RunOutcome): string[] {
+  const inboundOk = (outcome.inbound.p99 ?? Number.POSITIVE_INFINITY) <= 5;
+  const outboundOk = (outcome.outbound.p99 ?? Number.POSITIVE_INFINITY) <= 5;
+  return [
+    `Targets at ${outcome.calls} calls${outcome.pinned ? ", server pinned to one core" : ""}:`,
+    `- CPU ≤ 2.0 ms per call-second: ${f(outcome.serverCpuMsPerCallS)} ms, ${mark(outcome.serverCpuMsPerCallS <= 2)} (passthrough forwarder 1.16, naive transcoder 2.85).`,
+    `- Inbound p99 ≤ 5 ms: ${f(outcome.inbound.p99)} ms, ${mark(inboundOk)}; outbound p99 ≤ 5 ms: ${f(outcome.outbound.p99)} ms, ${mark(outboundOk)}.`,
+    `- 0 frames lost, the first 100 ms included: ${outcome.inboundLost} inbound and ${outcome.outboundLost} outbound lost, ${mark(outcome.inboundLost === 0 && outcome.outboundLost === 0)}.`,
+    `- ≤ 200 KB RSS per active call, flat: ${f(outcome.rssPerCallKb, 0)} KB, growing ${f(outcome.rssGrowthKbPerCallMin, 1)} KB per call per minute, ${mark(outcome.rssPerCallKb <= 200)}.`,
+  ];
+}
+
+function report(
+  outcomes: RunOutcome[],
+  options: {
+    quick: boolean;
+    command: string;
+    runs: number;
+    steadyS: number;
+    warmupS: number;
+    tickMs: number;
+    dataDir: string;
+  },
+): string {
+  const pinned = outcomes.every((o) => o.pinned);
+  const lines = [
+    `### Load: concurrent real-time calls${options.quick ? " (quick)" : ""}`,
+    "",
+    `Machine: ${cpus()[0]?.model ?? "unknown CPU"} (${cpus().length} logical CPUs), Node ${process.version}, ${new Date().toISOString()}.`,
+    `Command: \`${options.command}\`. ${
+      pinned
+        ? "Server pinned to CPU 1 (`taskset -c 1 node --import tsx src/main.ts`); generator and fake OpenAI pinned to CPU 0 (`bench/load/generator.ts`)."
+        : "**Not pinned** (taskset unavailable or profiling): figures are indicative only."
+    } Loopback only. Each call sends its 20 ms frames at its own phase (a shared ${options.tickMs} ms timer sends whatever is due), has a caller turn (2 s of tone, then silence) every 6 s, and the fake answers each turn with 1.5 s of audio in 100 ms deltas at real-time pace; marks are echoed when their audio would have played, as Twilio does. Database and recordings in \`${options.dataDir}\`.`,
+    `Each run: all calls started one by one, ${options.warmupS} s of warm-up, a ${options.steadyS} s measured window, hang-up, then a check of what the API stored. CPU: utime + stime from /proc/<pid>/stat over the window, per call-second. RSS from /proc/<pid>/status: average = (median over the window − idle server) / calls; marginal = the difference to the previous row per added call, which cancels fixed costs such as the heap's young generation. Inbound latency: generator sends a Twilio frame → the fake receives the append made from it (appends are one per frame, in order); outbound: the fake sends a delta → the generator receives the first Twilio frame made from it; both on the generator's one clock, for frames and deltas sent in the window. Frames lost count every frame of every call, the first 100 ms included (frames sent before the bridge's OpenAI socket was ready are shown). A call with a barge-in (a \`clear\`, which only happens when playback runs late) is left out of the outbound count. Recording completeness: seconds stored per track / seconds of audio sent. ${
+      options.runs > 1
+        ? `Medians of ${options.runs} runs per row (losses and failures: totals).`
+        : "One run per row."
+    } Load average: the 1-minute figure before → after each run.`,
+    "",
+    "| calls | server CPU ms / call-s | server core | RSS KB / call: average (marginal) | RSS growth KB / call / min | inbound p50 / p99 / p99.9 ms | outbound p50 / p99 / p99.9 ms | generator CPU ms / call-s (core; send lag p99 ms) | load avg |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...outcomes.map((o, i) => {
+      const previous = outcomes[i - 1];
+      // Between two call counts the fixed costs (heap growth, JIT) cancel out.
+      const marginal =
+        previous && previous.calls !== o.calls
+          ? (o.rssSteadyKb - previous.rssSteadyKb) / (o.calls - previous.calls)
+          : null;
+      return `| ${label(o)} | ${f(o.serverCpuMsPerCallS)} | ${pct(o.serverCoreShare)} | ${f(o.rssPerCallKb, 0)} (${f(marginal, 0)}) | ${f(o.rssGrowthKbPerCallMin, 1)} | ${lat(o.inbound)} | ${o.passthrough ? "n/a" : lat(o.outbound)} | ${f(o.generatorCpuMsPerCallS)} (${pct(o.generatorCoreShare)}; ${f(o.sendLagP99Ms)}) | ${f(o.loadBefore)} → ${f(o.loadAfter)} |`;
+    }),
+    "",
+    "| calls | frames sent | inbound lost (extra) | sent before the OpenAI socket was ready | model connect p50 ms | outbound frames expected | outbound lost | clears / truncates (calls) | calls failed | caller recording: min / mean of audio sent | conversation recording: min |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...outcomes.map((o) =>
+      o.passthrough
+        ? `| ${label(o)} | ${o.framesSent} | ${o.inboundLost} (${o.inboundExtra}) | ${o.framesBeforeModelOpen} | ${f(o.modelConnectP50Ms, 1)} | n/a | n/a | n/a | ${o.failed} | n/a | n/a |`
+        : `| ${label(o)} | ${o.framesSent} | ${o.inboundLost} (${o.inboundExtra}) | ${o.framesBeforeModelOpen} | ${f(o.modelConnectP50Ms, 1)} | ${o.outboundExpected} | ${o.outboundLost} | ${o.clears} / ${o.truncates} (${o.callsWithBargeIn}) | ${o.failed} | ${pct(o.callerRecordingMin)} / ${pct(o.callerRecordingMean)} | ${pct(o.conversationRecordingMin)} |`,
+    ),
+    "",
+  ];
+  const stall = (s: StallSummary) =>
+    s.count === 0
+      ? "none"
+      : `${s.count} / ${s.totalMs} ms / ${s.maxMs} ms / ${s.totalMs > 0 ? Math.round((100 * s.busyMs) / s.totalMs) : 0}%`;
+  lines.push(
+    `Event-loop stalls in the window (the loop did not turn for ${STALL_MS} ms or more): count / time lost / longest / share of that time the process was on the CPU. A stall mostly off the CPU is time spent waiting (descheduled by other processes on the core, or blocked in a system call), not work.`,
+    "",
+    "| calls | server stalls | generator stalls |",
+    "|---:|---:|---:|",
+    ...outcomes.map(
+      (o) => `| ${label(o)} | ${stall(o.serverStalls)} | ${stall(o.generatorStalls)} |`,
+    ),
+    "",
+  );
+  const measured = outcomes.filter((o) => o.calls >= 100);
+  const perCall = median(
+    (measured.length ? measured : outcomes).map((o) => o.generatorCpuMsPerCallS),
+  );
+  // Extrapolate from the largest run whose server still had headroom: a saturated server batches
+  // its work and looks cheaper per call-second than it is.
+  const unsaturated = outcomes.filter((o) => o.serverCoreShare < SERVER_HEADROOM);
+  const basis = unsaturated.at(-1) ?? outcomes.at(-1)!;
+  if (perCall !== null && perCall > 0) {
+    lines.push(
+      `Generator capacity: ${f(perCall)} ms of CPU per call-second on its core, so about ${Math.floor((GENERATOR_HEADROOM * 1000) / perCall)} calls at ${GENERATOR_HEADROOM * 100}% of one core (${Math.floor(1000 / perCall)} at 100%); beyond that the generator, not the server, would set the pace, so larger counts are extrapolated from CPU per call-second: at ${f(basis.serverCpuMsPerCallS)} ms (${basis.calls} calls), one core holds about ${Math.floor(1000 / basis.serverCpuMsPerCallS)} calls.`,
+      "",
+    );
+  }
+  const at200 = outcomes.find((o) => o.calls === 200 && !o.passthrough);
+  if (at200 && !options.quick) lines.push(...targetsAt(at200), "");
+  const failures = outcomes.flatMap((o) => o.failures);
+  if (failures.length > 0) lines.push(`First failures: ${failures.slice(0, 5).join("; ")}.`, "");
+  // Start-up notices about unset optional variables are expected here.
+  const logs = outcomes
+    .flatMap((o) => o.serverLogLines)
+    .filter((line) => !line.includes("is unset"));
+  if (logs.length > 0) {
+    lines.push(
+      `The server logged ${logs.length} warning/error lines; first: \`${logs[0]!.slice(0, 300)}\``,
+      "",
+    );
+  }
+  return lines.join("\n");
+}
+
+/**
+ * tsx's loader runs in a worker thread, which writes a profile of its own: the main thread's is
+ * the one named with thread id 0 (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile).
+ */
+function mainThreadProfile(dir: string): string {
+  const files = readdirSync(dir).filter((name) => name.endsWith(".cpuprofile"));
+  const main = files.find((name) => name.split(".")[4] === "0") ?? files[0];
+  if (!main) throw new Error(`no .cpuprofile was written in ${dir}`);
+  return join(dir, main);
+}
+
+export async function runLoadBench(options: LoadBenchOptions = {}): Promise<string> {
+  const quick = options.quick ?? false;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const pin = hasTaskset() && cpus().length >= 2;
+  const steadyS = options.seconds ?? (quick ? 6 : 30);
+  const warmupS = options.warmupSeconds ?? (quick ? 2 : 5);
+  // The issue asks for medians over several runs; quick mode is a smoke run.
+  const runs = options.runs ?? (quick ? 1 : 3);
+  // A 5 ms tick would send a quarter of all calls' frames in one burst, and the server would
+  // queue them: real calls' frames arrive spread over the 20 ms. 1 ms keeps bursts small.
+  const tickMs = options.tickMs ?? 1;
+  const fixed = options.calls ?? (quick ? [20] : [50, 100, 200]);
+  const extend = options.calls === undefined && !quick && !options.profile;
+  const command =
+    options.command ??
+    `npx tsx bench/load.ts${quick ? " --quick" : ""}${options.profile ? " --profile" : ""}`;
+
+  const passthrough = options.server === "passthrough";
+  const base: RunSettings = {
+    warmupS,
+    steadyS,
+    tickMs,
+    pin,
+    serverRoot: options.serverRoot,
+    passthrough,
+    dataDir: options.dataDir ?? tmpdir(),
+  };
+
+  if (options.profile) {
+    const calls = fixed[0] ?? 200;
+    const profileDir = options.profileDir ?? mkdtempSync(join(tmpdir(), "callbridge-profile-"));
+    mkdirSync(profileDir, { recursive: true });
+    log(`profiling the server at ${calls} calls (unpinned); profile in ${profileDir}`);
+    const outcome = await runOnce(calls, { ...base, profileDir }, log);
+    const profilePath = mainThreadProfile(profileDir);
+    return [
+      report([outcome], {
+        quick,
+        command,
+        runs: 1,
+        steadyS,
+        warmupS,
+        tickMs,
+        dataDir: base.dataDir,
+      }),
+      `Profile: \`${profilePath}\` (whole server lifetime, start-up and shutdown included).`,
+      "",
+      summarizeProfile(profilePath, 30),
+    ].join("\n");
+  }
+
+  const outcomes: RunOutcome[] = [];
+  const counts = [...fixed];
+  for (let i = 0; i < counts.length; i++) {
+    const calls = counts[i]!;
+    const repeats: RunOutcome[] = [];
+    for (let r = 0; r < runs; r++) {
+      log(
+        `load: ${calls} calls, run ${r + 1} of ${runs} (load average ${loadavg()[0]!.toFixed(2)})`,
+      );
+      const outcome = await runOnce(calls, base, log);
+      log(
+        `  server ${f(outcome.serverCpuMsPerCallS)} ms/call-s, inbound p99 ${f(outcome.inbound.p99)} ms, outbound p99 ${f(outcome.outbound.p99)} ms, generator core ${pct(outcome.generatorCoreShare)}, failed ${outcome.failed}`,
+      );
+      repeats.push(outcome);
+    }
+    const combined = combine(repeats);
+    outcomes.push(combined);
+    const last = i === counts.length - 1;
+    // Past the fixed counts, 100 more calls while both sides would keep headroom: a saturated
+    // server measures only its own queueing, and its ceiling is extrapolated in the report.
+    const grow = (calls + 100) / calls;
+    if (
+      last &&
+      extend &&
+      combined.generatorCoreShare * grow <= GENERATOR_HEADROOM &&
+      combined.serverCoreShare * grow <= SERVER_HEADROOM &&
+      combined.failed === 0 &&
+      calls + 100 <= MAX_EXTENDED_CALLS
+    ) {
+      counts.push(calls + 100);
+    }
+  }
+  return report(outcomes, {
+    quick,
+    command,
+    runs,
+    steadyS,
+    warmupS,
+    tickMs,
+    dataDir: base.dataDir,
+  });
+}
+
+function argValue(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+if (process.argv[1]?.endsWith("load.ts")) {
+  const argv = process.argv.slice(2);
+  const calls = argValue(argv, "--calls");
+  const seconds = argValue(argv, "--seconds");
+  const warmup = argValue(argv, "--warmup");
+  const runs = argValue(argv, "--runs");
+  const tick = argValue(argv, "--tick-ms");
+  runLoadBench({
+    quick: argv.includes("--quick"),
+    profile: argv.includes("--profile"),
+    profileDir: argValue(argv, "--profile-dir"),
+    calls: calls ? calls.split(",").map(Number) : undefined,
+    seconds: seconds ? Number(seconds) : undefined,
+    warmupSeconds: warmup ? Number(warmup) : undefined,
+    runs: runs ? Number(runs) : undefined,
+    tickMs: tick ? Number(tick) : undefined,
+    serverRoot: argValue(argv, "--server-root"),
+    server: argValue(argv, "--server") === "passthrough" ? "passthrough" : undefined,
+    dataDir: argValue(argv, "--data-dir"),
+    command: `npx tsx bench/load.ts${argv.length ? ` ${argv.join(" ")}` : ""}`,
+  }).then(
+    (markdown) => process.stdout.write(`${markdown}\n`),
+    (error: unknown) => {
+      process.stderr.write(`load bench failed: ${error instanceof Error ? error.stack : error}\n`);
+      process.exit(1);
+    },
+  );
+}

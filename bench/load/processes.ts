@@ -1,0 +1,167 @@
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { GeneratorMessage, RunRequest } from "./protocol.ts";
+import { STALL_PREFIX, type Stall } from "./stalls.ts";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Asks the kernel for a free loopback port (the server is told it through PORT). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** `taskset -c CPU <command>` when pinning, else the command itself. */
+function pinned(cpu: string | null, command: string, args: string[]): [string, string[]] {
+  return cpu === null ? [command, args] : ["taskset", ["-c", cpu, command, ...args]];
+}
+
+export interface ServerProcess {
+  readonly pid: number;
+  readonly baseUrl: string;
+  readonly mediaStreamUrl: string;
+  /** Lines the server wrote (LOG_LEVEL=warn: warnings and errors only). */
+  readonly logLines: string[];
+  /** Its event-loop stalls, from bench/load/stall-monitor.ts. */
+  readonly stalls: Stall[];
+  stop(): Promise<number | null>;
+}
+
+export interface ServerOptions {
+  fakeUrl: string;
+  dataDir: string;
+  cpu: string | null;
+  /** Writes a V8 CPU profile into this folder when the server exits. */
+  cpuProfileDir?: string;
+  /** Runs the server of another checkout (before/after comparisons); default this one. */
+  root?: string;
+  /** The script to serve with, instead of src/main.ts (the reference forwarder). */
+  entry?: string;
+}
+
+export async function startServer(options: ServerOptions): Promise<ServerProcess> {
+  const port = await freePort();
+  const nodeArgs = [
+    ...(options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
+    "--import",
+    "tsx",
+    "--import",
+    join(REPO_ROOT, "bench/load/stall-monitor.ts"),
+    options.entry ?? "src/main.ts",
+  ];
+  const [command, args] = pinned(options.cpu, process.execPath, nodeArgs);
+  const root = options.root ?? REPO_ROOT;
+  const child = spawn(command, args, {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      DATABASE_URL: join(options.dataDir, "calls.db"),
+      RECORDING_STORAGE_PATH: join(options.dataDir, "recordings"),
+      MIGRATIONS_PATH: join(root, "migrations"),
+      OPENAI_API_KEY: "sk-load-bench",
+      OPENAI_REALTIME_URL: options.fakeUrl,
+      LOG_LEVEL: "warn",
+    },
+  });
+  const logLines: string[] = [];
+  const stalls: Stall[] = [];
+  let partial = "";
+  const collect = (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line.startsWith(STALL_PREFIX)) stalls.push(JSON.parse(line.slice(STALL_PREFIX.length)));
+      else if (line.trim()) logLines.push(line);
+    }
+  };
+  child.stdout!.on("data", collect);
+  child.stderr!.on("data", collect);
+  const exited = new Promise<number | null>((resolveExit) =>
+    child.once("exit", (code) => resolveExit(code)),
+  );
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`the server exited at start: ${logLines.slice(-5).join(" | ")}`);
+    }
+    try {
+      const response = await fetch(`${baseUrl}/healthz`);
+      if (response.ok) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (performance.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error("the server did not answer /healthz within 30 s");
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    pid: child.pid!,
+    baseUrl,
+    mediaStreamUrl: `ws://127.0.0.1:${port}/twilio/media-stream`,
+    logLines,
+    stalls,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+export interface GeneratorProcess {
+  readonly pid: number;
+  readonly fakeUrl: string;
+  run(request: RunRequest, on: (message: GeneratorMessage) => void): void;
+  kill(): void;
+}
+
+/** Forks bench/load/generator.ts (pinned when `cpu` is set) and waits for its fake to listen. */
+export async function startGenerator(cpu: string | null): Promise<GeneratorProcess> {
+  const script = join(REPO_ROOT, "bench/load/generator.ts");
+  const [execPath, execArgv] = pinned(cpu, process.execPath, ["--import", "tsx"]);
+  const child: ChildProcess = fork(script, [], {
+    cwd: REPO_ROOT,
+    execPath,
+    execArgv,
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const fakeUrl = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error("the generator did not start")), 30_000);
+    child.once("exit", (code) => reject(new Error(`the generator exited (${code})`)));
+    child.once("message", (message: GeneratorMessage) => {
+      clearTimeout(timer);
+      if (message.type === "ready") resolveUrl(message.fakeUrl);
+      else reject(new Error(`unexpected first message ${message.type}`));
+    });
+  });
+  return {
+    pid: child.pid!,
+    fakeUrl,
+    run(request, on) {
+      child.on("message", on);
+      child.send(request);
+    },
+    kill() {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    },
+  };
+}
