@@ -18,7 +18,7 @@ import {
   recordingFileName,
   sidecarFileName,
 } from "./file-names.ts";
-import { FsRecordingWriter } from "./fs-recording-writer.ts";
+import { FsRecordingWriter, SlotPool } from "./fs-recording-writer.ts";
 import {
   errorCode,
   fsyncDirectory,
@@ -56,6 +56,8 @@ export class FsRecordingStore implements RecordingStore {
   private readonly io: WriterIo;
   /** `.part` files owned by live writers of this process, which recovery must not touch. */
   private readonly livePartNames = new Set<string>();
+  /** Idle one-second buffers shared by this store's writers. */
+  private readonly slots = new SlotPool();
   private readonly liveTempNames = new Set<string>();
 
   constructor(options: FsRecordingStoreOptions) {
@@ -119,6 +121,7 @@ export class FsRecordingStore implements RecordingStore {
       onBytesWritten: this.onBytesWritten,
       onError: this.onError,
       onSettled: () => this.livePartNames.delete(partName),
+      pool: this.slots,
     });
   }
 

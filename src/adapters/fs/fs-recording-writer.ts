@@ -19,23 +19,25 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const MAX_POOLED_SLOTS = 64;
 
 /**
- * Buffers no writer is using, shared by every writer of the process. A writer keeps the buffer
- * it fills; the one it has just written comes back here rather than staying with it as a spare
- * for its next second, so a live call holds one second of audio per track, not two.
+ * Buffers no writer is using, shared by the writers of one store. A writer keeps the buffer it
+ * fills; the one it has just written comes back here rather than staying with it as a spare for
+ * its next second, so a live call holds one second of audio per track, not two.
  */
-const idleSlots = new Map<number, Slot[]>();
+export class SlotPool {
+  private readonly idle = new Map<number, Slot[]>();
 
-function pooledSlot(capacityBytes: number): Slot | undefined {
-  return idleSlots.get(capacityBytes)?.pop();
+  take(capacityBytes: number): Slot | undefined {
+    return this.idle.get(capacityBytes)?.pop();
+  }
+
+  give(slot: Slot): void {
+    const list = this.idle.get(slot.bytes.byteLength) ?? [];
+    this.idle.set(slot.bytes.byteLength, list);
+    if (list.length < MAX_POOLED_SLOTS) list.push(slot);
+  }
 }
 
-function poolSlot(slot: Slot): void {
-  const list = idleSlots.get(slot.bytes.byteLength) ?? [];
-  idleSlots.set(slot.bytes.byteLength, list);
-  if (list.length < MAX_POOLED_SLOTS) list.push(slot);
-}
-
-interface Slot {
+export interface Slot {
   readonly bytes: Uint8Array;
   /** Int16 view of `bytes`, so little-endian hosts copy samples with one typed-array set(). */
   readonly samples: Int16Array;
@@ -59,6 +61,8 @@ export interface WriterDeps {
   onError: (kind: string) => void;
   /** Called once the writer no longer owns its `.part` file (finalized or given up). */
   onSettled: () => void;
+  /** Idle buffers shared with the store's other writers; a writer alone keeps its own. */
+  pool?: SlotPool;
 }
 
 /**
@@ -71,6 +75,7 @@ export interface WriterDeps {
 export class FsRecordingWriter implements RecordingWriter {
   readonly spec: RecordingSpec;
   private readonly deps: WriterDeps;
+  private readonly pool: SlotPool;
   private readonly capacityBytes: number;
   private readonly blockAlign: number;
 
@@ -98,7 +103,8 @@ export class FsRecordingWriter implements RecordingWriter {
     this.spec = deps.spec;
     this.blockAlign = deps.spec.channels * 2;
     this.capacityBytes = deps.spec.sampleRate * this.blockAlign;
-    this.active = pooledSlot(this.capacityBytes) ?? this.newSlot();
+    this.pool = deps.pool ?? new SlotPool();
+    this.active = this.pool.take(this.capacityBytes) ?? this.newSlot();
     // One timer per writer; unref so an idle recording never keeps the process alive.
     this.timer = setInterval(() => this.handOff(), FLUSH_INTERVAL_MS);
     this.timer.unref?.();
@@ -182,7 +188,7 @@ export class FsRecordingWriter implements RecordingWriter {
   private takeSlot(): Slot | null {
     if (this.allocated >= MAX_BUFFERS) return null;
     this.allocated += 1;
-    return pooledSlot(this.capacityBytes) ?? this.newSlot();
+    return this.pool.take(this.capacityBytes) ?? this.newSlot();
   }
 
   private overflow(bytes: number): void {
@@ -258,7 +264,7 @@ export class FsRecordingWriter implements RecordingWriter {
       return;
     }
     this.allocated -= 1;
-    poolSlot(slot);
+    this.pool.give(slot);
   }
 
   /** A write failed: keep the call going, drop what is buffered and everything after. */
