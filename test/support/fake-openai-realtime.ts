@@ -31,6 +31,7 @@ import {
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { Conditions } from "./conditions.ts";
 import { tone } from "./signals.ts";
 
 export const REALTIME_RATE = 24_000;
@@ -149,35 +150,6 @@ function getPath(obj: unknown, path: string[]): unknown {
     cur = cur[key];
   }
   return cur;
-}
-
-/** Resolves promises when a condition over mutable state becomes true. */
-class Conditions {
-  private readonly pending = new Set<() => void>();
-
-  waitFor<T>(check: () => T | undefined, timeoutMs: number, label: string): Promise<T> {
-    const first = check();
-    if (first !== undefined) return Promise.resolve(first);
-    return new Promise<T>((resolve, reject) => {
-      const probe = () => {
-        const v = check();
-        if (v === undefined) return;
-        this.pending.delete(probe);
-        clearTimeout(timer);
-        resolve(v);
-      };
-      const timer = setTimeout(() => {
-        this.pending.delete(probe);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}`));
-      }, timeoutMs);
-      this.pending.add(probe);
-    });
-  }
-
-  notify(): void {
-    if (this.pending.size === 0) return;
-    for (const probe of [...this.pending]) probe();
-  }
 }
 
 interface ActiveResponse {

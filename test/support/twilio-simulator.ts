@@ -14,6 +14,7 @@
 import { randomBytes } from "node:crypto";
 import { type RawData, WebSocket } from "ws";
 import { decodeMuLaw, encodeMuLaw } from "../../src/domain/audio/index.ts";
+import { Conditions } from "./conditions.ts";
 
 export const TWILIO_RATE = 8000;
 export const FRAME_BYTES = 160;
@@ -71,35 +72,6 @@ export const randomSid = (prefix: string): string => prefix + randomBytes(16).to
 type QueueItem =
   | { kind: "media"; bytes: Uint8Array; startAt: number; endAt: number }
   | { kind: "mark"; name: string; dueAt: number };
-
-/** Resolves promises when a condition over mutable state becomes true. */
-class Conditions {
-  private readonly pending = new Set<() => void>();
-
-  waitFor<T>(check: () => T | undefined, timeoutMs: number, label: string): Promise<T> {
-    const first = check();
-    if (first !== undefined) return Promise.resolve(first);
-    return new Promise<T>((resolve, reject) => {
-      const probe = () => {
-        const v = check();
-        if (v === undefined) return;
-        this.pending.delete(probe);
-        clearTimeout(timer);
-        resolve(v);
-      };
-      const timer = setTimeout(() => {
-        this.pending.delete(probe);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}`));
-      }, timeoutMs);
-      this.pending.add(probe);
-    });
-  }
-
-  notify(): void {
-    if (this.pending.size === 0) return;
-    for (const probe of [...this.pending]) probe();
-  }
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
