@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BridgeMetrics } from "../../application/bridge-ports.ts";
 import type { CallEvent, CallEventSink } from "../../application/ports.ts";
+import { HotPathHistogram } from "./hot-path-histogram.ts";
 
 /**
  * Everything /metrics exposes, on a registry of its own (so that several servers in one
@@ -9,10 +10,13 @@ import type { CallEvent, CallEventSink } from "../../application/ports.ts";
  */
 export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
   readonly registry = new Registry();
-  private readonly framesIn: Counter;
-  private readonly framesOut: Counter;
   private readonly framesDropped: Counter;
-  private readonly frameLatency: Histogram;
+  private readonly frameLatency: HotPathHistogram;
+  /** Counted in plain numbers on the audio path and folded into the counters on scrape. */
+  private framesInCount = 0;
+  private framesOutCount = 0;
+  private framesInFolded = 0;
+  private framesOutFolded = 0;
   private readonly recordingBytes: Counter;
   private readonly errors: Counter<"kind">;
   private readonly callsTotal: Counter<"status">;
@@ -36,22 +40,33 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
       labelNames: ["status"],
       registers,
     });
-    this.framesIn = new Counter({
+    // collect() runs with `this` bound to the counter; the counts live on this object.
+    const metrics = this;
+    // Registered with the registry, which is all they need.
+    new Counter({
       name: "callbridge_frames_in_total",
       help: "Twilio media frames received",
       registers,
+      collect() {
+        this.inc(metrics.framesInCount - metrics.framesInFolded);
+        metrics.framesInFolded = metrics.framesInCount;
+      },
     });
-    this.framesOut = new Counter({
+    new Counter({
       name: "callbridge_frames_out_total",
       help: "Media frames sent to Twilio",
       registers,
+      collect() {
+        this.inc(metrics.framesOutCount - metrics.framesOutFolded);
+        metrics.framesOutFolded = metrics.framesOutCount;
+      },
     });
     this.framesDropped = new Counter({
       name: "callbridge_frames_out_dropped_total",
       help: "Assistant frames dropped because the Twilio socket was backed up",
       registers,
     });
-    this.frameLatency = new Histogram({
+    this.frameLatency = new HotPathHistogram({
       name: "callbridge_frame_processing_seconds",
       help: "Time to process one inbound audio frame (decode, record, resample, forward)",
       buckets: [
@@ -80,11 +95,11 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
   }
 
   frameIn(): void {
-    this.framesIn.inc();
+    this.framesInCount++;
   }
 
   frameOut(): void {
-    this.framesOut.inc();
+    this.framesOutCount++;
   }
 
   frameProcessed(seconds: number): void {
