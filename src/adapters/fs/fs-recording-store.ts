@@ -56,7 +56,7 @@ export class FsRecordingStore implements RecordingStore {
   private readonly io: WriterIo;
   /** `.part` files owned by live writers of this process, which recovery must not touch. */
   private readonly livePartNames = new Set<string>();
-  /** Idle one-second buffers shared by this store's writers. */
+  /** Idle recording buffers shared by this store's writers. */
   private readonly slots = new SlotPool();
   private readonly liveTempNames = new Set<string>();
 

@@ -3,15 +3,21 @@ import { storageUnavailable } from "../../domain/errors.ts";
 import { errorCode, fsyncDirectory, type StoreLogger, type WriterIo } from "./store-io.ts";
 import { WAV_HEADER_BYTES, wavHeader } from "./wav-header.ts";
 
-/**
- * Buffers per writer: one filling, one being written, one waiting. Each holds one second of
- * audio, so a writer never holds more than MAX_BUFFERS seconds in memory, and only that much when
- * the disk stalls; normally the write of a buffer ends long before the next one fills.
- */
-export const MAX_BUFFERS = 3;
-
 /** Partial buffers are handed to the disk at least this often, bounding loss on SIGKILL. */
 export const FLUSH_INTERVAL_MS = 500;
+
+/**
+ * Audio one buffer holds. The flush timer hands a buffer to the disk every FLUSH_INTERVAL_MS, so
+ * a buffer larger than that interval would never fill: it would only cost memory per call.
+ */
+export const BUFFER_MS = FLUSH_INTERVAL_MS;
+
+/**
+ * Buffers per writer: one filling, the others queued for the disk. A live call normally holds
+ * one (the write of the previous ends long before the next fills); only a stalled disk fills the
+ * rest, after MAX_BUFFERS × BUFFER_MS = 3 s, and beyond that audio is dropped, not buffered.
+ */
+export const MAX_BUFFERS = 6;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -21,7 +27,7 @@ const MAX_POOLED_SLOTS = 64;
 /**
  * Buffers no writer is using, shared by the writers of one store. A writer keeps the buffer it
  * fills; the one it has just written comes back here rather than staying with it as a spare for
- * its next second, so a live call holds one second of audio per track, not two.
+ * its next one, so a live call holds one buffer of audio per track, not two.
  */
 export class SlotPool {
   private readonly idle = new Map<number, Slot[]>();
@@ -66,8 +72,8 @@ export interface WriterDeps {
 }
 
 /**
- * Streams PCM16 to `<final name>.part`: append() copies into a preallocated one-second buffer and
- * never waits on the disk; full buffers (and, once a second, a partial one) are written with
+ * Streams PCM16 to `<final name>.part`: append() copies into a preallocated buffer of BUFFER_MS and
+ * never waits on the disk; full buffers (and, every FLUSH_INTERVAL_MS, a partial one) are written with
  * positional writes, one at a time. When the disk cannot keep up and every buffer is taken, new
  * audio is dropped and counted instead of growing memory without bound: a live call cannot wait,
  * and a gap in a recording is better than a server that runs out of memory.
@@ -102,7 +108,8 @@ export class FsRecordingWriter implements RecordingWriter {
     this.deps = deps;
     this.spec = deps.spec;
     this.blockAlign = deps.spec.channels * 2;
-    this.capacityBytes = deps.spec.sampleRate * this.blockAlign;
+    // Whole sample frames, so a buffer never splits one.
+    this.capacityBytes = Math.ceil((deps.spec.sampleRate * BUFFER_MS) / 1000) * this.blockAlign;
     this.pool = deps.pool ?? new SlotPool();
     this.active = this.pool.take(this.capacityBytes) ?? this.newSlot();
     // One timer per writer; unref so an idle recording never keeps the process alive.
@@ -333,7 +340,7 @@ export class FsRecordingWriter implements RecordingWriter {
         streamSid: spec.streamSid,
         startedAtMs: spec.startedAtMs,
         sizeBytes: WAV_HEADER_BYTES + dataBytes,
-        durationSeconds: dataBytes / this.capacityBytes,
+        durationSeconds: dataBytes / (spec.sampleRate * this.blockAlign),
         sampleRate: spec.sampleRate,
         channels: spec.channels,
         track: spec.track,

@@ -59,7 +59,8 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
   private closed = false;
   private lastErrorCode: string | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null;
-  private deltaScratch = Buffer.allocUnsafeSlow(96_000);
+  /** Grown on demand: a 100 ms delta is 4.8 KB, and this is kept for the whole call. */
+  private deltaScratch = Buffer.allocUnsafeSlow(16_384);
   private readonly maxQueuedMs: number;
 
   constructor(

@@ -12,7 +12,7 @@ import { isValidTwilioSignature } from "./signature.ts";
 import type { SignedCalls } from "./signed-calls.ts";
 import { parseTwilioFrame, type TwilioStart } from "./twilio-frames.ts";
 import { connectStreamTwiml } from "./twiml.ts";
-import { WsTelephonyOutput } from "./ws-telephony-output.ts";
+import { type Corkable, WsTelephonyOutput } from "./ws-telephony-output.ts";
 
 export interface MediaStreamSession {
   start(input: StartCallInput): Promise<void>;
@@ -121,7 +121,8 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
       return next();
     },
     deps.upgradeWebSocket(
-      () => {
+      (c) => {
+        const transport = transportOf(c.env);
         let session: MediaStreamSession | null = null;
         let output: WsTelephonyOutput | null = null;
         let badFrames = 0;
@@ -158,7 +159,7 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
           }
           ownedStreamSid = frame.streamSid;
           ownedStreams.add(frame.streamSid);
-          output = new WsTelephonyOutput(socket);
+          output = new WsTelephonyOutput(socket, transport);
           output.bind(frame.streamSid);
           const current = deps.createSession(output);
           session = current;
@@ -249,6 +250,15 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
     ),
   );
   return app;
+}
+
+/** The TCP socket under the upgraded request (@hono/node-server's `incoming`), if there is one. */
+function transportOf(env: unknown): Corkable | null {
+  const socket = (env as { incoming?: { socket?: Partial<Corkable> } } | undefined)?.incoming
+    ?.socket;
+  return typeof socket?.cork === "function" && typeof socket.uncork === "function"
+    ? (socket as Corkable)
+    : null;
 }
 
 function mediaTimestamp(value: string | undefined): number | null {

@@ -1,6 +1,12 @@
 import type { WebSocket } from "ws";
 import type { TelephonyOutput } from "../../application/bridge-ports.ts";
 
+/** The TCP socket under a WebSocket: writes made while it is corked go out in one. */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
 /**
  * Twilio-bound messages on the media-stream socket. The JSON is assembled by hand: the only
  * variable parts are a validated streamSid, base64 and our own mark names, none of which
@@ -9,8 +15,21 @@ import type { TelephonyOutput } from "../../application/bridge-ports.ts";
 export class WsTelephonyOutput implements TelephonyOutput {
   private prefix = "";
   private streamSid = "";
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.transport?.uncork();
+  };
 
-  constructor(private readonly socket: WebSocket) {}
+  /**
+   * @param transport the TCP socket under `socket`. One assistant delta becomes several 20 ms
+   * frames and a mark, sent in one turn of the event loop: corked until the turn ends, they
+   * leave in one system call instead of one each.
+   */
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly transport: Corkable | null = null,
+  ) {}
 
   /** Set once the `start` frame has told us the stream. */
   bind(streamSid: string): void {
@@ -23,19 +42,19 @@ export class WsTelephonyOutput implements TelephonyOutput {
     const payload = Buffer.from(mulaw.buffer, mulaw.byteOffset, mulaw.byteLength).toString(
       "base64",
     );
-    this.socket.send(`${this.prefix}${payload}"}}`);
+    this.send(`${this.prefix}${payload}"}}`);
   }
 
   sendMark(name: string): void {
     if (!this.isOpen()) return;
-    this.socket.send(
+    this.send(
       `{"event":"mark","streamSid":"${this.streamSid}","mark":{"name":${JSON.stringify(name)}}}`,
     );
   }
 
   sendClear(): void {
     if (!this.isOpen()) return;
-    this.socket.send(`{"event":"clear","streamSid":"${this.streamSid}"}`);
+    this.send(`{"event":"clear","streamSid":"${this.streamSid}"}`);
   }
 
   get backlogBytes(): number {
@@ -44,6 +63,16 @@ export class WsTelephonyOutput implements TelephonyOutput {
 
   close(): void {
     if (this.isOpen()) this.socket.close(1000, "call ended");
+  }
+
+  private send(text: string): void {
+    if (this.transport !== null && !this.corked) {
+      this.corked = true;
+      this.transport.cork();
+      // Microtasks run once the current socket event has been handled: the end of the burst.
+      queueMicrotask(this.uncork);
+    }
+    this.socket.send(text);
   }
 
   private isOpen(): boolean {

@@ -63,11 +63,11 @@ describe("FsRecordingStore on unusable storage", () => {
 
   it("keeps accepting audio after the disk fills up mid-call, then rejects finalize", async () => {
     // Writes succeed until the first second of audio is on disk, then the disk is full.
-    let writes = 0;
+    let written = 0;
     const io: Partial<WriterIo> = {
       write: (fd, bytes, offset, length, position) => {
-        writes += 1;
-        if (writes > 1) {
+        written += length;
+        if (written > RATE * 2) {
           return Promise.reject(
             Object.assign(new Error("no space left on device"), { code: "ENOSPC" }),
           );

@@ -65,7 +65,7 @@ describe("FsRecordingStore streaming writer", () => {
 
   it("writes interleaved stereo audio into a byte-exact, valid conversation WAV", async () => {
     const { store, root, seen } = recordingStore();
-    // Within the writer's three one-second buffers, so a synchronous burst drops nothing.
+    // Within the writer's three seconds of buffers, so a synchronous burst drops nothing.
     const frames = RATE * 2 + 99;
     const audio = signal(frames * 2, 11);
     const writer = store.create(conversationSpec());
@@ -151,7 +151,7 @@ describe("FsRecordingStore streaming writer", () => {
     await writer.finalize();
   });
 
-  it("hands a full one-second buffer to the disk without waiting for the timer", async () => {
+  it("hands a full buffer to the disk without waiting for the timer", async () => {
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
     const { store, root } = recordingStore();
     const writer = store.create(callerSpec());
