@@ -1,4 +1,5 @@
 import { type ChildProcess, fork, spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,6 +55,8 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     ...(options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
     "--import",
     "tsx",
+    // For investigations, e.g. LOAD_SERVER_NODE_ARGS=--trace-gc with LOAD_SERVER_LOG=file.
+    ...(process.env.LOAD_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
     "--import",
     join(REPO_ROOT, "bench/load/stall-monitor.ts"),
     options.entry ?? "src/main.ts",
@@ -85,6 +88,7 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     for (const line of lines) {
       if (line.startsWith(STALL_PREFIX)) stalls.push(JSON.parse(line.slice(STALL_PREFIX.length)));
       else if (line.trim()) logLines.push(line);
+      if (process.env.LOAD_SERVER_LOG) appendFileSync(process.env.LOAD_SERVER_LOG, `${line}\n`);
     }
   };
   child.stdout!.on("data", collect);

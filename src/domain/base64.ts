@@ -72,3 +72,45 @@ export function decodeBase64(text: string): Uint8Array {
   decodeBase64Into(text, out);
   return out;
 }
+
+/** Base64 length of `bytes` bytes, padding included. */
+export function base64EncodedLength(bytes: number): number {
+  return Math.ceil(bytes / 3) * 4;
+}
+
+/** ASCII codes of the alphabet, for writing characters as bytes. */
+const ENCODE = Uint8Array.from(ALPHABET, (ch) => ch.charCodeAt(0));
+const PAD = 61; // "="
+
+/**
+ * Writes the base64 of `bytes` into `out` at `offset` as ASCII and returns where it ends. Used to
+ * build outgoing JSON messages as bytes: encoding to a string first leaves a string (and, once
+ * concatenated into the message, a second flat copy) for the garbage collector every frame.
+ */
+export function encodeBase64Into(bytes: Uint8Array, out: Uint8Array, offset: number): number {
+  const n = bytes.length;
+  const end = offset + base64EncodedLength(n);
+  if (offset < 0 || end > out.length) {
+    throw new RangeError(`encodeBase64Into: needs ${end - offset} bytes at ${offset}`);
+  }
+  const whole = n - (n % 3);
+  let o = offset;
+  for (let i = 0; i < whole; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out[o] = ENCODE[v >>> 18]!;
+    out[o + 1] = ENCODE[(v >>> 12) & 63]!;
+    out[o + 2] = ENCODE[(v >>> 6) & 63]!;
+    out[o + 3] = ENCODE[v & 63]!;
+    o += 4;
+  }
+  if (whole < n) {
+    const a = bytes[whole]!;
+    const b = whole + 1 < n ? bytes[whole + 1]! : 0;
+    out[o] = ENCODE[a >>> 2]!;
+    out[o + 1] = ENCODE[((a & 3) << 4) | (b >>> 4)]!;
+    out[o + 2] = whole + 1 < n ? ENCODE[(b & 15) << 2]! : PAD;
+    out[o + 3] = PAD;
+    o += 4;
+  }
+  return o;
+}

@@ -6,6 +6,7 @@ import type {
   RealtimeSessionOptions,
 } from "../../application/bridge-ports.ts";
 import type { JsonObject } from "../../domain/analytics.ts";
+import { base64EncodedLength, encodeBase64Into } from "../../domain/base64.ts";
 import { parseServerEvent } from "./realtime-events.ts";
 
 export interface RealtimeClientOptions {
@@ -19,7 +20,35 @@ export interface RealtimeClientOptions {
   maxQueuedMs?: number;
 }
 
-const APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"';
+const APPEND_PREFIX = Buffer.from('{"type":"input_audio_buffer.append","audio":"', "latin1");
+const APPEND_SUFFIX = Buffer.from('"}', "latin1");
+const TEXT = { binary: false } as const;
+
+/**
+ * The append event for `pcm`, built as bytes: a fresh buffer per message, since the socket may
+ * still hold the previous one, and no intermediate strings for the garbage collector.
+ */
+function appendMessage(pcm: Int16Array): Buffer {
+  const bytes = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  const message = Buffer.allocUnsafe(
+    APPEND_PREFIX.length + base64EncodedLength(bytes.length) + APPEND_SUFFIX.length,
+  );
+  APPEND_PREFIX.copy(message, 0);
+  const end = encodeBase64Into(bytes, message, APPEND_PREFIX.length);
+  APPEND_SUFFIX.copy(message, end);
+  return message;
+}
+
+/**
+ * Client frames carry a masking key (RFC 6455 §5.3), and ws accepts an all-zero key as "nothing
+ * to XOR": the frame is then written as it is, with no copy and no pass over its bytes. Masking
+ * exists so that script in a browser cannot put bytes of its choosing on the wire to confuse
+ * intermediaries (§10.3); this client is a server process talking to its configured endpoint,
+ * over TLS in production, and 50 frames a second per call are a real cost.
+ */
+const zeroMask = (mask: Buffer): void => {
+  mask.fill(0);
+};
 
 /** OpenAI Realtime over a plain `ws` client: one socket per call. */
 export class OpenAiRealtimeModel implements RealtimeModel {
@@ -54,7 +83,7 @@ export function sessionUpdate(session: RealtimeSessionOptions, transcriptionMode
 
 class OpenAiRealtimeConnection implements RealtimeConnection {
   private readonly socket: WebSocket;
-  private queue: string[] = [];
+  private queue: (string | Buffer)[] = [];
   private queuedMs = 0;
   private closed = false;
   private lastErrorCode: string | null = null;
@@ -73,6 +102,7 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
       headers: { Authorization: `Bearer ${options.apiKey}` },
       perMessageDeflate: false,
       handshakeTimeout: options.connectTimeoutMs ?? 10_000,
+      generateMask: zeroMask,
     });
     this.connectTimer = setTimeout(
       () => this.fail("timeout", "no session.created in time"),
@@ -82,7 +112,7 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     const update = sessionUpdate(session, options.transcriptionModel ?? "gpt-4o-mini-transcribe");
     this.socket.on("open", () => {
       this.socket.send(update);
-      for (const message of this.queue) this.socket.send(message);
+      for (const message of this.queue) this.socket.send(message, TEXT);
       this.queue = [];
       this.queuedMs = 0;
     });
@@ -117,12 +147,9 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
 
   appendAudio(pcm24k: Int16Array): void {
     if (this.closed || pcm24k.length === 0) return;
-    const audio = Buffer.from(pcm24k.buffer, pcm24k.byteOffset, pcm24k.byteLength).toString(
-      "base64",
-    );
-    const message = `${APPEND_PREFIX}${audio}"}`;
+    const message = appendMessage(pcm24k);
     if (this.socket.readyState === WebSocket.OPEN) {
-      this.socket.send(message);
+      this.socket.send(message, TEXT);
       return;
     }
     // Before the socket opens, caller audio waits here so the first words are not lost.
@@ -130,7 +157,8 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     this.queuedMs += pcm24k.length / 24;
     while (this.queuedMs > this.maxQueuedMs && this.queue.length > 1) {
       const dropped = this.queue.shift()!;
-      this.queuedMs -= ((dropped.length - APPEND_PREFIX.length - 2) * 3) / 4 / 2 / 24;
+      const base64 = dropped.length - APPEND_PREFIX.length - APPEND_SUFFIX.length;
+      this.queuedMs -= (base64 * 3) / 4 / 2 / 24;
     }
   }
 

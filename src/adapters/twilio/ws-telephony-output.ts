@@ -1,5 +1,9 @@
 import type { WebSocket } from "ws";
 import type { TelephonyOutput } from "../../application/bridge-ports.ts";
+import { base64EncodedLength, encodeBase64Into } from "../../domain/base64.ts";
+
+const MEDIA_SUFFIX = Buffer.from('"}}', "latin1");
+const TEXT = { binary: false } as const;
 
 /** The TCP socket under a WebSocket: writes made while it is corked go out in one. */
 export interface Corkable {
@@ -13,7 +17,7 @@ export interface Corkable {
  * needs escaping, and this runs for every 20 ms of assistant audio.
  */
 export class WsTelephonyOutput implements TelephonyOutput {
-  private prefix = "";
+  private mediaPrefix = Buffer.alloc(0);
   private streamSid = "";
   private corked = false;
   private readonly uncork = () => {
@@ -34,15 +38,22 @@ export class WsTelephonyOutput implements TelephonyOutput {
   /** Set once the `start` frame has told us the stream. */
   bind(streamSid: string): void {
     this.streamSid = streamSid;
-    this.prefix = `{"event":"media","streamSid":"${streamSid}","media":{"payload":"`;
+    this.mediaPrefix = Buffer.from(
+      `{"event":"media","streamSid":"${streamSid}","media":{"payload":"`,
+      "latin1",
+    );
   }
 
   sendAudio(mulaw: Uint8Array): void {
     if (!this.isOpen()) return;
-    const payload = Buffer.from(mulaw.buffer, mulaw.byteOffset, mulaw.byteLength).toString(
-      "base64",
+    // Built as bytes, in a fresh buffer (the socket may still hold the previous frame's).
+    const prefix = this.mediaPrefix;
+    const message = Buffer.allocUnsafe(
+      prefix.length + base64EncodedLength(mulaw.length) + MEDIA_SUFFIX.length,
     );
-    this.send(`${this.prefix}${payload}"}}`);
+    prefix.copy(message, 0);
+    MEDIA_SUFFIX.copy(message, encodeBase64Into(mulaw, message, prefix.length));
+    this.send(message);
   }
 
   sendMark(name: string): void {
@@ -65,14 +76,14 @@ export class WsTelephonyOutput implements TelephonyOutput {
     if (this.isOpen()) this.socket.close(1000, "call ended");
   }
 
-  private send(text: string): void {
+  private send(message: string | Buffer): void {
     if (this.transport !== null && !this.corked) {
       this.corked = true;
       this.transport.cork();
       // Microtasks run once the current socket event has been handled: the end of the burst.
       queueMicrotask(this.uncork);
     }
-    this.socket.send(text);
+    this.socket.send(message, TEXT);
   }
 
   private isOpen(): boolean {
