@@ -90,7 +90,7 @@ export async function defaultSections(
       name: "storage",
       title: "Storage",
       source: "bench/storage.ts",
-      run: (quick) => runStorageBench({ quick }),
+      run: (quick) => runStorageBench({ quick, command }),
     },
     {
       name: "memory",

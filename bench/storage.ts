@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openDatabase } from "../src/adapters/sqlite/database.ts";
@@ -8,11 +8,20 @@ import { defaultMigrationsFolder, migrateDatabase } from "../src/adapters/sqlite
 import type { Analytics } from "../src/domain/analytics.ts";
 import type { Call } from "../src/domain/call.ts";
 import type { Transcript } from "../src/domain/transcript.ts";
+import { describeMachine } from "./lib/machine.ts";
 
 export interface StorageBenchOptions {
   /** Smaller sizes (20,000 calls) for CI and smoke runs. */
   quick?: boolean;
+  /** The command line shown in the report. */
+  command?: string;
 }
+
+/** Live calls writing at once in the write-behind rows. */
+const WRITERS = 200;
+/** Timed runs of each write-behind row, each adding its rows to the same tables. */
+const WRITER_RUNS = 5;
+const BASE = Date.UTC(2026, 0, 1);
 
 /** A deterministic generator, so every run stores the same rows. */
 function prng(seed: number): () => number {
@@ -81,8 +90,117 @@ async function timeAsync(runs: number, work: () => Promise<unknown>): Promise<Ti
 }
 
 const ms = (t: Timing) => `${t.median.toFixed(3)} ms | ${t.p95.toFixed(3)} ms`;
-const rate = (rows: number, elapsedMs: number) =>
-  Math.round(rows / (elapsedMs / 1000)).toLocaleString("en-US");
+const rowsPerSecond = (rows: number, elapsedMs: number) => Math.round(rows / (elapsedMs / 1000));
+const count = (n: number) => n.toLocaleString("en-US");
+const rate = (rows: number, elapsedMs: number) => count(rowsPerSecond(rows, elapsedMs));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+
+const transcriptOf = (i: number, callId: string, text: string): Transcript => ({
+  id: `t-${i}`,
+  callId,
+  speaker: i % 2 === 0 ? "caller" : "assistant",
+  text,
+  confidence: 0.9,
+  offsetMs: i * 1000,
+  interrupted: false,
+  createdAt: new Date(BASE + i),
+});
+
+const analyticsOf = (i: number, callId: string): Analytics => ({
+  id: `a-${i}`,
+  callId,
+  sentiment: "neutral",
+  sentimentScore: 0.1,
+  callerTalkMs: i,
+  assistantTalkMs: i,
+  silenceMs: i,
+  interruptions: 0,
+  avgResponseLatencyMs: 600,
+  p95ResponseLatencyMs: 900,
+  customMetrics: { turn: i },
+  createdAt: new Date(BASE + i),
+});
+
+const INSERT_TRANSCRIPT = `INSERT INTO transcripts (id, call_id, speaker, text, confidence,
+  offset_ms, interrupted, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)`;
+const INSERT_ANALYTICS = `INSERT INTO analytics (id, call_id, sentiment, sentiment_score,
+  caller_talk_ms, assistant_talk_ms, silence_ms, interruptions, avg_response_latency_ms,
+  p95_response_latency_ms, custom_metrics, created_at)
+  VALUES (?, ?, 'neutral', 0.1, ?, ?, ?, 0, 600, 900, ?, ?)`;
+
+type RowKind = "transcript" | "analytics";
+
+/**
+ * WRITERS live calls storing rows at once, as the media path does: each call creates its rows
+ * one after another, awaiting each, and no call waits for another; the repository commits the
+ * rows created in one event-loop turn (one per call) in one transaction. Timed from the first
+ * create until every promise has settled (settled = committed), WRITER_RUNS times; returns
+ * rows/s per run. `raw` does the same shape with raw statements: one transaction of one row
+ * per call, round after round. Each variant gets a fresh database file holding only the
+ * writers' calls, so its tables grow exactly as the others' do.
+ */
+async function writerRates(
+  path: string,
+  kind: RowKind,
+  mode: "repository" | "raw",
+  rows: number,
+  texts: readonly string[],
+): Promise<number[]> {
+  const { sqlite, db } = openDatabase(path);
+  try {
+    migrateDatabase(sqlite, defaultMigrationsFolder());
+    const callIds = Array.from({ length: WRITERS }, (_, w) => `call-writer-${w}`);
+    const insertCall = sqlite.prepare(
+      `INSERT INTO calls (id, stream_sid, status, started_at, created_at, updated_at)
+       VALUES (?, ?, 'active', ?, ?, ?)`,
+    );
+    sqlite.transaction(() => {
+      for (const [w, id] of callIds.entries()) insertCall.run(id, `MZw${w}`, BASE, BASE, BASE);
+    })();
+    const repository = new DrizzleCallRepository(db, sqlite);
+    const rawTranscript = sqlite.prepare(INSERT_TRANSCRIPT);
+    const rawAnalytics = sqlite.prepare(INSERT_ANALYTICS);
+    const text = (i: number) => texts[i % texts.length]!;
+    const create = (i: number, callId: string): Promise<unknown> =>
+      kind === "transcript"
+        ? repository.createTranscript(transcriptOf(i, callId, text(i)))
+        : repository.createAnalytics(analyticsOf(i, callId));
+    const insert = (i: number, callId: string) =>
+      kind === "transcript"
+        ? rawTranscript.run(
+            `t-${i}`,
+            callId,
+            i % 2 ? "assistant" : "caller",
+            text(i),
+            0.9,
+            i * 1000,
+            BASE + i,
+          )
+        : rawAnalytics.run(`a-${i}`, callId, i, i, i, `{"turn":${i}}`, BASE + i);
+    const perWriter = rows / WRITERS;
+    let next = 0;
+    const round = sqlite.transaction(() => {
+      for (const callId of callIds) insert(next++, callId);
+    });
+    const rates: number[] = [];
+    for (let run = 0; run < WRITER_RUNS; run++) {
+      const started = performance.now();
+      if (mode === "repository") {
+        await Promise.all(
+          callIds.map(async (callId) => {
+            for (let i = 0; i < perWriter; i++) await create(next++, callId);
+          }),
+        );
+      } else {
+        for (let i = 0; i < perWriter; i++) round();
+      }
+      rates.push(rowsPerSecond(rows, performance.now() - started));
+    }
+    return rates;
+  } finally {
+    sqlite.close();
+  }
+}
 
 /**
  * Storage throughput and latency on a real SQLite file (WAL, synchronous=NORMAL), through the
@@ -92,6 +210,7 @@ export async function runStorageBench(options: StorageBenchOptions = {}): Promis
   const quick = options.quick ?? false;
   const callCount = quick ? 20_000 : 1_000_000;
   const singleInserts = quick ? 2_000 : 20_000;
+  const writerRows = quick ? 2_000 : 20_000;
   const batchedInserts = quick ? 20_000 : 200_000;
   const searchCorpus = quick ? 20_000 : 200_000;
   const dir = mkdtempSync(join(tmpdir(), "callbridge-bench-"));
@@ -144,30 +263,8 @@ export async function runStorageBench(options: StorageBenchOptions = {}): Promis
       updatedAt: new Date(base),
     };
     await repository.createCall(liveCall);
-    const transcript = (i: number, text: string): Transcript => ({
-      id: `t-${i}`,
-      callId: liveCall.id,
-      speaker: i % 2 === 0 ? "caller" : "assistant",
-      text,
-      confidence: 0.9,
-      offsetMs: i * 1000,
-      interrupted: false,
-      createdAt: new Date(base + i),
-    });
-    const analyticsRow = (i: number): Analytics => ({
-      id: `a-${i}`,
-      callId: liveCall.id,
-      sentiment: "neutral",
-      sentimentScore: 0.1,
-      callerTalkMs: i,
-      assistantTalkMs: i,
-      silenceMs: i,
-      interruptions: 0,
-      avgResponseLatencyMs: 600,
-      p95ResponseLatencyMs: 900,
-      customMetrics: { turn: i },
-      createdAt: new Date(base + i),
-    });
+    const transcript = (i: number, text: string) => transcriptOf(i, liveCall.id, text);
+    const analyticsRow = (i: number) => analyticsOf(i, liveCall.id);
     const texts = Array.from({ length: 1000 }, () => sentence(random));
     let next = 0;
 
@@ -180,16 +277,8 @@ export async function runStorageBench(options: StorageBenchOptions = {}): Promis
     for (let i = 0; i < singleInserts; i++) await repository.createAnalytics(analyticsRow(next++));
     const repoAnalyticsMs = performance.now() - start;
 
-    const rawTranscript = sqlite.prepare(
-      `INSERT INTO transcripts (id, call_id, speaker, text, confidence, offset_ms, interrupted,
-         created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)`,
-    );
-    const rawAnalytics = sqlite.prepare(
-      `INSERT INTO analytics (id, call_id, sentiment, sentiment_score, caller_talk_ms,
-         assistant_talk_ms, silence_ms, interruptions, avg_response_latency_ms,
-         p95_response_latency_ms, custom_metrics, created_at)
-       VALUES (?, ?, 'neutral', 0.1, ?, ?, ?, 0, 600, 900, ?, ?)`,
-    );
+    const rawTranscript = sqlite.prepare(INSERT_TRANSCRIPT);
+    const rawAnalytics = sqlite.prepare(INSERT_ANALYTICS);
     const insertRawTranscript = (i: number) =>
       rawTranscript.run(`t-${i}`, liveCall.id, "caller", texts[i % texts.length], 0.9, i, base + i);
     const insertRawAnalytics = (i: number) =>
@@ -212,18 +301,56 @@ export async function runStorageBench(options: StorageBenchOptions = {}): Promis
     for (let i = 0; i < batchedInserts; i += 1000) batch(insertRawAnalytics, 1000);
     const batchAnalyticsMs = performance.now() - start;
 
+    const writers: Array<[string, number[]]> = [];
+    for (const mode of ["repository", "raw"] as const) {
+      for (const kind of ["transcript", "analytics"] as const) {
+        const rates = await writerRates(
+          join(dir, `${mode}-${kind}.db`),
+          kind,
+          mode,
+          writerRows,
+          texts,
+        );
+        const label =
+          mode === "repository"
+            ? `${kind}, repository, write-behind (${WRITERS} concurrent writers)`
+            : `${kind}, raw statement, ${WRITERS} per transaction (one per writer's call)`;
+        writers.push([label, rates]);
+      }
+    }
+
+    const machine = describeMachine();
     lines.push(
       `### Storage (SQLite, WAL, synchronous=NORMAL${quick ? ", quick" : ""})`,
+      "",
+      `Machine: ${machine.cpu} (${cpus().length} logical CPUs), Node ${machine.node}, ${new Date().toISOString()}.`,
+      ...(options.command ? [`Command: \`${options.command}\`.`] : []),
       "",
       "| insert | rows | rows/s |",
       "|---|---:|---:|",
       `| calls, raw, 50,000 per transaction | ${callCount.toLocaleString("en-US")} | ${rate(callCount, loadMs)} |`,
-      `| transcript, repository, one per transaction | ${singleInserts.toLocaleString("en-US")} | ${rate(singleInserts, repoTranscriptMs)} |`,
-      `| analytics, repository, one per transaction | ${singleInserts.toLocaleString("en-US")} | ${rate(singleInserts, repoAnalyticsMs)} |`,
+      ...writers.map(
+        ([label, rates]) => `| ${label} | ${count(writerRows)} | ${count(median(rates))} |`,
+      ),
+      `| transcript, repository, sequential, each awaited (one per transaction) | ${count(singleInserts)} | ${rate(singleInserts, repoTranscriptMs)} |`,
+      `| analytics, repository, sequential, each awaited (one per transaction) | ${count(singleInserts)} | ${rate(singleInserts, repoAnalyticsMs)} |`,
       `| transcript, raw statement, one per transaction | ${singleInserts.toLocaleString("en-US")} | ${rate(singleInserts, rawTranscriptMs)} |`,
       `| analytics, raw statement, one per transaction | ${singleInserts.toLocaleString("en-US")} | ${rate(singleInserts, rawAnalyticsMs)} |`,
       `| transcript, raw statement, 1,000 per transaction | ${batchedInserts.toLocaleString("en-US")} | ${rate(batchedInserts, batchTranscriptMs)} |`,
       `| analytics, raw statement, 1,000 per transaction | ${batchedInserts.toLocaleString("en-US")} | ${rate(batchedInserts, batchAnalyticsMs)} |`,
+      "",
+      `Write-behind: ${WRITERS} live calls each create ${count(writerRows / WRITERS)} rows, ` +
+        "awaiting each before creating the next, none waiting for the others; the repository " +
+        `commits the rows created in one event-loop turn (one per call, so ${WRITERS}) in one ` +
+        "transaction. Timed from the first create until every promise has settled (settled = " +
+        `committed). The ${WRITERS}-per-transaction raw rows store the same rows the same way ` +
+        "with raw statements and no promises. Each of these four rows has a fresh database file " +
+        `holding only the ${WRITERS} calls; it is the median of ${WRITER_RUNS} runs, which add ` +
+        "their rows to the same tables (rows/s of each run in order below). Sequential: one " +
+        "caller awaits each row before creating the next, so every row is its own transaction. " +
+        "The 1,000-per-transaction rows all go to one call.",
+      "",
+      ...writers.map(([label, rates]) => `- ${label}: ${rates.map(count).join(", ")} rows/s`),
       "",
     );
 

@@ -242,6 +242,8 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
       if (closed) return;
       closed = true;
       await endCalls();
+      // Transcripts and analytics are written behind: commit the last turn's rows first.
+      calls.flush();
       database.sqlite.close();
     },
   };

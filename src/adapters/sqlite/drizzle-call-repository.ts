@@ -22,6 +22,7 @@ import type { Recording } from "../../domain/recording.ts";
 import type { Speaker, Transcript } from "../../domain/transcript.ts";
 import type { AppDatabase } from "./database.ts";
 import { toFtsMatchExpression } from "./fts-query.ts";
+import { prepareInsert } from "./prepared-insert.ts";
 import {
   analyticsToRow,
   callToRow,
@@ -35,6 +36,7 @@ import {
   transcriptToRow,
 } from "./row-mapping.ts";
 import { translateSqliteError, type WriteContext } from "./sqlite-errors.ts";
+import { WriteBehindBatch } from "./write-behind-batch.ts";
 
 interface SearchRow {
   transcriptId: string;
@@ -72,15 +74,34 @@ const SEARCH_SQL = `
  * CallRepository on SQLite through Drizzle and better-sqlite3. better-sqlite3 is synchronous:
  * each method does its work, transactions included, before its promise settles, so no
  * transaction ever spans an await.
+ *
+ * Transcripts and analytics, written many times a second by every live call, are written
+ * behind: all those created in one event-loop turn are committed in one transaction (see
+ * WriteBehindBatch), and each promise settles after that commit. Every method whose answer
+ * could depend on them commits the pending rows first, so a read always sees every write
+ * created before it; `flush()` does the same before the connection is closed.
  */
 export class DrizzleCallRepository implements CallRepository {
   private searchStatement: Database.Statement | undefined;
+  private insertTranscript: ((row: typeof transcripts.$inferInsert) => void) | undefined;
+  private insertAnalytics: ((row: typeof analytics.$inferInsert) => void) | undefined;
+  private readonly writeBehind: WriteBehindBatch;
 
-  /** `sqlite` is the connection behind `db`, used for the full-text query Drizzle cannot express. */
+  /**
+   * `sqlite` is the connection behind `db`, used for the statements Drizzle cannot express or
+   * would rebuild for every row.
+   */
   constructor(
     private readonly db: AppDatabase,
     private readonly sqlite: Database.Database,
-  ) {}
+  ) {
+    this.writeBehind = new WriteBehindBatch(sqlite);
+  }
+
+  /** Commits every pending transcript and analytics row now; call it before closing `sqlite`. */
+  flush(): void {
+    this.writeBehind.flush();
+  }
 
   /** Runs synchronous database work and settles with its result or a translated DomainError. */
   private run<T>(work: () => T, context?: WriteContext): Promise<T> {
@@ -89,6 +110,17 @@ export class DrizzleCallRepository implements CallRepository {
     } catch (error) {
       return Promise.reject(translateSqliteError(error, context));
     }
+  }
+
+  /** As run(), after committing the pending rows, which the work might read or change. */
+  private runAfterPendingWrites<T>(work: () => T, context?: WriteContext): Promise<T> {
+    this.writeBehind.flush();
+    return this.run(work, context);
+  }
+
+  /** Queues a write for the next batch commit; see WriteBehindBatch. */
+  private writeLater<T>(write: () => void, result: T, context: WriteContext): Promise<T> {
+    return this.writeBehind.add(write, result, (error) => translateSqliteError(error, context));
   }
 
   createCall(call: Call): Promise<Call> {
@@ -171,7 +203,7 @@ export class DrizzleCallRepository implements CallRepository {
   }
 
   deleteCall(id: string): Promise<{ deleted: boolean; fileKeys: string[] }> {
-    return this.run(() =>
+    return this.runAfterPendingWrites(() =>
       this.db.transaction(
         (tx) => {
           const fileKeys = tx
@@ -239,17 +271,19 @@ export class DrizzleCallRepository implements CallRepository {
   }
 
   createTranscript(transcript: Transcript): Promise<Transcript> {
-    return this.run(
+    return this.writeLater(
       () => {
-        this.db.insert(transcripts).values(transcriptToRow(transcript)).run();
-        return transcript;
+        // seq is the rowid: SQLite numbers it.
+        this.insertTranscript ??= prepareInsert(this.sqlite, transcripts, ["seq"]);
+        this.insertTranscript(transcriptToRow(transcript));
       },
+      transcript,
       { entity: "transcript", id: transcript.id, callId: transcript.callId },
     );
   }
 
   markTranscriptInterrupted(id: string): Promise<void> {
-    return this.run(() => {
+    return this.runAfterPendingWrites(() => {
       const result = this.db
         .update(transcripts)
         .set({ interrupted: true })
@@ -260,7 +294,7 @@ export class DrizzleCallRepository implements CallRepository {
   }
 
   getTranscriptsByCallId(callId: string): Promise<Transcript[]> {
-    return this.run(() =>
+    return this.runAfterPendingWrites(() =>
       this.db
         .select()
         .from(transcripts)
@@ -278,7 +312,7 @@ export class DrizzleCallRepository implements CallRepository {
   }
 
   countTranscriptsByCallId(callId: string): Promise<number> {
-    return this.run(
+    return this.runAfterPendingWrites(
       () =>
         this.db.select({ n: count() }).from(transcripts).where(eq(transcripts.callId, callId)).get()
           ?.n ?? 0,
@@ -286,7 +320,7 @@ export class DrizzleCallRepository implements CallRepository {
   }
 
   searchTranscripts(query: TranscriptSearchQuery): Promise<TranscriptHit[]> {
-    return this.run(() => {
+    return this.runAfterPendingWrites(() => {
       const match = toFtsMatchExpression(query.q);
       if (match === null || query.limit <= 0) return [];
       this.searchStatement ??= this.sqlite.prepare(SEARCH_SQL);
@@ -308,17 +342,18 @@ export class DrizzleCallRepository implements CallRepository {
   }
 
   createAnalytics(record: Analytics): Promise<Analytics> {
-    return this.run(
+    return this.writeLater(
       () => {
-        this.db.insert(analytics).values(analyticsToRow(record)).run();
-        return record;
+        this.insertAnalytics ??= prepareInsert(this.sqlite, analytics);
+        this.insertAnalytics(analyticsToRow(record));
       },
+      record,
       { entity: "analytics record", id: record.id, callId: record.callId },
     );
   }
 
   getAnalyticsByCallId(callId: string): Promise<Analytics[]> {
-    return this.run(() =>
+    return this.runAfterPendingWrites(() =>
       this.db
         .select()
         .from(analytics)
@@ -331,7 +366,7 @@ export class DrizzleCallRepository implements CallRepository {
   }
 
   countAnalyticsByCallId(callId: string): Promise<number> {
-    return this.run(
+    return this.runAfterPendingWrites(
       () =>
         this.db.select({ n: count() }).from(analytics).where(eq(analytics.callId, callId)).get()
           ?.n ?? 0,

@@ -25,13 +25,17 @@ export function createSqliteWorld(): SqliteWorld {
   const path = join(dir, "calls.db");
   const opened = openDatabase(`file:${path}`);
   migrateDatabase(opened.sqlite, MIGRATIONS);
+  const repository = new DrizzleCallRepository(opened.db, opened.sqlite);
   return {
     ...opened,
     dir,
     path,
-    repository: new DrizzleCallRepository(opened.db, opened.sqlite),
+    repository,
     close() {
-      if (opened.sqlite.open) opened.sqlite.close();
+      if (opened.sqlite.open) {
+        repository.flush();
+        opened.sqlite.close();
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

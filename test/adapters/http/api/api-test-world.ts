@@ -88,7 +88,10 @@ export function createApiWorld(options: WorldOptions = {}): ApiWorld {
     twilioBodies,
     request: async (pathAndQuery, init) => app.request(pathAndQuery, init),
     close() {
-      if (database.sqlite.open) database.sqlite.close();
+      if (database.sqlite.open) {
+        repository.flush();
+        database.sqlite.close();
+      }
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
