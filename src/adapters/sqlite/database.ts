@@ -34,6 +34,10 @@ export function openDatabase(url: string): OpenedDatabase {
     // except for the last transactions on power loss, which recordings survive via their files.
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("synchronous = NORMAL");
+    // Checkpoint (copy the WAL back into the database file) every ~40 MB of WAL rather than the
+    // default ~4 MB: transcript inserts, each updating the full-text index, ran 15–30% faster in
+    // the storage benchmark, for a WAL file that grows to that size between checkpoints.
+    sqlite.pragma("wal_autocheckpoint = 10000");
     sqlite.pragma("busy_timeout = 5000");
     sqlite.pragma("foreign_keys = ON");
   } catch (error) {

@@ -20,6 +20,7 @@ describe("openDatabase", () => {
       expect(sqlite.pragma("synchronous", { simple: true })).toBe(1);
       expect(sqlite.pragma("busy_timeout", { simple: true })).toBe(5000);
       expect(sqlite.pragma("foreign_keys", { simple: true })).toBe(1);
+      expect(sqlite.pragma("wal_autocheckpoint", { simple: true })).toBe(10000);
     } finally {
       sqlite.close();
     }
