@@ -1,11 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  base64EncodedLength,
-  decodeBase64,
-  decodeBase64Into,
-  encodeBase64Into,
-} from "../../src/domain/base64.ts";
+import { decodeBase64, decodeBase64Into } from "../../src/domain/base64.ts";
 
 describe("strict base64", () => {
   it("decodes exactly what Node encodes, for any bytes", () => {
@@ -39,24 +34,5 @@ describe("strict base64", () => {
   it("refuses a payload larger than the destination", () => {
     const out = new Uint8Array(2);
     expect(() => decodeBase64Into("YWJj", out)).toThrow(/larger than a media frame/);
-  });
-});
-
-describe("base64 encoding into bytes", () => {
-  it("writes exactly Node's base64 for any bytes, at any offset, touching nothing else", () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 1000 }), fc.nat(7), (bytes, offset) => {
-        const out = new Uint8Array(offset + base64EncodedLength(bytes.length) + 3).fill(7);
-        const end = encodeBase64Into(bytes, out, offset);
-        const expected = Buffer.from(bytes).toString("base64");
-        expect(end - offset).toBe(expected.length);
-        expect(Buffer.from(out.subarray(offset, end)).toString("latin1")).toBe(expected);
-        expect([...out.subarray(0, offset), ...out.subarray(end)].every((b) => b === 7)).toBe(true);
-      }),
-    );
-  });
-
-  it("refuses to write past the end of its output", () => {
-    expect(() => encodeBase64Into(new Uint8Array(3), new Uint8Array(5), 2)).toThrow(RangeError);
   });
 });

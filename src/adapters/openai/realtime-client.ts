@@ -6,7 +6,7 @@ import type {
   RealtimeSessionOptions,
 } from "../../application/bridge-ports.ts";
 import type { JsonObject } from "../../domain/analytics.ts";
-import { base64EncodedLength, encodeBase64Into } from "../../domain/base64.ts";
+import { audioMessage } from "../ws/audio-message.ts";
 import { parseServerEvent } from "./realtime-events.ts";
 
 export interface RealtimeClientOptions {
@@ -23,21 +23,6 @@ export interface RealtimeClientOptions {
 const APPEND_PREFIX = Buffer.from('{"type":"input_audio_buffer.append","audio":"', "latin1");
 const APPEND_SUFFIX = Buffer.from('"}', "latin1");
 const TEXT = { binary: false } as const;
-
-/**
- * The append event for `pcm`, built as bytes: a fresh buffer per message, since the socket may
- * still hold the previous one, and no intermediate strings for the garbage collector.
- */
-function appendMessage(pcm: Int16Array): Buffer {
-  const bytes = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
-  const message = Buffer.allocUnsafe(
-    APPEND_PREFIX.length + base64EncodedLength(bytes.length) + APPEND_SUFFIX.length,
-  );
-  APPEND_PREFIX.copy(message, 0);
-  const end = encodeBase64Into(bytes, message, APPEND_PREFIX.length);
-  APPEND_SUFFIX.copy(message, end);
-  return message;
-}
 
 /**
  * Client frames carry a masking key (RFC 6455 §5.3), and ws accepts an all-zero key as "nothing
@@ -147,7 +132,7 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
 
   appendAudio(pcm24k: Int16Array): void {
     if (this.closed || pcm24k.length === 0) return;
-    const message = appendMessage(pcm24k);
+    const message = audioMessage(APPEND_PREFIX, pcm24k, APPEND_SUFFIX);
     if (this.socket.readyState === WebSocket.OPEN) {
       this.socket.send(message, TEXT);
       return;

@@ -1,6 +1,6 @@
 import type { WebSocket } from "ws";
 import type { TelephonyOutput } from "../../application/bridge-ports.ts";
-import { base64EncodedLength, encodeBase64Into } from "../../domain/base64.ts";
+import { audioMessage } from "../ws/audio-message.ts";
 
 const MEDIA_SUFFIX = Buffer.from('"}}', "latin1");
 const TEXT = { binary: false } as const;
@@ -46,13 +46,7 @@ export class WsTelephonyOutput implements TelephonyOutput {
 
   sendAudio(mulaw: Uint8Array): void {
     if (!this.isOpen()) return;
-    // Built as bytes, in a fresh buffer (the socket may still hold the previous frame's).
-    const prefix = this.mediaPrefix;
-    const message = Buffer.allocUnsafe(
-      prefix.length + base64EncodedLength(mulaw.length) + MEDIA_SUFFIX.length,
-    );
-    prefix.copy(message, 0);
-    MEDIA_SUFFIX.copy(message, encodeBase64Into(mulaw, message, prefix.length));
+    const message = audioMessage(this.mediaPrefix, mulaw, MEDIA_SUFFIX);
     this.send(message);
   }
 
