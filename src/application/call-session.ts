@@ -1,6 +1,11 @@
 import type { JsonObject } from "../domain/analytics.ts";
 import { decodeMuLawInto, encodeMuLawInto, Resampler } from "../domain/audio/index.ts";
-import { base64DecodedLength, decodeBase64Into } from "../domain/base64.ts";
+import {
+  base64DecodedLength,
+  base64DecodedLengthOfBytes,
+  decodeBase64BytesInto,
+  decodeBase64Into,
+} from "../domain/base64.ts";
 import { isDomainError } from "../domain/errors.ts";
 import { AssistantPlayback, FRAME_MS } from "./assistant-playback.ts";
 import type {
@@ -173,11 +178,25 @@ export class CallSession implements RealtimeListener {
   media(payload: string, timestampMs: number | null = null): void {
     if (this.state !== "live") return;
     const started = this.deps.now?.() ?? performance.now() / 1000;
-    this.deps.metrics.frameIn();
     const length = base64DecodedLength(payload);
     // Beyond MAX_FRAME_BYTES the decoder refuses the frame, whatever the buffer's size.
     if (length > this.mulawIn.length && length <= MAX_FRAME_BYTES) this.growInboundScratch();
-    const bytes = decodeBase64Into(payload, this.mulawIn);
+    this.deps.metrics.frameIn();
+    this.forward(decodeBase64Into(payload, this.mulawIn), started, timestampMs);
+  }
+
+  /** media() for a payload still in the bytes of its message: src[start, end) is the base64. */
+  mediaBytes(src: Uint8Array, start: number, end: number, timestampMs: number | null): void {
+    if (this.state !== "live") return;
+    const started = this.deps.now?.() ?? performance.now() / 1000;
+    const length = base64DecodedLengthOfBytes(src, start, end);
+    if (length > this.mulawIn.length && length <= MAX_FRAME_BYTES) this.growInboundScratch();
+    this.deps.metrics.frameIn();
+    this.forward(decodeBase64BytesInto(src, start, end, this.mulawIn), started, timestampMs);
+  }
+
+  /** The caller's decoded mu-law (the first `bytes` of mulawIn) to the recording and the model. */
+  private forward(bytes: number, started: number, timestampMs: number | null): void {
     const pcm8k = this.pcm8kIn.subarray(0, bytes);
     decodeMuLawInto(this.mulawIn.subarray(0, bytes), this.pcm8kIn);
     let played = 0;

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { scanMediaFrame } from "../../src/adapters/twilio/media-frame-scanner.ts";
 import {
   type ParsedFrame,
   parseTwilioFrame,
@@ -168,5 +169,104 @@ describe("parseTwilioFrame under random and damaged input", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+/** What the JSON path hands the session for `text`: the payload and timestamp, or null. */
+function viaJson(text: string): { payload: string; timestampMs: number | null } | null {
+  const result = parseTwilioFrame(text);
+  if (!result.ok || result.frame.event !== "media") return null;
+  const raw = result.frame.media.timestamp;
+  const ms = raw === undefined ? null : Number(raw);
+  return {
+    payload: result.frame.media.payload,
+    timestampMs: ms === null || !Number.isFinite(ms) ? null : ms,
+  };
+}
+
+function expectScanAgrees(text: string): void {
+  const bytes = Buffer.from(text, "utf8");
+  const scanned = scanMediaFrame(bytes);
+  if (scanned === null) return; // the JSON path decides, as before
+  // The route's JSON path reads the message's bytes as UTF-8 (a lone surrogate in `text` has
+  // already become U+FFFD in them, as it would on the wire).
+  const json = viaJson(bytes.toString("utf8"));
+  expect(json).not.toBeNull();
+  expect(bytes.subarray(scanned.payloadStart, scanned.payloadEnd).toString("utf8")).toBe(
+    json!.payload,
+  );
+  expect(scanned.timestampMs).toBe(json!.timestampMs);
+}
+
+describe("scanMediaFrame (media frames read from their bytes)", () => {
+  const twilioMedia = fc.record({
+    event: fc.constant("media"),
+    sequenceNumber: fc.nat().map(String),
+    media: fc.record({
+      track: fc.constant("inbound"),
+      chunk: fc.nat().map(String),
+      timestamp: fc.nat().map(String),
+      payload: fc.base64String({ maxLength: 216 }),
+    }),
+    streamSid: sid,
+  });
+
+  it("reads every frame Twilio sends, with the payload and timestamp the JSON path gives", () => {
+    fc.assert(
+      fc.property(twilioMedia, (frame) => {
+        const text = JSON.stringify(frame);
+        const scanned = scanMediaFrame(Buffer.from(text));
+        expect(scanned).not.toBeNull();
+        expectScanAgrees(text);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("never takes a frame the JSON path would refuse or read differently", () => {
+    const texts = fc.oneof(
+      twilioMedia.chain((f) => textuallyMutated(JSON.stringify(f))),
+      twilioMedia.chain((f) => structurallyMutated(f)).map(toJsonText),
+      validFrame.map((f) => JSON.stringify(f)),
+      validFrame.chain((f) => textuallyMutated(JSON.stringify(f))),
+      anyString(200),
+      fc.json(),
+    );
+    fc.assert(fc.property(texts, expectScanAgrees), { numRuns: 5000 });
+  });
+
+  it("follows JSON.parse on the cases where a scanner could go wrong", () => {
+    const cases = [
+      '{"event":"media","media":{"payload":"AAAA"}}',
+      ' \n{ "event" : "media" , "media" : { "payload" : "AAAA" , "timestamp" : "20" } }\t',
+      // Repeated keys: the last one counts.
+      '{"event":"media","media":{"payload":"AAAA"},"media":{"payload":"BBBB"}}',
+      '{"event":"media","event":"stop","media":{"payload":"AAAA"}}',
+      '{"event":"stop","event":"media","media":{"payload":"AAAA"}}',
+      '{"event":"media","media":{"payload":"AAAA","payload":"CCCC"}}',
+      // Timestamps JSON would read as numbers, or not.
+      '{"event":"media","media":{"payload":"","timestamp":""}}',
+      '{"event":"media","media":{"payload":"","timestamp":"007"}}',
+      '{"event":"media","media":{"payload":"","timestamp":" 12 "}}',
+      '{"event":"media","media":{"payload":"","timestamp":"1e3"}}',
+      '{"event":"media","media":{"payload":"","timestamp":"abc"}}',
+      '{"event":"media","media":{"payload":"","timestamp":"99999999999999999999"}}',
+      // Not for the scanner: escapes, numbers, arrays, trailing garbage, missing parts.
+      '{"event":"med\\u0069a","media":{"payload":"AAAA"}}',
+      '{"event":"media","media":{"payload":"AA\\/A"}}',
+      '{"event":"media","seq":1,"media":{"payload":"AAAA"}}',
+      '{"event":"media","media":[{"payload":"AAAA"}]}',
+      '{"event":"media","media":{"payload":"AAAA"}}x',
+      '{"event":"media","media":{"payload":"AAAA"},}',
+      '{"event":"media","media":{"payload":"AAAA"}',
+      '{"event":"media","media":{}}',
+      '{"event":"media"}',
+      '{"media":{"payload":"AAAA"}}',
+      '{"event":"media","media":{"payload":"AAAA"}}{}',
+      '{"event":"media","media":{"payload":"ÀÀÀÀ"}}',
+    ];
+    for (const text of cases) expectScanAgrees(text);
+    expect(scanMediaFrame(Buffer.from(cases[0]!))).not.toBeNull();
+    expect(scanMediaFrame(Buffer.from(cases[2]!))?.payloadStart).toBe(cases[2]!.indexOf("BBBB"));
   });
 });

@@ -29,6 +29,8 @@ export class LiveSessions {
           throw error;
         }),
       media: (payload, timestampMs) => session.media(payload, timestampMs),
+      mediaBytes: (src, start, end, timestampMs) =>
+        session.mediaBytes(src, start, end, timestampMs),
       mark: (name) => session.mark(name),
       dtmf: (digit) => session.dtmf(digit),
       stop: (reason, outcome) => session.stop(reason, outcome).finally(forget),

@@ -8,6 +8,7 @@ import type { Logger } from "../../application/ports.ts";
 import { isDomainError } from "../../domain/errors.ts";
 import { errorBody } from "../http/errors.ts";
 import { maskPhone } from "../logging/pino-logger.ts";
+import { scanMediaFrame } from "./media-frame-scanner.ts";
 import { isValidTwilioSignature } from "./signature.ts";
 import type { SignedCalls } from "./signed-calls.ts";
 import { parseTwilioFrame, type TwilioStart } from "./twilio-frames.ts";
@@ -17,6 +18,8 @@ import { type Corkable, WsTelephonyOutput } from "./ws-telephony-output.ts";
 export interface MediaStreamSession {
   start(input: StartCallInput): Promise<void>;
   media(payload: string, timestampMs: number | null): void;
+  /** media() for a payload that is src[start, end) of its message's bytes. */
+  mediaBytes(src: Uint8Array, start: number, end: number, timestampMs: number | null): void;
   mark(name: string): void;
   dtmf(digit: string): void;
   stop(reason: string, outcome?: "completed" | "failed"): Promise<void>;
@@ -181,6 +184,19 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
 
         const onMessage = (socket: WebSocket, data: WebSocket.RawData, isBinary: boolean) => {
           if (isBinary) return bad("binary_frame", "binary frames are not Twilio's protocol");
+          // Fifty media frames a second per call: read from the bytes when they have Twilio's
+          // plain shape; anything else takes the JSON and zod path below.
+          const media = Buffer.isBuffer(data) ? scanMediaFrame(data) : null;
+          if (media !== null && Buffer.isBuffer(data)) {
+            if (!session) return bad("out_of_order", "media before start");
+            try {
+              const { payloadStart, payloadEnd, timestampMs } = media;
+              session.mediaBytes(data, payloadStart, payloadEnd, timestampMs);
+            } catch (error) {
+              bad(isDomainError(error) ? error.code : "media_error", describeError(error).message);
+            }
+            return;
+          }
           const parsed = parseTwilioFrame(data.toString());
           if (!parsed.ok) return bad(parsed.kind, parsed.message);
           const frame = parsed.frame;
