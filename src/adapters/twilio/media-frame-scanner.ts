@@ -50,9 +50,11 @@ function equals(bytes: Uint8Array, start: number, end: number, word: Uint8Array)
 class Cursor {
   bytes: Uint8Array = new Uint8Array(0);
   at = 0;
-  /** The last string read is bytes[from, to). */
+  /** The last string read is bytes[from, to); the last key, bytes[keyFrom, keyTo). */
   from = 0;
   to = 0;
+  keyFrom = 0;
+  keyTo = 0;
 
   reset(bytes: Uint8Array): void {
     this.bytes = bytes;
@@ -89,7 +91,42 @@ class Cursor {
     this.at++;
     return true;
   }
+
+  /**
+   * Just after an object's `{` (first = true) or one of its values: reads the next member's key
+   * and its colon (KEY, the key in [keyFrom, keyTo), the cursor on the value), or the object's
+   * `}` (END); anything else is ERROR.
+   */
+  nextKey(first: boolean): Step {
+    this.skipSpace();
+    const b = this.bytes[this.at];
+    if (b === CLOSE) {
+      this.at++;
+      return END;
+    }
+    if (!first) {
+      if (b !== COMMA) return ERROR;
+      this.at++;
+      this.skipSpace();
+    }
+    if (!this.string()) return ERROR;
+    this.keyFrom = this.from;
+    this.keyTo = this.to;
+    if (!this.expect(COLON)) return ERROR;
+    this.skipSpace();
+    return KEY;
+  }
+
+  /** Whether the key just read is `word`. */
+  keyIs(word: Uint8Array): boolean {
+    return equals(this.bytes, this.keyFrom, this.keyTo, word);
+  }
 }
+
+type Step = 0 | 1 | 2;
+const KEY: Step = 0;
+const END: Step = 1;
+const ERROR: Step = 2;
 
 const cursor = new Cursor();
 const scanned: ScannedMedia = { payloadStart: 0, payloadEnd: 0, timestampMs: null };
@@ -105,61 +142,32 @@ export function scanMediaFrame(bytes: Uint8Array): ScannedMedia | null {
   let timestampEnd = -1;
 
   if (!cursor.expect(OPEN)) return null;
-  cursor.skipSpace();
-  if (bytes[cursor.at] !== CLOSE) {
-    for (;;) {
-      cursor.skipSpace();
-      if (!cursor.string()) return null;
-      const keyFrom = cursor.from;
-      const keyTo = cursor.to;
-      if (!cursor.expect(COLON)) return null;
-      cursor.skipSpace();
-      if (equals(bytes, keyFrom, keyTo, MEDIA)) {
-        // A later `media` replaces an earlier one entirely, as in JSON.parse.
-        if (!cursor.expect(OPEN)) return null;
-        sawMedia = true;
-        payloadStart = payloadEnd = timestampStart = timestampEnd = -1;
-        cursor.skipSpace();
-        if (bytes[cursor.at] !== CLOSE) {
-          for (;;) {
-            cursor.skipSpace();
-            if (!cursor.string()) return null;
-            const innerFrom = cursor.from;
-            const innerTo = cursor.to;
-            if (!cursor.expect(COLON)) return null;
-            cursor.skipSpace();
-            if (!cursor.string()) return null;
-            if (equals(bytes, innerFrom, innerTo, PAYLOAD)) {
-              payloadStart = cursor.from;
-              payloadEnd = cursor.to;
-            } else if (equals(bytes, innerFrom, innerTo, TIMESTAMP)) {
-              timestampStart = cursor.from;
-              timestampEnd = cursor.to;
-            }
-            cursor.skipSpace();
-            if (bytes[cursor.at] === COMMA) {
-              cursor.at++;
-              continue;
-            }
-            break;
-          }
-        }
-        if (!cursor.expect(CLOSE)) return null;
-      } else {
+  let step = cursor.nextKey(true);
+  for (; step === KEY; step = cursor.nextKey(false)) {
+    if (cursor.keyIs(MEDIA)) {
+      // A later `media` replaces an earlier one entirely, as in JSON.parse.
+      if (!cursor.expect(OPEN)) return null;
+      sawMedia = true;
+      payloadStart = payloadEnd = timestampStart = timestampEnd = -1;
+      let inner = cursor.nextKey(true);
+      for (; inner === KEY; inner = cursor.nextKey(false)) {
         if (!cursor.string()) return null;
-        if (equals(bytes, keyFrom, keyTo, EVENT)) {
-          isMedia = equals(bytes, cursor.from, cursor.to, MEDIA);
+        if (cursor.keyIs(PAYLOAD)) {
+          payloadStart = cursor.from;
+          payloadEnd = cursor.to;
+        } else if (cursor.keyIs(TIMESTAMP)) {
+          timestampStart = cursor.from;
+          timestampEnd = cursor.to;
         }
       }
-      cursor.skipSpace();
-      if (bytes[cursor.at] === COMMA) {
-        cursor.at++;
-        continue;
-      }
-      break;
+      if (inner === ERROR) return null;
+    } else {
+      const isEvent = cursor.keyIs(EVENT);
+      if (!cursor.string()) return null;
+      if (isEvent) isMedia = equals(bytes, cursor.from, cursor.to, MEDIA);
     }
   }
-  if (!cursor.expect(CLOSE)) return null;
+  if (step === ERROR) return null;
   cursor.skipSpace();
   if (cursor.at !== bytes.length) return null;
   if (!isMedia || !sawMedia || payloadStart < 0) return null;
