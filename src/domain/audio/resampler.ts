@@ -3,10 +3,11 @@ import { type PolyphaseFilter, polyphaseFilter } from "./polyphase-filter.ts";
 
 /**
  * Input samples copied per pass through the working buffer; bounds its size for any chunk. A
- * Twilio frame (160 samples) is one pass; larger chunks take several. The buffer is float64 and
- * every live call keeps three resamplers, so this is per-call memory: 2048 cost 48 KB a call.
+ * Twilio frame (160 samples) and a 20 ms frame at 24 kHz (480) are one pass; larger chunks take
+ * several. The buffer is float64 and every live call keeps three resamplers, so this is per-call
+ * memory: 2048 cost 48 KB a call, 512 costs 13 KB; 256 made 480-sample chunks 8% slower.
  */
-const BLOCK = 256;
+const BLOCK = 512;
 
 /** "No limit" as a small integer, so that loop bounds stay in V8's fast integer representation. */
 const NO_LIMIT = 0x10000000;
