@@ -182,18 +182,22 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
             });
         };
 
+        /** A frame the session could not take (bad base64, too large): counted, the call goes on. */
+        const mediaFailed = (error: unknown) =>
+          bad(isDomainError(error) ? error.code : "media_error", describeError(error).message);
+
         const onMessage = (socket: WebSocket, data: WebSocket.RawData, isBinary: boolean) => {
           if (isBinary) return bad("binary_frame", "binary frames are not Twilio's protocol");
           // Fifty media frames a second per call: read from the bytes when they have Twilio's
           // plain shape; anything else takes the JSON and zod path below.
           const media = Buffer.isBuffer(data) ? scanMediaFrame(data) : null;
-          if (media !== null && Buffer.isBuffer(data)) {
+          if (media !== null) {
             if (!session) return bad("out_of_order", "media before start");
             try {
               const { payloadStart, payloadEnd, timestampMs } = media;
-              session.mediaBytes(data, payloadStart, payloadEnd, timestampMs);
+              session.mediaBytes(data as Buffer, payloadStart, payloadEnd, timestampMs);
             } catch (error) {
-              bad(isDomainError(error) ? error.code : "media_error", describeError(error).message);
+              mediaFailed(error);
             }
             return;
           }
@@ -210,10 +214,7 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
               try {
                 session.media(frame.media.payload, mediaTimestamp(frame.media.timestamp));
               } catch (error) {
-                bad(
-                  isDomainError(error) ? error.code : "media_error",
-                  describeError(error).message,
-                );
+                mediaFailed(error);
               }
               return;
             case "mark":
