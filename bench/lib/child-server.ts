@@ -23,9 +23,12 @@ export interface ChildExit {
 
 export type LogLine = Record<string, unknown>;
 
+const MAX_STDERR_CHARS = 1 << 20;
+
 /**
  * The real server as `npm start` runs it, in its own process: a SIGKILL kills the server and
- * nothing else, and /proc/<pid> describes the server alone.
+ * nothing else, /proc/<pid> describes the server alone, and an uncaught error really ends it.
+ * Used by the memory bench, the crash-recovery and crash-loop tests and the HTTP fuzz test.
  */
 export interface ChildServer {
   readonly pid: number;
@@ -34,6 +37,10 @@ export interface ChildServer {
   readonly mediaStreamUrl: string;
   /** Every JSON log line so far, parsed. */
   readonly logs: LogLine[];
+  /** Everything the process wrote to stderr so far (up to its last 1 MiB). */
+  stderr(): string;
+  /** Whether the process is still running. */
+  readonly alive: boolean;
   readonly exited: Promise<ChildExit>;
   /** Sends a signal and waits for the process to exit. */
   kill(signal: NodeJS.Signals): Promise<ChildExit>;
@@ -79,19 +86,25 @@ export async function spawnServer(options: ChildServerOptions): Promise<ChildSer
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = waitForExit(child);
+  let running = true;
+  void exited.then(() => {
+    running = false;
+  });
   const logs: LogLine[] = [];
   let stderr = "";
   child.stderr?.setEncoding("utf8");
   child.stderr?.on("data", (chunk: string) => {
-    // Bounded: only the start of stderr is needed to explain a failed start.
-    if (stderr.length < 8192) stderr += chunk;
+    // Bounded: a crash-looping or fuzzed server must not grow the test's memory without limit.
+    stderr = (stderr + chunk).slice(-MAX_STDERR_CHARS);
   });
 
   const port = await new Promise<number>((resolvePort, reject) => {
     const timeoutMs = options.startTimeoutMs ?? 30_000;
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`server did not listen within ${timeoutMs} ms; stderr: ${stderr}`));
+      reject(
+        new Error(`server did not listen within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`),
+      );
     }, timeoutMs);
     // Every stdout line must be read even after start, or a chatty server blocks on a full pipe.
     const lines = createInterface({ input: child.stdout! });
@@ -114,7 +127,7 @@ export async function spawnServer(options: ChildServerOptions): Promise<ChildSer
       clearTimeout(timer);
       reject(
         new Error(
-          `server exited before listening (code ${exit.code}, signal ${exit.signal}); stderr: ${stderr}`,
+          `server exited before listening (code ${exit.code}, signal ${exit.signal}); stderr: ${stderr.slice(-2000)}`,
         ),
       );
     });
@@ -132,6 +145,10 @@ export async function spawnServer(options: ChildServerOptions): Promise<ChildSer
     baseUrl: `http://127.0.0.1:${port}`,
     mediaStreamUrl: `ws://127.0.0.1:${port}/twilio/media-stream`,
     logs,
+    stderr: () => stderr,
+    get alive() {
+      return running;
+    },
     exited,
     kill,
     async stop(timeoutMs = 15_000) {

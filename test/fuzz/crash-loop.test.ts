@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
+import { type ChildServer, spawnServer } from "../../bench/lib/child-server.ts";
 import { decodeWav } from "../../src/domain/audio/index.ts";
 import { FakeRealtimeServer } from "../support/fake-openai-realtime.ts";
-import { type ChildServer, startChildServer } from "../support/fuzz-child-server.ts";
 import { concat, silence, speechLike, tone } from "../support/signals.ts";
 import { eventually, startTestServer } from "../support/test-server.ts";
 import { playCall, TwilioSimulator } from "../support/twilio-simulator.ts";
@@ -230,12 +230,12 @@ describe("a crash loop: SIGKILL at random moments during concurrent calls", () =
       const env = { OPENAI_API_KEY: "sk-test-fake", OPENAI_REALTIME_URL: fake.url };
       const simulated: SimulatedCall[] = [];
       for (let cycle = 0; cycle < CYCLES; cycle++) {
-        server = await startChildServer({ databasePath, recordingsDir, env });
+        server = await spawnServer({ databasePath, recordingsDir, env });
         simulated.push(...(await crashCycle(server, cycle, random)));
       }
 
       // The restart after the last kill recovers whatever that kill interrupted.
-      server = await startChildServer({ databasePath, recordingsDir, env });
+      server = await spawnServer({ databasePath, recordingsDir, env });
       const calls = await allCalls(server);
       const byStreamSid = new Map(calls.map((c) => [c.streamSid, c]));
       const context = `seed ${seed} (set FUZZ_SEED to replay)`;

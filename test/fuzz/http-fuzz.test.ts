@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnServer } from "../../bench/lib/child-server.ts";
 import { anyString, nastyString } from "../support/fuzz-arbitraries.ts";
-import { startChildServer } from "../support/fuzz-child-server.ts";
 import {
   type FuzzRequest,
   type FuzzResponse,
@@ -14,6 +14,7 @@ import {
   sendRaw,
   sendRequest,
 } from "../support/fuzz-http.ts";
+import { watchProcessFaults } from "../support/process-faults.ts";
 import { silence, tone } from "../support/signals.ts";
 import { eventually, startTestServer, type TestServer } from "../support/test-server.ts";
 import { playCall } from "../support/twilio-simulator.ts";
@@ -143,12 +144,9 @@ let server: TestServer;
 let keyed: TestServer;
 let realIds: string[] = [];
 let routes: string[] = [];
-const processFaults: unknown[] = [];
-const onFault = (error: unknown) => processFaults.push(error);
+const processFaults = watchProcessFaults();
 
 beforeAll(async () => {
-  process.on("unhandledRejection", onFault);
-  process.on("uncaughtException", onFault);
   server = await startTestServer();
   keyed = await startTestServer({ API_KEY });
   const s = server;
@@ -180,8 +178,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  process.off("unhandledRejection", onFault);
-  process.off("uncaughtException", onFault);
   await server?.stop();
   await keyed?.stop();
 });
@@ -405,7 +401,7 @@ describe("HTTP fuzzing of every route", () => {
 describe("a production process under hostile request heads", () => {
   it("stays up: no request target or upgrade request can end it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "callbridge-fuzz-http-"));
-    const child = await startChildServer({
+    const child = await spawnServer({
       databasePath: join(dir, "calls.db"),
       recordingsDir: join(dir, "recordings"),
     });
@@ -414,7 +410,7 @@ describe("a production process under hostile request heads", () => {
         await sendRaw(child.port, head, 1000);
         expect(
           child.alive,
-          `the process died after ${JSON.stringify(head.slice(0, 120))}\n${child.output().stderr.slice(-1500)}`,
+          `the process died after ${JSON.stringify(head.slice(0, 120))}\n${child.stderr().slice(-1500)}`,
         ).toBe(true);
       }
       // A call still works afterwards.
@@ -425,7 +421,7 @@ describe("a production process under hostile request heads", () => {
       });
       expect(summary.framesSent).toBe(10);
       expect((await fetch(`${child.baseUrl}/healthz`)).status).toBe(200);
-      expect(child.output().stderr).not.toMatch(/TypeError|Unhandled|uncaught/i);
+      expect(child.stderr()).not.toMatch(/TypeError|Unhandled|uncaught/i);
     } finally {
       await child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });

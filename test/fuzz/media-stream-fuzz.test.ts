@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { decodeWav } from "../../src/domain/audio/index.ts";
 import { type FuzzFrame, frameArbitrary, oversizedData } from "../support/fuzz-frames.ts";
+import { watchProcessFaults } from "../support/process-faults.ts";
 import { metricValue, parsePrometheus } from "../support/prometheus-text.ts";
 import { concat, silence, speechLike, tone } from "../support/signals.ts";
 import { eventually, startTestServer, type TestServer } from "../support/test-server.ts";
@@ -29,8 +30,7 @@ const CLEAN_FRAMES = 225;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-const processFaults: unknown[] = [];
-const onFault = (error: unknown) => processFaults.push(error);
+const processFaults = watchProcessFaults();
 let reference: Int16Array;
 
 async function endedCallRecording(s: TestServer, streamSid: string): Promise<Int16Array> {
@@ -52,8 +52,6 @@ async function endedCallRecording(s: TestServer, streamSid: string): Promise<Int
 }
 
 beforeAll(async () => {
-  process.on("unhandledRejection", onFault);
-  process.on("uncaughtException", onFault);
   // The clean call alone, on a server of its own: what its recording must be.
   const alone = await startTestServer();
   try {
@@ -70,11 +68,6 @@ beforeAll(async () => {
     await alone.stop();
   }
 }, 60_000);
-
-afterAll(() => {
-  process.off("unhandledRejection", onFault);
-  process.off("uncaughtException", onFault);
-});
 
 /** Shared pacing and counts across the fuzzing lanes. */
 class Budget {

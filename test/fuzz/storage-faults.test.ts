@@ -14,10 +14,11 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
+import { describe, expect, it, type TestContext } from "vitest";
 import { decodeWav } from "../../src/domain/audio/index.ts";
 import { FakeRealtimeServer } from "../support/fake-openai-realtime.ts";
 import { LogCapture } from "../support/log-capture.ts";
+import { watchProcessFaults } from "../support/process-faults.ts";
 import { metricValue, parsePrometheus } from "../support/prometheus-text.ts";
 import { concat, silence, speechLike } from "../support/signals.ts";
 import { eventually, startTestServer, type TestServer } from "../support/test-server.ts";
@@ -29,16 +30,7 @@ import { TwilioSimulator } from "../support/twilio-simulator.ts";
  * replaced by a file.
  */
 
-const processFaults: unknown[] = [];
-const onFault = (error: unknown) => processFaults.push(error);
-beforeAll(() => {
-  process.on("unhandledRejection", onFault);
-  process.on("uncaughtException", onFault);
-});
-afterAll(() => {
-  process.off("unhandledRejection", onFault);
-  process.off("uncaughtException", onFault);
-});
+const processFaults = watchProcessFaults();
 
 /** A 512 KiB tmpfs at `dir`, or false where mounting is not allowed. */
 function mountTinyTmpfs(dir: string): boolean {

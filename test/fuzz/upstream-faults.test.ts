@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
+import { describe, expect, it, type TestContext } from "vitest";
 import { decodeWav } from "../../src/domain/audio/index.ts";
 import {
   type FakeRealtimeConnection,
@@ -8,6 +8,7 @@ import {
   REALTIME_RATE,
   type RealtimeFault,
 } from "../support/fake-openai-realtime.ts";
+import { watchProcessFaults } from "../support/process-faults.ts";
 import { parsePrometheus } from "../support/prometheus-text.ts";
 import { concat, silence, speechLike } from "../support/signals.ts";
 import { eventually, startTestServer, type TestServer } from "../support/test-server.ts";
@@ -18,16 +19,7 @@ import { TwilioSimulator } from "../support/twilio-simulator.ts";
  * server must stay up and healthy, and each fault must be counted in /metrics.
  */
 
-const processFaults: unknown[] = [];
-const onFault = (error: unknown) => processFaults.push(error);
-beforeAll(() => {
-  process.on("unhandledRejection", onFault);
-  process.on("uncaughtException", onFault);
-});
-afterAll(() => {
-  process.off("unhandledRejection", onFault);
-  process.off("uncaughtException", onFault);
-});
+const processFaults = watchProcessFaults();
 
 /** A fake upstream with `fault` and a server using it, both stopped when the test ends. */
 async function bridgeWith(fault: RealtimeFault, { onTestFinished }: TestContext) {
