@@ -89,9 +89,18 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
 
   let activeCalls = () => 0;
   const metrics = new PrometheusMetrics(() => activeCalls());
-  const calls = new DrizzleCallRepository(database.db, database.sqlite);
   // Monotonic, not the injected clock: this is an operational window, not call time.
   let lastStorageErrorAt = Number.NEGATIVE_INFINITY;
+  const calls = new DrizzleCallRepository(database.db, database.sqlite, {
+    onSearchIndexError: (error) => {
+      logger.error(
+        { err: error instanceof Error ? error.message : String(error) },
+        "indexing transcripts for search failed; retrying in 1 s",
+      );
+      metrics.error("storage_search_index");
+      lastStorageErrorAt = performance.now();
+    },
+  });
   const recordings = new FsRecordingStore({
     root: config.recordingStoragePath,
     logger,

@@ -21,6 +21,7 @@ import { notFound } from "../../domain/errors.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Speaker, Transcript } from "../../domain/transcript.ts";
 import type { AppDatabase } from "./database.ts";
+import { DeferredFtsIndex } from "./deferred-fts-index.ts";
 import { toFtsMatchExpression } from "./fts-query.ts";
 import { prepareInsert } from "./prepared-insert.ts";
 import {
@@ -70,6 +71,13 @@ const SEARCH_SQL = `
   WHERE transcripts_fts MATCH @match
   ORDER BY page.score, page.seq`;
 
+export interface DrizzleCallRepositoryOptions {
+  /** A background full-text catch-up failed (it is retried; a search retries it too). */
+  onSearchIndexError?: (error: unknown) => void;
+  /** How long a transcript may wait for the full-text index; see DeferredFtsIndex. */
+  searchIndexDelayMs?: number;
+}
+
 /**
  * CallRepository on SQLite through Drizzle and better-sqlite3. better-sqlite3 is synchronous:
  * each method does its work, transactions included, before its promise settles, so no
@@ -79,13 +87,15 @@ const SEARCH_SQL = `
  * behind: all those created in one event-loop turn are committed in one transaction (see
  * WriteBehindBatch), and each promise settles after that commit. Every method whose answer
  * could depend on them commits the pending rows first, so a read always sees every write
- * created before it; `flush()` does the same before the connection is closed.
+ * created before it; `flush()` does the same before the connection is closed. Transcripts are
+ * indexed for search in batches (DeferredFtsIndex), and a search indexes the waiting ones first.
  */
 export class DrizzleCallRepository implements CallRepository {
   private searchStatement: Database.Statement | undefined;
   private insertTranscript: ((row: typeof transcripts.$inferInsert) => void) | undefined;
   private insertAnalytics: ((row: typeof analytics.$inferInsert) => void) | undefined;
   private readonly writeBehind: WriteBehindBatch;
+  private readonly searchIndex: DeferredFtsIndex;
 
   /**
    * `sqlite` is the connection behind `db`, used for the statements Drizzle cannot express or
@@ -94,13 +104,24 @@ export class DrizzleCallRepository implements CallRepository {
   constructor(
     private readonly db: AppDatabase,
     private readonly sqlite: Database.Database,
+    options: DrizzleCallRepositoryOptions = {},
   ) {
     this.writeBehind = new WriteBehindBatch(sqlite);
+    this.searchIndex = new DeferredFtsIndex(sqlite, {
+      beforeCatchUp: () => this.writeBehind.flush(),
+      onError: options.onSearchIndexError,
+      delayMs: options.searchIndexDelayMs,
+    });
   }
 
-  /** Commits every pending transcript and analytics row now; call it before closing `sqlite`. */
+  /**
+   * Commits every pending transcript and analytics row and indexes the transcripts for search;
+   * call it before closing `sqlite`.
+   */
   flush(): void {
     this.writeBehind.flush();
+    this.searchIndex.cancel();
+    if (this.sqlite.open) this.searchIndex.catchUp();
   }
 
   /** Runs synchronous database work and settles with its result or a translated DomainError. */
@@ -276,6 +297,7 @@ export class DrizzleCallRepository implements CallRepository {
         // seq is the rowid: SQLite numbers it.
         this.insertTranscript ??= prepareInsert(this.sqlite, transcripts, ["seq"]);
         this.insertTranscript(transcriptToRow(transcript));
+        this.searchIndex.rowsAdded();
       },
       transcript,
       { entity: "transcript", id: transcript.id, callId: transcript.callId },
@@ -320,7 +342,8 @@ export class DrizzleCallRepository implements CallRepository {
   }
 
   searchTranscripts(query: TranscriptSearchQuery): Promise<TranscriptHit[]> {
-    return this.runAfterPendingWrites(() => {
+    return this.run(() => {
+      this.searchIndex.catchUp();
       const match = toFtsMatchExpression(query.q);
       if (match === null || query.limit <= 0) return [];
       this.searchStatement ??= this.sqlite.prepare(SEARCH_SQL);

@@ -23,8 +23,12 @@ const search = (q: string, extra: Partial<TranscriptSearchQuery> = {}) =>
 const hitIds = async (q: string, extra: Partial<TranscriptSearchQuery> = {}) =>
   (await search(q, extra)).map((h) => h.transcriptId);
 
-/** FTS5's own check that the index matches the transcripts table row for row. */
+/**
+ * FTS5's own check that the index matches the transcripts table row for row, once the
+ * transcripts waiting for the index (see DeferredFtsIndex) are indexed.
+ */
 const ftsIsConsistent = (): void => {
+  world.repository.flush();
   world.sqlite
     .prepare("INSERT INTO transcripts_fts(transcripts_fts, rank) VALUES ('integrity-check', 1)")
     .run();
@@ -178,12 +182,13 @@ describe("DrizzleCallRepository.searchTranscripts", () => {
   });
 
   it("the integrity check used above does catch an index out of step", () => {
-    world.sqlite.exec("DROP TRIGGER transcripts_fts_after_delete");
     world.sqlite
       .prepare(
         `INSERT INTO transcripts (id, call_id, speaker, text, created_at) VALUES ('x', 'c1', 'caller', 'stale', 0)`,
       )
       .run();
+    world.repository.flush();
+    world.sqlite.exec("DROP TRIGGER transcripts_fts_after_delete");
     world.sqlite.prepare("DELETE FROM transcripts WHERE id = 'x'").run();
     expect(ftsIsConsistent).toThrow();
   });

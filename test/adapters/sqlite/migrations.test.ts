@@ -85,16 +85,16 @@ function addCallsRebuildMigration(folder: string): void {
     "PRAGMA foreign_keys=ON;",
     ...callIndexes,
   ];
-  const tag = "0002_rebuild_calls";
-  writeFileSync(join(folder, `${tag}.sql`), statements.join(`${BREAKPOINT}\n`));
   const journal = readJournal(folder);
   const last = journal.entries.at(-1)!;
+  const tag = `${String(last.idx + 1).padStart(4, "0")}_rebuild_calls`;
+  writeFileSync(join(folder, `${tag}.sql`), statements.join(`${BREAKPOINT}\n`));
   journal.entries.push({ ...last, idx: last.idx + 1, when: last.when + 1000, tag });
   writeFileSync(join(folder, "meta", "_journal.json"), JSON.stringify(journal, null, 2));
 }
 
 /** Three calls, each with rows in every child table. */
-async function populate(db: OpenedDatabase): Promise<void> {
+async function populate(db: OpenedDatabase): Promise<DrizzleCallRepository> {
   const repository = new DrizzleCallRepository(db.db, db.sqlite);
   for (const id of ["c1", "c2", "c3"]) {
     await repository.createCall(aCall(id, { startedAt: at(`2026-02-0${id[1]}T10:00:00Z`) }));
@@ -115,6 +115,7 @@ async function populate(db: OpenedDatabase): Promise<void> {
       updatedAt: at("2026-02-01T10:00:00Z"),
     });
   }
+  return repository;
 }
 
 const EXPECTED: Counts = {
@@ -155,7 +156,8 @@ function appliedMigrations(path: string): number {
 async function populatedDatabase(): Promise<void> {
   opened = openDatabase(dbPath);
   migrateDatabase(opened.sqlite, MIGRATIONS);
-  await populate(opened);
+  // flush(): the transcripts are indexed for search in batches, and counts() searches.
+  (await populate(opened)).flush();
   opened.sqlite.close();
   expect(counts(dbPath)).toEqual(EXPECTED);
 }
@@ -187,10 +189,12 @@ describe("migrateDatabase", () => {
           .prepare("SELECT name FROM sqlite_master WHERE type = ? ORDER BY name")
           .all(type) as Array<{ name: string }>
       ).map((r) => r.name);
-    expect(names("table")).toEqual(expect.arrayContaining([...TABLES, "transcripts_fts"]));
+    expect(names("table")).toEqual(
+      expect.arrayContaining([...TABLES, "transcripts_fts", "transcripts_fts_progress"]),
+    );
+    // Inserts are indexed in batches (DeferredFtsIndex), so no insert trigger.
     expect(names("trigger")).toEqual([
       "transcripts_fts_after_delete",
-      "transcripts_fts_after_insert",
       "transcripts_fts_after_update",
     ]);
     expect(names("index")).toEqual(
@@ -224,6 +228,25 @@ describe("migrateDatabase", () => {
     migrateDatabase(opened.sqlite, MIGRATIONS);
     opened.sqlite.close();
     expect(counts(dbPath)).toEqual(EXPECTED);
+  });
+
+  it("hands a trigger-indexed database over to batch indexing with its index intact", async () => {
+    opened = openDatabase(dbPath);
+    migrateDatabase(opened.sqlite, copyMigrations("before-deferred", 2));
+    await populate(opened);
+    migrateDatabase(opened.sqlite, MIGRATIONS);
+    const { indexed } = opened.sqlite
+      .prepare("SELECT indexed_through AS indexed FROM transcripts_fts_progress")
+      .get() as { indexed: number };
+    expect(indexed).toBe(6);
+    const repository = new DrizzleCallRepository(opened.db, opened.sqlite);
+    await repository.createTranscript(aTranscript("c1-t3", "c1", "one more refund"));
+    expect(await repository.deleteCall("c2")).toMatchObject({ deleted: true });
+    const hits = await repository.searchTranscripts({ q: "refund", limit: 20, offset: 0 });
+    expect(hits.map((h) => h.transcriptId).sort()).toEqual(["c1-t1", "c1-t3", "c3-t1"]);
+    opened.sqlite
+      .prepare("INSERT INTO transcripts_fts(transcripts_fts, rank) VALUES ('integrity-check', 1)")
+      .run();
   });
 
   it("keeps every child row through a migration that rebuilds the calls table", async () => {

@@ -1,0 +1,114 @@
+import type Database from "better-sqlite3";
+
+/** Rows waiting for the index that make a catch-up run at once rather than on the timer. */
+export const FTS_BATCH_ROWS = 2_000;
+/** How long a transcript may wait for the full-text index when nobody searches. */
+export const FTS_DELAY_MS = 1_000;
+
+export interface DeferredFtsIndexOptions {
+  /** Runs first in every catch-up, so rows queued for commit are committed and indexed too. */
+  beforeCatchUp?: () => void;
+  /** A background catch-up that failed; it is tried again after `delayMs`. */
+  onError?: (error: unknown) => void;
+  delayMs?: number;
+  batchRows?: number;
+}
+
+/**
+ * Keeps `transcripts_fts` up to date in batches (migration 0002): transcripts are inserted
+ * without touching the full-text index, and a catch-up indexes every row above
+ * `transcripts_fts_progress.indexed_through` in one statement.
+ *
+ * Why: FTS5 writes a new index segment for every transaction that changes it, and merges
+ * segments as they pile up. Transcripts are committed a turn's worth at a time, so indexing
+ * them in the same transactions cost more than all the rest of the insert. Indexed 2,000 at a
+ * time the same rows cost a fraction of it.
+ *
+ * A search must call `catchUp()` first: then it sees every transcript committed before it, as
+ * it did with the trigger. Otherwise a catch-up runs `delayMs` after the first row that waits,
+ * or at once when `batchRows` are waiting; rows left waiting by a crash are indexed after the
+ * next start, or by the first search.
+ */
+export class DeferredFtsIndex {
+  private readonly delayMs: number;
+  private readonly batchRows: number;
+  private readonly catchUpTransaction: () => void;
+  private waiting = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+
+  constructor(
+    private readonly sqlite: Database.Database,
+    private readonly options: DeferredFtsIndexOptions = {},
+  ) {
+    this.delayMs = options.delayMs ?? FTS_DELAY_MS;
+    this.batchRows = options.batchRows ?? FTS_BATCH_ROWS;
+    // Prepared on first use: the repository may be built before the database is migrated.
+    let indexWaiting: Database.Statement | undefined;
+    let advance: Database.Statement | undefined;
+    this.catchUpTransaction = sqlite.transaction(() => {
+      indexWaiting ??= sqlite.prepare(
+        `INSERT INTO transcripts_fts(rowid, text)
+         SELECT seq, text FROM transcripts
+         WHERE seq > (SELECT indexed_through FROM transcripts_fts_progress)
+         ORDER BY seq`,
+      );
+      // max(): when the newest rows were deleted, the mark must not move back below rows the
+      // index no longer holds but whose seq AUTOINCREMENT will never hand out again.
+      advance ??= sqlite.prepare(
+        `UPDATE transcripts_fts_progress
+         SET indexed_through = max(indexed_through, coalesce((SELECT max(seq) FROM transcripts), 0))`,
+      );
+      indexWaiting.run();
+      advance.run();
+    });
+    // Whatever a previous process committed but did not index.
+    this.schedule();
+  }
+
+  /** Notes `rows` transcripts that will need indexing, and schedules the catch-up. */
+  rowsAdded(rows = 1): void {
+    this.waiting += rows;
+    if (this.waiting >= this.batchRows) {
+      this.immediate ??= setImmediate(() => {
+        this.immediate = null;
+        this.catchUpInBackground();
+      });
+    } else {
+      this.schedule();
+    }
+  }
+
+  /** Indexes every waiting transcript now. Throws what SQLite throws. */
+  catchUp(): void {
+    this.cancel();
+    this.options.beforeCatchUp?.();
+    this.catchUpTransaction();
+    this.waiting = 0;
+  }
+
+  /** Drops the scheduled catch-up; call before closing the connection. */
+  cancel(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.immediate !== null) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
+  }
+
+  private schedule(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      this.catchUpInBackground();
+    }, this.delayMs).unref();
+  }
+
+  private catchUpInBackground(): void {
+    if (!this.sqlite.open) return;
+    try {
+      this.catchUp();
+    } catch (error) {
+      this.options.onError?.(error);
+      this.schedule();
+    }
+  }
+}
