@@ -1,5 +1,6 @@
 import { invalidArgument } from "../errors.ts";
 import { type PolyphaseFilter, polyphaseFilter } from "./polyphase-filter.ts";
+import { simdInterpolator } from "./simd-kernels.ts";
 
 /**
  * Input samples copied per pass through the working buffer; bounds its size for any chunk. A
@@ -173,8 +174,11 @@ export class Resampler {
       const blocks = Math.min((end - input) >> 2, Math.floor((stop - o) / (4 * up)));
       if (blocks > 0) {
         const s = input - taps + 1;
-        if (up === 3) interpolateBy3(x, s, blocks, out, o, c, taps, centreBack);
-        else interpolateBy2(x, s, blocks, out, o, c, taps, centreBack);
+        // WebAssembly SIMD where it runs (bit-identical, see simd-kernels.ts), else these loops.
+        if (!simdInterpolator?.interpolate(up, x, s, blocks, out, o, c, taps, centreBack)) {
+          if (up === 3) interpolateBy3(x, s, blocks, out, o, c, taps, centreBack);
+          else interpolateBy2(x, s, blocks, out, o, c, taps, centreBack);
+        }
         input += 4 * blocks;
         o += 4 * up * blocks;
       }
@@ -337,8 +341,9 @@ export class Resampler {
  * Interpolation kernels: four consecutive input indices per pass. Their windows start at s, s+1,
  * s+2, s+3, so one newly loaded sample per tap feeds every accumulator; phase 0 is the input
  * sample itself. Each accumulator adds taps 0..taps-1 in order, exactly like the one-index loop.
+ * Exported as the reference the WebAssembly kernels are tested against.
  */
-function interpolateBy3(
+export function interpolateBy3(
   x: Float64Array,
   s: number,
   blocks: number,
@@ -394,7 +399,7 @@ function interpolateBy3(
   }
 }
 
-function interpolateBy2(
+export function interpolateBy2(
   x: Float64Array,
   s: number,
   blocks: number,
