@@ -4,7 +4,7 @@ import { FIR_KERNELS_WASM_BASE64 } from "./fir-kernels-wasm.ts";
 /**
  * The interpolation kernels of resampler.ts run as WebAssembly SIMD (fir-kernels.wat), about
  * twice as fast and bit-identical. Inputs are copied into the module's one page of memory and
- * outputs copied back, by plain loops: a subarray per call would allocate on the audio path.
+ * outputs copied back, without allocating: a subarray per call would, on the audio path.
  */
 export interface SimdInterpolator {
   /**
@@ -60,22 +60,36 @@ function createSimdInterpolator(kernels: KernelExports): SimdInterpolator {
   // The rows last copied in: consecutive calls of one resampler skip the copy.
   let rowsOf: Float64Array | null = null;
   let rowsUp = 0;
+  // Views of the outputs by length, made once: out.set(view) is a memcpy that allocates
+  // nothing. A resampler asks for a handful of lengths (one per frame size).
+  const outputViews = new Map<number, Int16Array>();
+  const outputView = (length: number): Int16Array | undefined => {
+    let view = outputViews.get(length);
+    if (view === undefined && outputViews.size < 64) {
+      view = memory16.subarray(OUTPUT >> 1, (OUTPUT >> 1) + length);
+      outputViews.set(length, view);
+    }
+    return view;
+  };
   return {
     interpolate(up, x, s, blocks, out, o, c, taps, centreBack) {
-      const span = 4 * blocks + taps + 3;
       const produced = 4 * up * blocks;
-      if (taps > MAX_TAPS || span > MAX_INPUT || produced > MAX_OUTPUT) return false;
+      if (taps > MAX_TAPS || x.length > MAX_INPUT || produced > MAX_OUTPUT) return false;
+      // The last block reads up to x[s + 4 * blocks + taps - 2].
+      if (s < 0 || s + 4 * blocks + taps - 1 > x.length) return false;
       if (rowsOf !== c || rowsUp !== up) {
         for (let j = 0; j < taps; j++) memory64[(COEFFICIENTS >> 3) + j] = c[taps + j]!;
         if (up === 3) for (let j = 0; j < taps; j++) memory64[row2 + j] = c[2 * taps + j]!;
         rowsOf = c;
         rowsUp = up;
       }
-      const input = INPUT >> 3;
-      for (let i = 0; i < span; i++) memory64[input + i] = x[s + i]!;
+      // The whole buffer in one memcpy (a few KB): cheaper than a loop over the window, and a
+      // view of just the window would allocate.
+      memory64.set(x, INPUT >> 3);
+      const window = INPUT + 8 * s;
       if (up === 3) {
         kernels.interpolateBy3(
-          INPUT,
+          window,
           blocks,
           OUTPUT,
           COEFFICIENTS,
@@ -84,10 +98,15 @@ function createSimdInterpolator(kernels: KernelExports): SimdInterpolator {
           centreBack,
         );
       } else {
-        kernels.interpolateBy2(INPUT, blocks, OUTPUT, COEFFICIENTS, taps, centreBack);
+        kernels.interpolateBy2(window, blocks, OUTPUT, COEFFICIENTS, taps, centreBack);
       }
-      const output = OUTPUT >> 1;
-      for (let i = 0; i < produced; i++) out[o + i] = memory16[output + i]!;
+      const view = outputView(produced);
+      if (view !== undefined) {
+        out.set(view, o);
+      } else {
+        const output = OUTPUT >> 1;
+        for (let i = 0; i < produced; i++) out[o + i] = memory16[output + i]!;
+      }
       return true;
     },
   };

@@ -117,6 +117,23 @@ describe("WebAssembly SIMD interpolation kernels", () => {
     );
     expect(ran).toBe(false);
     expect(out.every((v) => v === SENTINEL)).toBe(true);
+    // A window running past the end of the input is declined too, never read past it.
+    const short = new Float64Array(4 * 10 + filter.taps - 2);
+    const shortOut = new Int16Array(120).fill(SENTINEL);
+    expect(
+      simdInterpolator!.interpolate(
+        3,
+        short,
+        0,
+        10,
+        shortOut,
+        0,
+        filter.coefficients,
+        filter.taps,
+        0,
+      ),
+    ).toBe(false);
+    expect(shortOut.every((v) => v === SENTINEL)).toBe(true);
   });
 
   it("are the compiled fir-kernels.wat (run npm run build:kernels after editing it)", async () => {
