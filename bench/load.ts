@@ -13,6 +13,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { metric, scrapeMetrics } from "./lib/server-metrics.ts";
 import { cpuMs, hasTaskset, rssKb } from "./load/proc.ts";
 import { type GeneratorProcess, REPO_ROOT, startGenerator, startServer } from "./load/processes.ts";
 import { summarizeProfile } from "./load/profile-summary.ts";
@@ -76,6 +77,12 @@ interface RunOutcome {
   /** Median RSS over the window. */
   rssSteadyKb: number;
   rssPerCallKb: number;
+  /**
+   * rssPerCallKb split by memoryPerCall(): V8 heap spaces (`new` is the young generation,
+   * sized by the allocation rate), external (array buffers), rest (native: sockets, SQLite,
+   * libuv, malloc). Null for the reference forwarder, which has no /metrics.
+   */
+  memoryPerCallKb: Record<string, number> | null;
   rssGrowthKbPerCallMin: number;
   inbound: LatencySummary;
   outbound: LatencySummary;
@@ -165,6 +172,9 @@ async function runOnce(
   try {
     await sleep(1000);
     const rssIdleKb = rssKb(server.pid);
+    const memoryIdle = settings.passthrough ? null : await memoryPartsKb(server.baseUrl);
+    let memoryAtEnd: Promise<{ parts: Record<string, number>; rss: number } | null> =
+      Promise.resolve(null);
     let windowStart = { at: 0, epoch: 0, server: 0, generator: 0, rss: 0 };
     let windowEnd = { ...windowStart };
     const rssSamples: number[] = [];
@@ -206,10 +216,19 @@ async function runOnce(
         "window-end": () => {
           windowEnd = snapshot();
           if (sampler) clearInterval(sampler);
+          // After the CPU snapshot, so the scrape is not counted as the calls' work.
+          if (!settings.passthrough) {
+            const rss = rssKb(server.pid);
+            memoryAtEnd = memoryPartsKb(server.baseUrl).then(
+              (parts) => ({ parts, rss }),
+              () => null,
+            );
+          }
         },
       },
       (settings.warmupS + settings.steadyS) * 1000 + calls * 1000 + 120_000,
     );
+    const memoryLoaded = await memoryAtEnd;
     const drained = await waitForNoActiveCalls(server.baseUrl, 60_000);
     // The reference forwarder stores nothing and has no API.
     const stored = drained && !settings.passthrough ? await storedCalls(server.baseUrl) : new Map();
@@ -285,6 +304,10 @@ async function runOnce(
       rssIdleKb,
       rssSteadyKb: rssMid,
       rssPerCallKb: (rssMid - rssIdleKb) / calls,
+      memoryPerCallKb:
+        memoryIdle && memoryLoaded
+          ? memoryPerCall(memoryIdle, memoryLoaded.parts, rssIdleKb, memoryLoaded.rss, calls)
+          : null,
       rssGrowthKbPerCallMin: (windowEnd.rss - windowStart.rss) / calls / (windowS / 60),
       inbound: result.inbound,
       outbound: result.outbound,
@@ -354,6 +377,14 @@ function combine(runs: RunOutcome[]): RunOutcome {
     rssIdleKb: med((r) => r.rssIdleKb),
     rssSteadyKb: med((r) => r.rssSteadyKb),
     rssPerCallKb: med((r) => r.rssPerCallKb),
+    memoryPerCallKb: first.memoryPerCallKb
+      ? Object.fromEntries(
+          Object.keys(first.memoryPerCallKb).map((part) => [
+            part,
+            med((r) => r.memoryPerCallKb?.[part] ?? null),
+          ]),
+        )
+      : null,
     rssGrowthKbPerCallMin: med((r) => r.rssGrowthKbPerCallMin),
     inbound: latency((r) => r.inbound),
     outbound: latency((r) => r.outbound),
@@ -381,6 +412,42 @@ function combine(runs: RunOutcome[]): RunOutcome {
   };
 }
 
+const HEAP_SPACES = ["new", "old", "code", "large_object", "new_large_object", "map", "trusted"];
+
+/**
+ * The server's memory by part, KB, from its /metrics: the resident size of each V8 heap space
+ * (`new` is the young generation) and the memory V8 tracks outside its heap (array buffers).
+ */
+async function memoryPartsKb(baseUrl: string): Promise<Record<string, number>> {
+  const samples = await scrapeMetrics(baseUrl);
+  const parts: Record<string, number> = {};
+  for (const space of HEAP_SPACES) {
+    const bytes = metric(samples, "callbridge_nodejs_heap_space_physical_bytes", { space });
+    if (bytes > 0) parts[space] = bytes / 1024;
+  }
+  parts.external = metric(samples, "callbridge_nodejs_external_memory_bytes") / 1024;
+  return parts;
+}
+
+/** Per-call growth of each part from idle to load, and of the rest of RSS (native, sockets). */
+function memoryPerCall(
+  idle: Record<string, number>,
+  loaded: Record<string, number>,
+  rssIdleKb: number,
+  rssKb: number,
+  calls: number,
+): Record<string, number> {
+  const perCall: Record<string, number> = {};
+  let counted = 0;
+  for (const [part, kb] of Object.entries(loaded)) {
+    perCall[part] = (kb - (idle[part] ?? 0)) / calls;
+    // external overlaps no heap space; every part is resident memory within RSS.
+    counted += perCall[part];
+  }
+  perCall.rest = (rssKb - rssIdleKb) / calls - counted;
+  return perCall;
+}
+
 const f = (v: number | null | undefined, digits = 2) =>
   v === null || v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(digits);
 const pct = (v: number | null) =>
@@ -403,6 +470,15 @@ function targetsAt(outcome: RunOutcome): string[] {
     `- Inbound p99 ≤ 5 ms: ${f(outcome.inbound.p99)} ms, ${mark(inboundOk)}; outbound p99 ≤ 5 ms: ${f(outcome.outbound.p99)} ms, ${mark(outboundOk)}.`,
     `- 0 frames lost, the first 100 ms included: ${outcome.inboundLost} inbound and ${outcome.outboundLost} outbound lost, ${mark(outcome.inboundLost === 0 && outcome.outboundLost === 0)}.`,
     `- ≤ 200 KB RSS per active call, flat: ${f(outcome.rssPerCallKb, 0)} KB, growing ${f(outcome.rssGrowthKbPerCallMin, 1)} KB per call per minute, ${mark(outcome.rssPerCallKb <= 200)}.`,
+    ...(outcome.memoryPerCallKb
+      ? [
+          `  RSS per call by part, idle → end of the window (V8 heap spaces resident, \`new\` = young generation; external = array buffers; rest = native: sockets, SQLite, malloc): ${Object.entries(
+            outcome.memoryPerCallKb,
+          )
+            .map(([part, kb]) => `${part} ${f(kb, 0)} KB`)
+            .join(", ")}.`,
+        ]
+      : []),
   ];
 }
 

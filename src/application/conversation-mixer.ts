@@ -11,6 +11,35 @@ const TYPICAL_CHUNK = 1024;
  */
 const UPSAMPLER = polyphaseFilter(8000, 16000);
 const SILENT_HISTORY = 2 * (UPSAMPLER.taps + Math.ceil(UPSAMPLER.delay / UPSAMPLER.up));
+/** Room for an 8 → 16 kHz resampler's output for a chunk, its flush included. */
+const UPSAMPLER_OUTPUT = (chunk: number): number => {
+  const probe = new Resampler(8000, 16000);
+  return probe.maxOutputLength(chunk) + probe.maxFlushLength;
+};
+
+/**
+ * Working buffers of every mixer: callerChunk() and finish() fill them and hand them on (to the
+ * caller track and the stereo writer, which copy) before returning, so one set serves all calls.
+ * Per mixer they were about 19 KB of each call's memory. Grown, never shrunk, to the largest
+ * chunk size any mixer has asked for.
+ */
+const scratch = {
+  capacity: 0,
+  assistant8k: new Int16Array(0),
+  caller16k: new Int16Array(0),
+  assistant16k: new Int16Array(0),
+  stereo: new Int16Array(0),
+};
+
+function ensureScratch(chunk: number): void {
+  if (chunk <= scratch.capacity) return;
+  scratch.capacity = chunk;
+  scratch.assistant8k = new Int16Array(chunk);
+  const out = UPSAMPLER_OUTPUT(chunk);
+  scratch.caller16k = new Int16Array(out);
+  scratch.assistant16k = new Int16Array(out);
+  scratch.stereo = new Int16Array(out * 2);
+}
 
 /**
  * Builds the stereo conversation recording on one timeline, the caller's: each inbound caller
@@ -28,13 +57,9 @@ export class ConversationMixer {
   private tail = 0;
   private readonly callerUp = new Resampler(8000, 16000);
   private readonly assistantUp = new Resampler(8000, 16000);
-  // Sized for `capacity` samples a chunk: Twilio's frame to begin with, `maxChunk` once a larger
-  // chunk arrives. Sized for maxChunk up front, they were a large share of a call's memory.
+  // The shared scratch holds `capacity` samples a chunk for this mixer: Twilio's frame to begin
+  // with, `maxChunk` once a larger chunk arrives.
   private capacity = 0;
-  private assistant8k = new Int16Array(0);
-  private caller16k = new Int16Array(0);
-  private assistant16k = new Int16Array(0);
-  private stereo = new Int16Array(0);
   private playedSamples = 0;
   /** Silent samples fed to assistantUp in a row (only the ones known to be silence). */
   private assistantZeros = 0;
@@ -83,12 +108,12 @@ export class ConversationMixer {
   callerChunk(pcm8k: Int16Array): number {
     const n = Math.min(pcm8k.length, this.maxChunk);
     if (n > this.capacity) this.ensureCapacity(this.maxChunk);
-    const c = this.callerUp.processInto(pcm8k.subarray(0, n), this.caller16k);
+    const c = this.callerUp.processInto(pcm8k.subarray(0, n), scratch.caller16k);
     // First: a caller track that refuses the audio (the call is gone) stops the chunk here.
-    this.onCaller16k?.(this.caller16k.subarray(0, c));
+    this.onCaller16k?.(scratch.caller16k.subarray(0, c));
     const available = Math.min(n, this.tail - this.head);
     if (available > 0) {
-      decodeMuLawInto(this.queue.subarray(this.head, this.head + available), this.assistant8k);
+      decodeMuLawInto(this.queue.subarray(this.head, this.head + available), scratch.assistant8k);
       this.head += available;
       if (this.head === this.tail) this.head = this.tail = 0;
     }
@@ -100,11 +125,11 @@ export class ConversationMixer {
       // resamplers have had the same input lengths). Skipping it leaves its state where the
       // silence began; at 2:1 that state differs only by a shift, and once audio comes its
       // window holds the same zeros then the same samples, so the output is bit-identical.
-      this.assistant16k.fill(0, 0, c);
+      scratch.assistant16k.fill(0, 0, c);
       a = c;
     } else {
-      this.assistant8k.fill(0, available, n);
-      a = this.assistantUp.processInto(this.assistant8k.subarray(0, n), this.assistant16k);
+      scratch.assistant8k.fill(0, available, n);
+      a = this.assistantUp.processInto(scratch.assistant8k.subarray(0, n), scratch.assistant16k);
       this.assistantZeros = available === 0 ? this.assistantZeros + n : n - available;
     }
     this.writeStereo(Math.min(c, a));
@@ -113,27 +138,23 @@ export class ConversationMixer {
 
   /** End of call: the resamplers' tails; assistant audio still queued was never heard. */
   finish(): void {
-    const c = this.callerUp.flushInto(this.caller16k);
-    const a = this.assistantUp.flushInto(this.assistant16k);
+    const c = this.callerUp.flushInto(scratch.caller16k);
+    const a = this.assistantUp.flushInto(scratch.assistant16k);
     this.writeStereo(Math.min(c, a));
     this.clear();
-    if (c > 0) this.onCaller16k?.(this.caller16k.subarray(0, c));
+    if (c > 0) this.onCaller16k?.(scratch.caller16k.subarray(0, c));
   }
 
   private ensureCapacity(chunk: number): void {
     this.capacity = chunk;
-    this.assistant8k = new Int16Array(chunk);
-    const out = this.callerUp.maxOutputLength(chunk) + this.callerUp.maxFlushLength;
-    this.caller16k = new Int16Array(out);
-    this.assistant16k = new Int16Array(out);
-    this.stereo = new Int16Array(out * 2);
+    ensureScratch(chunk);
   }
 
   private writeStereo(frames: number): void {
-    const stereo = this.stereo;
+    const stereo = scratch.stereo;
     for (let i = 0; i < frames; i++) {
-      stereo[2 * i] = this.caller16k[i]!;
-      stereo[2 * i + 1] = this.assistant16k[i]!;
+      stereo[2 * i] = scratch.caller16k[i]!;
+      stereo[2 * i + 1] = scratch.assistant16k[i]!;
     }
     if (frames > 0) this.writer.append(stereo.subarray(0, frames * 2));
   }

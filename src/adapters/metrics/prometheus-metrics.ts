@@ -1,3 +1,4 @@
+import { getHeapSpaceStatistics } from "node:v8";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BridgeMetrics } from "../../application/bridge-ports.ts";
 import type { CallEvent, CallEventSink } from "../../application/ports.ts";
@@ -32,6 +33,19 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
       registers,
       collect() {
         this.set(activeCalls());
+      },
+    });
+    // prom-client's heap-space sizes are what V8 reserved; this is what is resident, which is
+    // what RSS counts (the young generation's share of it grows with the allocation rate).
+    new Gauge({
+      name: "callbridge_nodejs_heap_space_physical_bytes",
+      help: "Physical (resident) size of each V8 heap space",
+      labelNames: ["space"],
+      registers,
+      collect() {
+        for (const space of getHeapSpaceStatistics()) {
+          this.set({ space: space.space_name.replace(/_space$/, "") }, space.physical_space_size);
+        }
       },
     });
     this.callsTotal = new Counter({

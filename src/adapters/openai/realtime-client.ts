@@ -36,6 +36,14 @@ const zeroMask = (mask: Buffer): void => {
 };
 
 /** OpenAI Realtime over a plain `ws` client: one socket per call. */
+/**
+ * Where every client decodes its audio deltas. One buffer serves all calls: a delta is decoded
+ * and handed to the listener, which resamples it before returning, all in one synchronous call.
+ * Per client it was 16 KB of each call's memory.
+ */
+let sharedDeltaScratch = Buffer.allocUnsafeSlow(16_384);
+const MAX_SHARED_DELTA_SCRATCH = 1 << 20;
+
 export class OpenAiRealtimeModel implements RealtimeModel {
   constructor(private readonly options: RealtimeClientOptions) {}
 
@@ -74,7 +82,6 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
   private lastErrorCode: string | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null;
   /** Grown on demand: a 100 ms delta is 4.8 KB, and this is kept for the whole call. */
-  private deltaScratch = Buffer.allocUnsafeSlow(16_384);
   private readonly maxQueuedMs: number;
 
   constructor(
@@ -235,15 +242,19 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
 
   private delta(itemId: string, base64: string): void {
     const maxBytes = Math.ceil((base64.length * 3) / 4);
-    if (maxBytes > this.deltaScratch.length)
-      this.deltaScratch = Buffer.allocUnsafeSlow(maxBytes * 2);
+    let scratch = sharedDeltaScratch;
+    if (maxBytes > scratch.length) {
+      scratch = Buffer.allocUnsafeSlow(maxBytes * 2);
+      // A one-off delta larger than any real one gets a buffer of its own, not kept.
+      if (scratch.length <= MAX_SHARED_DELTA_SCRATCH) sharedDeltaScratch = scratch;
+    }
     // Buffer#write decodes into the scratch buffer: no allocation per delta.
-    const bytes = this.deltaScratch.write(base64, "base64");
+    const bytes = scratch.write(base64, "base64");
     if (bytes % 2 !== 0) {
       this.listener.onError("invalid_event", "odd-length PCM16 delta");
       return;
     }
-    const pcm = new Int16Array(this.deltaScratch.buffer, this.deltaScratch.byteOffset, bytes / 2);
+    const pcm = new Int16Array(scratch.buffer, scratch.byteOffset, bytes / 2);
     this.listener.onAudioDelta(itemId, pcm);
   }
 }

@@ -71,6 +71,12 @@ describe("GET /metrics", () => {
     expect(contentType).toMatch(/^text\/plain/);
 
     expect(metricValue(samples, "callbridge_active_calls")).toBe(0);
+    // What each V8 heap space holds in RAM (the load benchmark splits RSS with it).
+    for (const space of ["new", "old", "code"]) {
+      expect(
+        metricValue(samples, "callbridge_nodejs_heap_space_physical_bytes", { space }),
+      ).toBeGreaterThan(0);
+    }
     expect(metricValue(samples, "callbridge_calls_total", { status: "active" })).toBe(1);
     expect(metricValue(samples, "callbridge_calls_total", { status: "completed" })).toBe(1);
 
