@@ -151,10 +151,10 @@ export class ConversationMixer {
   }
 
   private writeStereo(frames: number): void {
-    const stereo = scratch.stereo;
+    const { stereo, caller16k, assistant16k } = scratch;
     for (let i = 0; i < frames; i++) {
-      stereo[2 * i] = scratch.caller16k[i]!;
-      stereo[2 * i + 1] = scratch.assistant16k[i]!;
+      stereo[2 * i] = caller16k[i]!;
+      stereo[2 * i + 1] = assistant16k[i]!;
     }
     if (frames > 0) this.writer.append(stereo.subarray(0, frames * 2));
   }

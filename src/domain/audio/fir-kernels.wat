@@ -13,19 +13,12 @@
 (module
   (memory (export "memory") 1)
 
-  ;; toInt16 of resampler.ts for both lanes: saturate to int16, then Math.round (halves toward
-  ;; +infinity; clamping first gives the same result). v - floor(v) is exact in float64 for
-  ;; every |v| < 2^52, so the halfway test is exact. Lane i of the result holds lane i's int.
-  (func $int16x2 (param $v v128) (result v128)
-    (local $f v128)
-    (local.set $v (f64x2.max (f64x2.min (local.get $v) (v128.const f64x2 32767 32767))
-                             (v128.const f64x2 -32768 -32768)))
-    (local.set $f (f64x2.floor (local.get $v)))
-    (local.set $f (f64x2.add (local.get $f)
-      (v128.and (f64x2.ge (f64x2.sub (local.get $v) (local.get $f)) (v128.const f64x2 0.5 0.5))
-                (v128.const f64x2 1 1))))
-    (i32x4.trunc_sat_f64x2_s_zero (local.get $f)))
-
+  ;; After the taps, each accumulator pair becomes two int16 as toInt16 of resampler.ts does it:
+  ;; saturate, then Math.round (halves toward +infinity; clamping first gives the same result).
+  ;; v - floor(v) is exact in float64 for every |v| < 2^52, so the halfway test is exact.
+  ;; i32x4.trunc_sat_f64x2_s_zero leaves lane i's int in lane i. Written out in each kernel, not
+  ;; called: V8 does not inline WebAssembly calls, and the call cost more than the rounding.
+  ;;
   ;; Four consecutive input indices per block, windows starting at x, x+1, x+2, x+3 (samples).
   ;; Lanes: $p01 holds indices 0 and 1, $p23 indices 2 and 3, for phase 1 (and $q for phase 2).
   ;; Phase 0 is the input sample at centreBack itself.
@@ -34,7 +27,7 @@
     (param $taps i32) (param $centreBack i32)
     (local $j i32) (local $xp i32) (local $k1p i32) (local $k2p i32) (local $centre i32)
     (local $p01 v128) (local $q01 v128) (local $p23 v128) (local $q23 v128)
-    (local $v01 v128) (local $v23 v128) (local $k1 v128) (local $k2 v128)
+    (local $v01 v128) (local $v23 v128) (local $k1 v128) (local $k2 v128) (local $t v128) (local $f v128)
     (block $done
       (loop $block
         (br_if $done (i32.eqz (local.get $blocks)))
@@ -61,10 +54,30 @@
           (local.set $j (i32.sub (local.get $j) (i32.const 1)))
           (br_if $tap (local.get $j)))
         (local.set $centre (i32.add (local.get $x) (i32.shl (local.get $centreBack) (i32.const 3))))
-        (local.set $p01 (call $int16x2 (local.get $p01)))
-        (local.set $q01 (call $int16x2 (local.get $q01)))
-        (local.set $p23 (call $int16x2 (local.get $p23)))
-        (local.set $q23 (call $int16x2 (local.get $q23)))
+        (local.set $t (f64x2.max (f64x2.min (local.get $p01) (v128.const f64x2 32767 32767))
+                                 (v128.const f64x2 -32768 -32768)))
+        (local.set $f (f64x2.floor (local.get $t)))
+        (local.set $p01 (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (local.get $f)
+          (v128.and (f64x2.ge (f64x2.sub (local.get $t) (local.get $f)) (v128.const f64x2 0.5 0.5))
+                    (v128.const f64x2 1 1)))))
+        (local.set $t (f64x2.max (f64x2.min (local.get $q01) (v128.const f64x2 32767 32767))
+                                 (v128.const f64x2 -32768 -32768)))
+        (local.set $f (f64x2.floor (local.get $t)))
+        (local.set $q01 (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (local.get $f)
+          (v128.and (f64x2.ge (f64x2.sub (local.get $t) (local.get $f)) (v128.const f64x2 0.5 0.5))
+                    (v128.const f64x2 1 1)))))
+        (local.set $t (f64x2.max (f64x2.min (local.get $p23) (v128.const f64x2 32767 32767))
+                                 (v128.const f64x2 -32768 -32768)))
+        (local.set $f (f64x2.floor (local.get $t)))
+        (local.set $p23 (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (local.get $f)
+          (v128.and (f64x2.ge (f64x2.sub (local.get $t) (local.get $f)) (v128.const f64x2 0.5 0.5))
+                    (v128.const f64x2 1 1)))))
+        (local.set $t (f64x2.max (f64x2.min (local.get $q23) (v128.const f64x2 32767 32767))
+                                 (v128.const f64x2 -32768 -32768)))
+        (local.set $f (f64x2.floor (local.get $t)))
+        (local.set $q23 (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (local.get $f)
+          (v128.and (f64x2.ge (f64x2.sub (local.get $t) (local.get $f)) (v128.const f64x2 0.5 0.5))
+                    (v128.const f64x2 1 1)))))
         (i32.store16 (local.get $out) (i32.trunc_f64_s (f64.load (local.get $centre))))
         (i32.store16 offset=2 (local.get $out) (i32x4.extract_lane 0 (local.get $p01)))
         (i32.store16 offset=4 (local.get $out) (i32x4.extract_lane 0 (local.get $q01)))
@@ -87,7 +100,7 @@
     (param $x i32) (param $blocks i32) (param $out i32) (param $c1 i32)
     (param $taps i32) (param $centreBack i32)
     (local $j i32) (local $xp i32) (local $k1p i32) (local $centre i32)
-    (local $p01 v128) (local $p23 v128) (local $k1 v128)
+    (local $p01 v128) (local $p23 v128) (local $k1 v128) (local $t v128) (local $f v128)
     (block $done
       (loop $block
         (br_if $done (i32.eqz (local.get $blocks)))
@@ -107,8 +120,18 @@
           (local.set $j (i32.sub (local.get $j) (i32.const 1)))
           (br_if $tap (local.get $j)))
         (local.set $centre (i32.add (local.get $x) (i32.shl (local.get $centreBack) (i32.const 3))))
-        (local.set $p01 (call $int16x2 (local.get $p01)))
-        (local.set $p23 (call $int16x2 (local.get $p23)))
+        (local.set $t (f64x2.max (f64x2.min (local.get $p01) (v128.const f64x2 32767 32767))
+                                 (v128.const f64x2 -32768 -32768)))
+        (local.set $f (f64x2.floor (local.get $t)))
+        (local.set $p01 (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (local.get $f)
+          (v128.and (f64x2.ge (f64x2.sub (local.get $t) (local.get $f)) (v128.const f64x2 0.5 0.5))
+                    (v128.const f64x2 1 1)))))
+        (local.set $t (f64x2.max (f64x2.min (local.get $p23) (v128.const f64x2 32767 32767))
+                                 (v128.const f64x2 -32768 -32768)))
+        (local.set $f (f64x2.floor (local.get $t)))
+        (local.set $p23 (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (local.get $f)
+          (v128.and (f64x2.ge (f64x2.sub (local.get $t) (local.get $f)) (v128.const f64x2 0.5 0.5))
+                    (v128.const f64x2 1 1)))))
         (i32.store16 (local.get $out) (i32.trunc_f64_s (f64.load (local.get $centre))))
         (i32.store16 offset=2 (local.get $out) (i32x4.extract_lane 0 (local.get $p01)))
         (i32.store16 offset=4 (local.get $out) (i32.trunc_f64_s (f64.load offset=8 (local.get $centre))))
