@@ -58,6 +58,8 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     ...(options.cpu !== null && process.env.LOAD_PARALLEL_GC !== "1"
       ? ["--single-threaded-gc"]
       : []),
+    // What `npm start` runs the server with (package.json); not the reference forwarder.
+    ...(options.entry === undefined ? ["--max-semi-space-size=8"] : []),
     ...(options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
     "--import",
     "tsx",
