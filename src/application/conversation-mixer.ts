@@ -11,11 +11,6 @@ const TYPICAL_CHUNK = 1024;
  */
 const UPSAMPLER = polyphaseFilter(8000, 16000);
 const SILENT_HISTORY = 2 * (UPSAMPLER.taps + Math.ceil(UPSAMPLER.delay / UPSAMPLER.up));
-/** Room for an 8 → 16 kHz resampler's output for a chunk, its flush included. */
-const UPSAMPLER_OUTPUT = (chunk: number): number => {
-  const probe = new Resampler(8000, 16000);
-  return probe.maxOutputLength(chunk) + probe.maxFlushLength;
-};
 
 /**
  * Working buffers of every mixer: callerChunk() and finish() fill them and hand them on (to the
@@ -31,11 +26,12 @@ const scratch = {
   stereo: new Int16Array(0),
 };
 
-function ensureScratch(chunk: number): void {
+/** Makes the scratch hold chunks of `chunk` samples through `upsampler` (its flush included). */
+function ensureScratch(chunk: number, upsampler: Resampler): void {
   if (chunk <= scratch.capacity) return;
   scratch.capacity = chunk;
   scratch.assistant8k = new Int16Array(chunk);
-  const out = UPSAMPLER_OUTPUT(chunk);
+  const out = upsampler.maxOutputLength(chunk) + upsampler.maxFlushLength;
   scratch.caller16k = new Int16Array(out);
   scratch.assistant16k = new Int16Array(out);
   scratch.stereo = new Int16Array(out * 2);
@@ -57,9 +53,6 @@ export class ConversationMixer {
   private tail = 0;
   private readonly callerUp = new Resampler(8000, 16000);
   private readonly assistantUp = new Resampler(8000, 16000);
-  // The shared scratch holds `capacity` samples a chunk for this mixer: Twilio's frame to begin
-  // with, `maxChunk` once a larger chunk arrives.
-  private capacity = 0;
   private playedSamples = 0;
   /** Silent samples fed to assistantUp in a row (only the ones known to be silence). */
   private assistantZeros = 0;
@@ -75,7 +68,8 @@ export class ConversationMixer {
   ) {
     // One second of assistant audio; makeRoom() grows it for answers sent faster than real time.
     this.queue = new Uint8Array(8000);
-    this.ensureCapacity(Math.min(TYPICAL_CHUNK, maxChunk));
+    // Twilio's frame to begin with; maxChunk once a larger chunk arrives.
+    ensureScratch(Math.min(TYPICAL_CHUNK, maxChunk), this.callerUp);
   }
 
   /** Assistant samples played so far (8 kHz). */
@@ -107,7 +101,7 @@ export class ConversationMixer {
    */
   callerChunk(pcm8k: Int16Array): number {
     const n = Math.min(pcm8k.length, this.maxChunk);
-    if (n > this.capacity) this.ensureCapacity(this.maxChunk);
+    if (n > scratch.capacity) ensureScratch(this.maxChunk, this.callerUp);
     const c = this.callerUp.processInto(pcm8k.subarray(0, n), scratch.caller16k);
     // First: a caller track that refuses the audio (the call is gone) stops the chunk here.
     this.onCaller16k?.(scratch.caller16k.subarray(0, c));
@@ -143,11 +137,6 @@ export class ConversationMixer {
     this.writeStereo(Math.min(c, a));
     this.clear();
     if (c > 0) this.onCaller16k?.(scratch.caller16k.subarray(0, c));
-  }
-
-  private ensureCapacity(chunk: number): void {
-    this.capacity = chunk;
-    ensureScratch(chunk);
   }
 
   private writeStereo(frames: number): void {

@@ -35,7 +35,6 @@ const zeroMask = (mask: Buffer): void => {
   mask.fill(0);
 };
 
-/** OpenAI Realtime over a plain `ws` client: one socket per call. */
 /**
  * Where every client decodes its audio deltas. One buffer serves all calls: a delta is decoded
  * and handed to the listener, which resamples it before returning, all in one synchronous call.
@@ -44,6 +43,7 @@ const zeroMask = (mask: Buffer): void => {
 let sharedDeltaScratch = Buffer.allocUnsafeSlow(16_384);
 const MAX_SHARED_DELTA_SCRATCH = 1 << 20;
 
+/** OpenAI Realtime over a plain `ws` client: one socket per call. */
 export class OpenAiRealtimeModel implements RealtimeModel {
   constructor(private readonly options: RealtimeClientOptions) {}
 
@@ -81,7 +81,6 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
   private closed = false;
   private lastErrorCode: string | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null;
-  /** Grown on demand: a 100 ms delta is 4.8 KB, and this is kept for the whole call. */
   private readonly maxQueuedMs: number;
 
   constructor(

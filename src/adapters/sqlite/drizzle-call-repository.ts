@@ -120,8 +120,8 @@ export class DrizzleCallRepository implements CallRepository {
    */
   flush(): void {
     this.writeBehind.flush();
-    this.searchIndex.cancel();
     if (this.sqlite.open) this.searchIndex.catchUp();
+    else this.searchIndex.cancel();
   }
 
   /** Runs synchronous database work and settles with its result or a translated DomainError. */
