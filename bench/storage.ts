@@ -6,12 +6,19 @@ import type Database from "better-sqlite3";
 import { openDatabase } from "../src/adapters/sqlite/database.ts";
 import { FTS_BATCH_ROWS } from "../src/adapters/sqlite/deferred-fts-index.ts";
 import { DrizzleCallRepository } from "../src/adapters/sqlite/drizzle-call-repository.ts";
+import { toFtsMatchExpression } from "../src/adapters/sqlite/fts-query.ts";
 import { defaultMigrationsFolder, migrateDatabase } from "../src/adapters/sqlite/migrate.ts";
+import { SEARCH_CANDIDATES } from "../src/adapters/sqlite/transcript-search.ts";
 import { uuidIds } from "../src/adapters/system/uuid-ids.ts";
+import type {
+  TranscriptSearchPosition,
+  TranscriptSearchQuery,
+  TranscriptSearchSort,
+} from "../src/application/ports.ts";
 import type { Analytics } from "../src/domain/analytics.ts";
 import type { Call } from "../src/domain/call.ts";
 import type { Transcript } from "../src/domain/transcript.ts";
-import { describeMachine } from "./lib/machine.ts";
+import { describeMachine, loadAverage } from "./lib/machine.ts";
 
 export interface StorageBenchOptions {
   /** Smaller sizes (20,000 calls) for CI and smoke runs. */
@@ -478,25 +485,25 @@ export async function runStorageBench(options: StorageBenchOptions = {}): Promis
       [
         "rare word (`warranty`)",
         await timeAsync(searchRuns, () =>
-          repository.searchTranscripts({ q: "warranty", limit: 20, offset: 0 }),
+          repository.searchTranscripts({ q: "warranty", limit: 20 }),
         ),
       ],
       [
         "two words (`refund invoice`)",
         await timeAsync(searchRuns, () =>
-          repository.searchTranscripts({ q: "refund invoice", limit: 20, offset: 0 }),
+          repository.searchTranscripts({ q: "refund invoice", limit: 20 }),
         ),
       ],
       [
-        "common word (`order`), ranks every match",
+        "common word (`order`)",
         await timeAsync(Math.ceil(searchRuns / 5), () =>
-          repository.searchTranscripts({ q: "order", limit: 20, offset: 0 }),
+          repository.searchTranscripts({ q: "order", limit: 20 }),
         ),
       ],
       [
         "no match",
         await timeAsync(searchRuns, () =>
-          repository.searchTranscripts({ q: "zzzznothing", limit: 20, offset: 0 }),
+          repository.searchTranscripts({ q: "zzzznothing", limit: 20 }),
         ),
       ],
     ];
@@ -514,6 +521,7 @@ export async function runStorageBench(options: StorageBenchOptions = {}): Promis
       `| ${callCount.toLocaleString("en-US")} calls, ${total.toLocaleString("en-US")} transcripts | ${ms(startup)} |`,
       "",
     );
+    lines.push(await runSearchScaleBench({ quick, dir }));
     return lines.join("\n");
   } finally {
     sqlite.close();
@@ -521,8 +529,206 @@ export async function runStorageBench(options: StorageBenchOptions = {}): Promis
   }
 }
 
+export interface SearchScaleOptions {
+  /** 50,000 transcripts instead of 1,000,000, and fewer runs. */
+  quick?: boolean;
+  /** Where the database file goes (a temp folder of its own when unset). */
+  dir?: string;
+}
+
+/** Page size the API asks the repository for: a page of 20 and one more to see if more follow. */
+const SEARCH_PAGE = 20;
+
+/** What relevance cost before it was bounded: bm25() over every match, paged by OFFSET. */
+const RANK_EVERY_MATCH_SQL = `
+  WITH page AS (
+    SELECT rowid AS seq, bm25(transcripts_fts) AS score FROM transcripts_fts
+    WHERE transcripts_fts MATCH @match ORDER BY score, seq LIMIT @limit OFFSET 0)
+  SELECT t.id, snippet(transcripts_fts, 0, '[', ']', '…', 12) AS snippet
+  FROM page JOIN transcripts_fts ON transcripts_fts.rowid = page.seq
+  JOIN transcripts t ON t.seq = page.seq
+  WHERE transcripts_fts MATCH @match ORDER BY page.score, page.seq`;
+
+interface Percentiles {
+  p50: number;
+  p99: number;
+}
+
+async function percentiles(runs: number, work: () => Promise<unknown>): Promise<Percentiles> {
+  for (let i = 0; i < Math.min(10, runs); i++) await work();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await work();
+    samples.push(performance.now() - start);
+  }
+  samples.sort((a, b) => a - b);
+  // Nearest rank.
+  const at = (q: number) => samples[Math.max(0, Math.ceil(q * samples.length) - 1)]!;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+const pct = (p: Percentiles) => `${p.p50.toFixed(1)} ms | ${p.p99.toFixed(1)} ms`;
+
+/**
+ * Full-text search at 1,000,000 transcripts (ten a call, everyday words), through the
+ * repository as the API calls it: each sort, first page and a deep page reached by cursor,
+ * p50 and p99 of the wall time. The transcripts are inserted with one prepared statement per
+ * 50,000-row transaction and indexed in one catch-up, as after a bulk import.
+ */
+export async function runSearchScaleBench(options: SearchScaleOptions = {}): Promise<string> {
+  const quick = options.quick ?? false;
+  const total = quick ? 50_000 : 1_000_000;
+  const runs = quick ? 20 : 200;
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "callbridge-search-"));
+  const { sqlite, db } = openDatabase(join(dir, "search-scale.db"));
+  try {
+    migrateDatabase(sqlite, defaultMigrationsFolder());
+    const random = prng(7);
+    const calls = Math.ceil(total / 10);
+    const insertCall = sqlite.prepare(
+      `INSERT INTO calls (id, stream_sid, status, started_at, created_at, updated_at)
+       VALUES (?, ?, 'completed', ?, ?, ?)`,
+    );
+    const insertTranscript = sqlite.prepare(INSERT_TRANSCRIPT);
+    let started = performance.now();
+    sqlite.transaction(() => {
+      for (let i = 0; i < calls; i++) {
+        const at = BASE + i * 60_000;
+        insertCall.run(`call-${i}`, `MZs${i}`, at, at, at);
+      }
+    })();
+    const load = sqlite.transaction((from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        insertTranscript.run(
+          `s-${i}`,
+          `call-${Math.floor(i / 10)}`,
+          i % 2 === 0 ? "caller" : "assistant",
+          sentence(random),
+          0.9,
+          (i % 10) * 5000,
+          BASE + i,
+        );
+      }
+    });
+    for (let i = 0; i < total; i += 50_000) load(i, Math.min(total, i + 50_000));
+    const insertMs = performance.now() - started;
+    started = performance.now();
+    rawSearchIndexer(sqlite)();
+    const indexMs = performance.now() - started;
+
+    const repository = new DrizzleCallRepository(db, sqlite);
+    const matchCount = sqlite
+      .prepare("SELECT count(*) FROM transcripts_fts WHERE transcripts_fts MATCH ?")
+      .pluck();
+    const search = (query: Omit<TranscriptSearchQuery, "limit">, on = repository) =>
+      on.searchTranscripts({ ...query, limit: SEARCH_PAGE + 1 });
+
+    /** How many matches relevance ranks for `q`: its pages, 100 at a time, to the last. */
+    const rankedBy = async (q: string) => {
+      let after: TranscriptSearchPosition | undefined;
+      let ranked = 0;
+      for (;;) {
+        const hits = await repository.searchTranscripts({ q, limit: 100, after });
+        ranked += hits.length;
+        if (hits.length < 100) return ranked;
+        after = hits.at(-1)?.next;
+      }
+    };
+
+    const queries: Array<[label: string, q: string]> = [
+      ["common word `order`", "order"],
+      ["rare word `warranty`", "warranty"],
+      ["two words `refund invoice`", "refund invoice"],
+      ["three words, two common: `cancel my order`", "cancel my order"],
+    ];
+    const loadBefore = loadAverage();
+    const rows: string[] = [];
+    for (const [label, q] of queries) {
+      const matches = matchCount.get(toFtsMatchExpression(q)) as number;
+      const first = await search({ q, sort: "relevance" });
+      const anchor = first[0]?.next?.sort === "relevance" ? first[0].next.anchor : total + 1;
+      const ranked = await rankedBy(q);
+      const deep: Record<TranscriptSearchSort, TranscriptSearchPosition> = {
+        relevance: { sort: "relevance", anchor, offset: Math.max(1, ranked - SEARCH_PAGE) },
+        // What a client holds after following nextCursor through half the transcripts.
+        recent: { sort: "recent", before: Math.floor(total / 2) },
+      };
+      for (const sort of ["relevance", "recent"] as const) {
+        const firstPage = await percentiles(runs, () => search({ q, sort }));
+        const deepPage = await percentiles(runs, () => search({ q, sort, after: deep[sort] }));
+        const scope = sort === "relevance" ? `ranks ${count(ranked)}` : "every match";
+        rows.push(
+          `| ${label} | ${count(matches)} | ${sort} (${scope}) | first | ${pct(firstPage)} |`,
+          `| ${label} | ${count(matches)} | ${sort} | deep (${describeDeep(deep[sort])}) | ${pct(deepPage)} |`,
+        );
+      }
+    }
+
+    // The cap, measured: what ranking more of the newest matches would cost.
+    const caps = quick ? [500, SEARCH_CANDIDATES] : [1_000, SEARCH_CANDIDATES, 5_000, 10_000];
+    const sweep: string[] = [];
+    for (const candidates of caps) {
+      const capped = new DrizzleCallRepository(db, sqlite, { searchCandidates: candidates });
+      for (const q of ["order", "cancel my order"]) {
+        const p = await percentiles(Math.ceil(runs / 2), () =>
+          search({ q, sort: "relevance" }, capped),
+        );
+        sweep.push(`| ${count(candidates)} | \`${q}\` | ${pct(p)} |`);
+      }
+    }
+
+    const everyMatch = sqlite.prepare(RANK_EVERY_MATCH_SQL);
+    const before = await percentiles(quick ? 3 : 10, async () =>
+      everyMatch.all({ match: toFtsMatchExpression("order"), limit: SEARCH_PAGE + 1 }),
+    );
+    const loadAfter = loadAverage();
+
+    return [
+      `### Search at ${count(total)} transcripts${quick ? " (quick)" : ""}`,
+      "",
+      `${count(total)} transcripts in ${count(calls)} calls (ten a call, 6 to 23 words of ` +
+        "the storage corpus: a dozen common words, seven rarer ones, 5,000 others), inserted " +
+        `at ${rate(total, insertMs)} rows/s (one prepared statement, 50,000 rows a ` +
+        `transaction) and indexed in one catch-up in ${(indexMs / 1000).toFixed(1)} s. Each ` +
+        `search goes through the repository as the API calls it (a page of ${SEARCH_PAGE} and ` +
+        `one more), ${runs} timed runs after 10 untimed; wall time, so the load average ` +
+        `(before: ${loadBefore}; after: ${loadAfter}) counts. Relevance ranks at most ` +
+        `${count(SEARCH_CANDIDATES)} matches (SEARCH_CANDIDATES). A deep page is one a ` +
+        "client reaches by following nextCursor: the last page of the relevance ranking, and " +
+        "for recent the page after half the transcripts.",
+      "",
+      "| query | matches | sort | page | p50 | p99 |",
+      "|---|---:|---|---|---:|---:|",
+      ...rows,
+      "",
+      `| relevance cap (searchCandidates) | first page of | p50 | p99 |`,
+      "|---:|---|---:|---:|",
+      ...sweep,
+      "",
+      `Before the cap, relevance ranked every match with FTS5's bm25(): the first page of ` +
+        `\`order\` took ${before.p50.toFixed(0)} ms (p50 of ${quick ? 3 : 10}; slowest ` +
+        `${before.p99.toFixed(0)} ms).`,
+      "",
+    ].join("\n");
+  } finally {
+    sqlite.close();
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function describeDeep(position: TranscriptSearchPosition): string {
+  return position.sort === "relevance"
+    ? `offset ${count(position.offset)}`
+    : `below seq ${count(position.before)}`;
+}
+
 if (process.argv[1]?.endsWith("storage.ts")) {
-  runStorageBench({ quick: process.argv.includes("--quick") }).then((markdown) =>
-    process.stdout.write(`${markdown}\n`),
-  );
+  const quick = process.argv.includes("--quick");
+  // --search: only the search-at-scale part.
+  const run = process.argv.includes("--search")
+    ? runSearchScaleBench({ quick })
+    : runStorageBench({ quick });
+  run.then((markdown) => process.stdout.write(`${markdown}\n`));
 }

@@ -30,12 +30,29 @@ export interface CallPage {
   next: { startedAt: Date; id: string } | null;
 }
 
+/** `relevance`: best match first; `recent`: newest transcript first. */
+export type TranscriptSearchSort = "relevance" | "recent";
+
+/**
+ * Where the next page of a search starts; the repository hands it out with each hit and
+ * takes it back unchanged. `recent` is a keyset position (hits stored before `before`);
+ * `relevance` is an offset into the ranking of the transcripts stored before `anchor`, so that
+ * transcripts stored while a client pages neither shift nor join the pages.
+ */
+export type TranscriptSearchPosition =
+  | { sort: "recent"; before: number }
+  | { sort: "relevance"; anchor: number; offset: number };
+
 export interface TranscriptSearchQuery {
   q: string;
   limit: number;
   speaker?: Speaker;
-  /** Number of hits to skip (search results are ranked, so the cursor is an offset). */
-  offset: number;
+  /** Default `relevance`. */
+  sort?: TranscriptSearchSort;
+  /** The `next` of the last hit of the previous page; absent for the first page. */
+  after?: TranscriptSearchPosition;
+  /** Hits to skip from the first, when there is no `after` (which is cheaper to follow). */
+  offset?: number;
 }
 
 export interface TranscriptHit {
@@ -45,6 +62,8 @@ export interface TranscriptHit {
   snippet: string;
   offsetMs: number | null;
   startedAt: Date;
+  /** Where a page that ends with this hit continues (in the sort it was found by). */
+  next?: TranscriptSearchPosition;
 }
 
 /**
@@ -162,6 +181,20 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
   child(bindings: Record<string, unknown>): Logger;
+}
+
+/** One piece of labelled work, from begin() until end(). */
+export interface ActivitySpan {
+  /** `label` replaces the one given at begin (an HTTP route is certain only once it answered). */
+  end(label?: string): void;
+}
+
+/**
+ * Names work done on the event loop, so that the stall watchdog can say what was running when
+ * the audio of every call was held up. Never used per audio frame.
+ */
+export interface ActivitySpans {
+  begin(label: string): ActivitySpan;
 }
 
 /** Things that happened to calls, for metrics and live feeds. */

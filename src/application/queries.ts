@@ -1,7 +1,13 @@
 import type { Analytics } from "../domain/analytics.ts";
 import type { Call } from "../domain/call.ts";
 import type { CallMetadata } from "../domain/call-metadata.ts";
-import { conflict, isDomainError, notFound, storageUnavailable } from "../domain/errors.ts";
+import {
+  conflict,
+  invalidArgument,
+  isDomainError,
+  notFound,
+  storageUnavailable,
+} from "../domain/errors.ts";
 import type { Recording } from "../domain/recording.ts";
 import type { Transcript } from "../domain/transcript.ts";
 import type {
@@ -11,6 +17,7 @@ import type {
   ReadableRecording,
   RecordingStore,
   TranscriptHit,
+  TranscriptSearchPosition,
   TranscriptSearchQuery,
 } from "./ports.ts";
 
@@ -29,8 +36,8 @@ export interface CallDetail {
 
 export interface SearchPage {
   data: TranscriptHit[];
-  /** Offset of the next page when more hits may follow, else null. */
-  nextOffset: number | null;
+  /** Where the next page starts when more hits may follow, else null. */
+  next: TranscriptSearchPosition | null;
 }
 
 export interface RecordingAudio {
@@ -127,11 +134,19 @@ export class CallQueries {
     }
   }
 
-  /** Asks for one hit more than the page so that the last page has no next offset. */
+  /**
+   * Asks for one hit more than the page so that the last page has no next position. A cursor
+   * only means something in the sort that issued it, so the two must agree.
+   */
   async search(query: TranscriptSearchQuery): Promise<SearchPage> {
+    const sort = query.sort ?? "relevance";
+    if (query.after !== undefined && query.after.sort !== sort) {
+      throw invalidArgument(`cursor: was issued for sort=${query.after.sort}, not sort=${sort}`);
+    }
     const hits = await this.deps.calls.searchTranscripts({ ...query, limit: query.limit + 1 });
     const data = hits.slice(0, query.limit);
-    return { data, nextOffset: hits.length > query.limit ? query.offset + query.limit : null };
+    const next = hits.length > query.limit ? (data.at(-1)?.next ?? null) : null;
+    return { data, next };
   }
 
   private async requireCall(id: string): Promise<Call> {

@@ -14,6 +14,7 @@ import {
   SearchParams,
 } from "../../src/adapters/http/api/query-schemas.ts";
 import { HttpError } from "../../src/adapters/http/errors.ts";
+import type { TranscriptSearchPosition } from "../../src/application/ports.ts";
 import {
   anyString,
   nastyString,
@@ -72,24 +73,44 @@ describe("cursors under damage", () => {
     );
   });
 
-  it("reads a search cursor only as an offset from 1 to the deepest page allowed", () => {
+  it("reads a search cursor only as a position of the sort asked for, every number in range", () => {
+    const seq = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
+    const offset = fc.integer({ min: 1, max: MAX_SEARCH_OFFSET });
+    const recent = seq.map((before) => ({ sort: "recent", before }) as const);
+    const relevance = fc
+      .tuple(seq, offset)
+      .map(([anchor, o]) => ({ sort: "relevance", anchor, offset: o }) as const);
     const candidates = fc.oneof(
+      fc.oneof(recent, relevance).chain((p) => textuallyMutated(encodeSearchCursor(p))),
+      seq.chain((b) => structurallyMutated({ b })).map(base64url),
       fc
-        .integer({ min: 1, max: MAX_SEARCH_OFFSET })
-        .chain((o) => textuallyMutated(encodeSearchCursor(o))),
-      fc
-        .integer({ min: 1, max: MAX_SEARCH_OFFSET })
-        .chain((o) => structurallyMutated({ o }))
+        .tuple(seq, offset)
+        .chain(([a, o]) => structurallyMutated({ a, o }))
         .map(base64url),
       anyString(40),
     );
     fc.assert(
-      fc.property(candidates, (text) => {
-        const offset = decodeOr400(() => decodeSearchCursor(text));
-        if (offset === "refused") return;
-        expect(Number.isInteger(offset)).toBe(true);
-        expect(offset).toBeGreaterThanOrEqual(1);
-        expect(offset).toBeLessThanOrEqual(MAX_SEARCH_OFFSET);
+      fc.property(candidates, fc.constantFrom("recent", "relevance"), (text, sort) => {
+        let position: TranscriptSearchPosition;
+        try {
+          position = decodeSearchCursor(text, sort);
+        } catch (error) {
+          // Refused as not a cursor at all, or as one issued for the other sort.
+          expect(error).toBeInstanceOf(HttpError);
+          expect((error as HttpError).status).toBe(400);
+          expect((error as HttpError).message).toMatch(/^cursor: /);
+          return;
+        }
+        expect(position.sort).toBe(sort);
+        const numbers =
+          position.sort === "recent" ? [position.before] : [position.anchor, position.offset];
+        for (const n of numbers) {
+          expect(Number.isSafeInteger(n) && n >= 1).toBe(true);
+        }
+        if (position.sort === "relevance") {
+          expect(position.offset).toBeLessThanOrEqual(MAX_SEARCH_OFFSET);
+        }
+        expect(encodeSearchCursor(position)).toBe(text);
       }),
       { numRuns: 1000 },
     );
@@ -151,6 +172,7 @@ describe("query parameter schemas under random input", () => {
         expect(result.data.q.length).toBeLessThanOrEqual(500);
         expect(result.data.limit).toBeGreaterThanOrEqual(1);
         expect(result.data.limit).toBeLessThanOrEqual(100);
+        expect(["relevance", "recent"]).toContain(result.data.sort);
       }),
       { numRuns: 1500 },
     );

@@ -19,10 +19,9 @@ import type { Call } from "../../domain/call.ts";
 import type { CallMetadata } from "../../domain/call-metadata.ts";
 import { notFound } from "../../domain/errors.ts";
 import type { Recording } from "../../domain/recording.ts";
-import type { Speaker, Transcript } from "../../domain/transcript.ts";
+import type { Transcript } from "../../domain/transcript.ts";
 import type { AppDatabase } from "./database.ts";
 import { DeferredFtsIndex } from "./deferred-fts-index.ts";
-import { toFtsMatchExpression } from "./fts-query.ts";
 import { prepareInsert } from "./prepared-insert.ts";
 import {
   analyticsToRow,
@@ -37,45 +36,24 @@ import {
   transcriptToRow,
 } from "./row-mapping.ts";
 import { translateSqliteError, type WriteContext } from "./sqlite-errors.ts";
+import { TranscriptSearch } from "./transcript-search.ts";
 import { WriteBehindBatch } from "./write-behind-batch.ts";
-
-interface SearchRow {
-  transcriptId: string;
-  callId: string;
-  speaker: Speaker;
-  offsetMs: number | null;
-  startedAtMs: number;
-  snippet: string;
-}
-
-// Ranks first and builds snippets and joins for the page only: a common word can match most
-// rows, and a snippet for each of them would cost more than the ranking itself.
-// bm25 is lower for better matches; seq breaks ties so that offset paging is stable.
-const SEARCH_SQL = `
-  WITH page AS (
-    SELECT rowid AS seq, bm25(transcripts_fts) AS score
-    FROM transcripts_fts
-    WHERE transcripts_fts MATCH @match
-      AND (@speaker IS NULL OR EXISTS (
-        SELECT 1 FROM transcripts s WHERE s.seq = transcripts_fts.rowid AND s.speaker = @speaker))
-    ORDER BY score, seq
-    LIMIT @limit OFFSET @offset
-  )
-  SELECT t.id AS transcriptId, t.call_id AS callId, t.speaker AS speaker,
-         t.offset_ms AS offsetMs, c.started_at AS startedAtMs,
-         snippet(transcripts_fts, 0, '[', ']', '…', 12) AS snippet
-  FROM page
-  JOIN transcripts_fts ON transcripts_fts.rowid = page.seq
-  JOIN transcripts t ON t.seq = page.seq
-  JOIN calls c ON c.id = t.call_id
-  WHERE transcripts_fts MATCH @match
-  ORDER BY page.score, page.seq`;
 
 export interface DrizzleCallRepositoryOptions {
   /** A background full-text catch-up failed (it is retried; a search retries it too). */
   onSearchIndexError?: (error: unknown) => void;
   /** How long a transcript may wait for the full-text index; see DeferredFtsIndex. */
   searchIndexDelayMs?: number;
+  /**
+   * A reader thread's repository on a read-only connection: it never indexes for search (the
+   * writer does, when a search asks it to first) and any write fails.
+   */
+  readOnly?: boolean;
+  /**
+   * Matches a relevance search ranks at most (the newest); see TranscriptSearch. Default
+   * SEARCH_CANDIDATES.
+   */
+  searchCandidates?: number;
 }
 
 /**
@@ -91,7 +69,7 @@ export interface DrizzleCallRepositoryOptions {
  * indexed for search in batches (DeferredFtsIndex), and a search indexes the waiting ones first.
  */
 export class DrizzleCallRepository implements CallRepository {
-  private searchStatement: Database.Statement | undefined;
+  private transcriptSearch: TranscriptSearch | undefined;
   private insertTranscript: ((row: typeof transcripts.$inferInsert) => void) | undefined;
   private insertAnalytics: ((row: typeof analytics.$inferInsert) => void) | undefined;
   private readonly writeBehind: WriteBehindBatch;
@@ -104,14 +82,23 @@ export class DrizzleCallRepository implements CallRepository {
   constructor(
     private readonly db: AppDatabase,
     private readonly sqlite: Database.Database,
-    options: DrizzleCallRepositoryOptions = {},
+    private readonly options: DrizzleCallRepositoryOptions = {},
   ) {
     this.writeBehind = new WriteBehindBatch(sqlite);
     this.searchIndex = new DeferredFtsIndex(sqlite, {
       beforeCatchUp: () => this.writeBehind.flush(),
       onError: options.onSearchIndexError,
       delayMs: options.searchIndexDelayMs,
+      readOnly: options.readOnly,
     });
+  }
+
+  /**
+   * Indexes every committed (and pending) transcript for search. searchTranscripts() does this
+   * itself on one connection; with a writer and reader threads, the writer does it first.
+   */
+  catchUpSearchIndex(): Promise<void> {
+    return this.run(() => this.searchIndex.catchUp());
   }
 
   /**
@@ -344,23 +331,10 @@ export class DrizzleCallRepository implements CallRepository {
   searchTranscripts(query: TranscriptSearchQuery): Promise<TranscriptHit[]> {
     return this.run(() => {
       this.searchIndex.catchUp();
-      const match = toFtsMatchExpression(query.q);
-      if (match === null || query.limit <= 0) return [];
-      this.searchStatement ??= this.sqlite.prepare(SEARCH_SQL);
-      const rows = this.searchStatement.all({
-        match,
-        speaker: query.speaker ?? null,
-        limit: query.limit,
-        offset: Math.max(0, query.offset),
-      }) as SearchRow[];
-      return rows.map((row) => ({
-        callId: row.callId,
-        transcriptId: row.transcriptId,
-        speaker: row.speaker,
-        snippet: row.snippet,
-        offsetMs: row.offsetMs,
-        startedAt: new Date(row.startedAtMs),
-      }));
+      this.transcriptSearch ??= new TranscriptSearch(this.sqlite, {
+        candidates: this.options.searchCandidates,
+      });
+      return this.transcriptSearch.search(query);
     });
   }
 

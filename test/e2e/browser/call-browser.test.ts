@@ -203,8 +203,17 @@ describe("the call browser in a real browser", () => {
   it("finds a spoken word and opens the call at that moment", async () => {
     await page.fill("#q", "tomorrow");
     await page.press("#q", "Enter");
+    await page.locator(".hit a").first().waitFor();
+    // Newest first by default (its cost does not grow with the matches); best match on request.
+    const searches = () => requests.filter((url) => url.includes("/api/search?"));
+    expect(new URL(searches().at(-1) ?? "").searchParams.get("sort")).toBe("recent");
+    expect(await page.locator("#sort-recent").getAttribute("aria-current")).toBe("true");
+    await page.locator("#sort-relevance").click();
+    await page.waitForURL(/sort=relevance/);
     const hit = page.locator(".hit a").first();
     await hit.waitFor();
+    expect(new URL(searches().at(-1) ?? "").searchParams.get("sort")).toBe("relevance");
+    expect(await page.locator("#sort-relevance").getAttribute("aria-current")).toBe("true");
     expect(await page.locator(".hit").count()).toBe(1);
     expect(await hit.locator("mark").textContent()).toBe("tomorrow");
     const target = new URL((await hit.getAttribute("href")) ?? "", server.baseUrl);

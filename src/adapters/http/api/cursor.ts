@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { TranscriptSearchPosition, TranscriptSearchSort } from "../../../application/ports.ts";
 import { ID_PATTERN } from "./query-schemas.ts";
 import { badRequest } from "./validation.ts";
 
@@ -15,12 +16,19 @@ const CallCursor = z.strictObject({
   i: z.string().regex(ID_PATTERN),
 });
 
-/** Deeper than this, ranked offset paging gets slow; a narrower query is the better answer. */
-export const MAX_SEARCH_OFFSET = 10_000;
+/**
+ * The deepest relevance offset a cursor holds. Relevance ranks a bounded set of matches (the
+ * repository's search candidates, fewer than this), so a deeper one could only be forged.
+ */
+export const MAX_SEARCH_OFFSET = 100_000;
 
-const SearchCursor = z.strictObject({
-  o: z.number().int().min(1).max(MAX_SEARCH_OFFSET),
-});
+const seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** Both sorts' cursors, told apart by their keys so that one is never read as the other. */
+const SearchCursor = z.union([
+  z.strictObject({ b: seq }),
+  z.strictObject({ a: seq, o: z.number().int().min(1).max(MAX_SEARCH_OFFSET) }),
+]);
 
 const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString("base64url");
 
@@ -46,6 +54,28 @@ export function decodeCallCursor(text: string): { startedAt: Date; id: string } 
   return { startedAt: new Date(s), id: i };
 }
 
-export const encodeSearchCursor = (offset: number): string => encode({ o: offset });
+export const encodeSearchCursor = (position: TranscriptSearchPosition): string =>
+  encode(
+    position.sort === "recent"
+      ? { b: position.before }
+      : { a: position.anchor, o: position.offset },
+  );
 
-export const decodeSearchCursor = (text: string): number => decode(text, SearchCursor).o;
+/** A search cursor, which must have been issued for `sort`. */
+export function decodeSearchCursor(
+  text: string,
+  sort: TranscriptSearchSort,
+): TranscriptSearchPosition {
+  const cursor = decode(text, SearchCursor);
+  const position: TranscriptSearchPosition =
+    "b" in cursor
+      ? { sort: "recent", before: cursor.b }
+      : { sort: "relevance", anchor: cursor.a, offset: cursor.o };
+  if (position.sort !== sort) {
+    throw badRequest(
+      "cursor",
+      `was issued for sort=${position.sort}; follow it with the sort it came from`,
+    );
+  }
+  return position;
+}

@@ -235,10 +235,13 @@ function paths(): Record<string, Record<string, unknown>> {
     "/api/search": {
       get: {
         operationId: "searchTranscripts",
-        summary: "Full-text search over transcripts, best match first",
+        summary: "Full-text search over transcripts, best match first (or newest first)",
         description:
           "Every word of q must appear. Any text is accepted: quotes, operators and " +
-          "punctuation are searched as words, never parsed as query syntax.",
+          "punctuation are searched as words, never parsed as query syntax. " +
+          "sort=relevance (the default) ranks the newest matches, at most a few thousand, by " +
+          "BM25, so a query with fewer matches is ranked over all of them; sort=recent lists " +
+          "every match newest first. A cursor continues only the sort that issued it.",
         tags: ["search"],
         parameters: queryParameters(SearchParams),
         responses: { "200": jsonResponse("Matching transcripts", SearchPageJson), ...errors(400) },

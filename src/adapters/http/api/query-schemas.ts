@@ -55,6 +55,13 @@ export const SearchParams = z.object({
   limit: integerParam(1, MAX_SEARCH_PAGE, 20).describe("page size"),
   cursor: cursorParam.optional(),
   speaker: z.enum(["caller", "assistant"], { error: "must be caller or assistant" }).optional(),
+  sort: z
+    .enum(["relevance", "recent"], { error: "must be relevance or recent" })
+    .default("relevance")
+    .describe(
+      "relevance: best match first (BM25 over the newest matches, 2,000 at most by default); " +
+        "recent: newest first, every match, at the same cost however common the words",
+    ),
 });
 
 /** Ids are opaque strings of this shape; anything else cannot exist and is answered 404. */

@@ -14,11 +14,13 @@ export function searchRoutes({ queries }: { queries: CallQueries }): Hono {
       q: params.q,
       limit: params.limit,
       speaker: params.speaker,
-      offset: params.cursor === undefined ? 0 : decodeSearchCursor(params.cursor),
+      sort: params.sort,
+      after:
+        params.cursor === undefined ? undefined : decodeSearchCursor(params.cursor, params.sort),
     });
     const next =
-      page.nextOffset !== null && page.nextOffset <= MAX_SEARCH_OFFSET
-        ? encodeSearchCursor(page.nextOffset)
+      page.next !== null && (page.next.sort === "recent" || page.next.offset <= MAX_SEARCH_OFFSET)
+        ? encodeSearchCursor(page.next)
         : null;
     return c.json({ data: page.data.map(searchHitJson), nextCursor: next });
   });

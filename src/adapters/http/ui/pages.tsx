@@ -113,6 +113,17 @@ export function ListPage(props: { apiKeyRequired: boolean; filters: CallFilters;
           <h1 id="search-heading">
             Turns that say “<span id="search-query">{query}</span>”
           </h1>
+          <nav class="sort-toggle" aria-label="Order of the turns found">
+            <a id="sort-recent" href={`/?${new URLSearchParams({ q: query, sort: "recent" })}`}>
+              Newest first
+            </a>
+            <a
+              id="sort-relevance"
+              href={`/?${new URLSearchParams({ q: query, sort: "relevance" })}`}
+            >
+              Best match
+            </a>
+          </nav>
           <a href="/" class="button secondary">
             All calls
           </a>

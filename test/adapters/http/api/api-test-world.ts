@@ -26,6 +26,8 @@ import { createTranscript, type Transcript } from "../../../../src/domain/transc
 export interface WorldOptions {
   apiKey?: string;
   maxBodyBytes?: number;
+  /** Matches a relevance search ranks at most (the repository's default when unset). */
+  searchCandidates?: number;
 }
 
 export interface ApiWorld {
@@ -53,7 +55,9 @@ export function createApiWorld(options: WorldOptions = {}): ApiWorld {
   const recordingsDir = path.join(dir, "recordings");
   const database = openDatabase(`file:${path.join(dir, "calls.db")}`);
   migrateDatabase(database.sqlite, defaultMigrationsFolder());
-  const repository = new DrizzleCallRepository(database.db, database.sqlite);
+  const repository = new DrizzleCallRepository(database.db, database.sqlite, {
+    searchCandidates: options.searchCandidates,
+  });
   const store = new FsRecordingStore({ root: recordingsDir });
   const queries = new CallQueries({ calls: repository, recordings: store });
   const live = new Set<string>();

@@ -5,6 +5,7 @@ import {
   decodeSearchCursor,
   encodeCallCursor,
   encodeSearchCursor,
+  MAX_SEARCH_OFFSET,
 } from "../../../../src/adapters/http/api/cursor.ts";
 import { HttpError } from "../../../../src/adapters/http/errors.ts";
 
@@ -22,9 +23,38 @@ describe("cursors", () => {
     );
   });
 
-  it("round-trips search offsets", () => {
-    for (const offset of [1, 20, 9_999, 10_000]) {
-      expect(decodeSearchCursor(encodeSearchCursor(offset))).toBe(offset);
+  it("round-trips search positions of either sort", () => {
+    for (const before of [1, 20, 9_999, Number.MAX_SAFE_INTEGER]) {
+      const position = { sort: "recent", before } as const;
+      expect(decodeSearchCursor(encodeSearchCursor(position), "recent")).toEqual(position);
+    }
+    for (const [anchor, offset] of [
+      [2, 1],
+      [1_000_001, 20],
+      [Number.MAX_SAFE_INTEGER, MAX_SEARCH_OFFSET],
+    ] as const) {
+      const position = { sort: "relevance", anchor, offset } as const;
+      expect(decodeSearchCursor(encodeSearchCursor(position), "relevance")).toEqual(position);
+    }
+  });
+
+  it("refuses a search cursor issued for the other sort with a 400 naming cursor", () => {
+    const recent = encodeSearchCursor({ sort: "recent", before: 42 });
+    const relevance = encodeSearchCursor({ sort: "relevance", anchor: 43, offset: 20 });
+    for (const [text, sort] of [
+      [recent, "relevance"],
+      [relevance, "recent"],
+    ] as const) {
+      const error = (() => {
+        try {
+          decodeSearchCursor(text, sort);
+        } catch (thrown) {
+          return thrown;
+        }
+      })();
+      expect(error).toBeInstanceOf(HttpError);
+      expect((error as HttpError).status).toBe(400);
+      expect((error as HttpError).message).toMatch(/^cursor: was issued for sort=/);
     }
   });
 

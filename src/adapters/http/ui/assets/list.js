@@ -17,6 +17,11 @@ import {
 
 const PAGE_SIZE = 25;
 const params = new URLSearchParams(location.search);
+/**
+ * Newest first unless the best match is asked for: it costs the same however common the words
+ * are, where ranking reads thousands of matches.
+ */
+const searchSort = params.get("sort") === "relevance" ? "relevance" : "recent";
 
 /**
  * @typedef {{ id: string, caller: string | null, callSid: string | null, status: string,
@@ -40,10 +45,15 @@ async function showSearch(q) {
   const list = $("#hits");
   const status = $("#search-status");
   const more = /** @type {HTMLButtonElement} */ ($("#hits-more"));
+  for (const sort of ["recent", "relevance"]) {
+    const link = $(`#sort-${sort}`);
+    if (sort === searchSort) link.setAttribute("aria-current", "true");
+    else link.removeAttribute("aria-current");
+  }
   let shown = 0;
   /** @param {string | null} cursor */
   const load = async (cursor) => {
-    const query = new URLSearchParams({ q, limit: "20" });
+    const query = new URLSearchParams({ q, limit: "20", sort: searchSort });
     if (cursor) query.set("cursor", cursor);
     status.textContent = "Searching…";
     try {
