@@ -21,7 +21,7 @@ import type { CallManager, StartCallInput } from "./call-manager.ts";
 import { ConversationMixer } from "./conversation-mixer.ts";
 import { MAX_FRAME_BYTES } from "./live-call.ts";
 import { NetworkQuality } from "./network-quality.ts";
-import type { Clock, Logger } from "./ports.ts";
+import type { ActivitySpans, Clock, Logger } from "./ports.ts";
 
 const MULAW_FRAME_BYTES = 160;
 /** Inbound scratch starts at this size; Twilio's frames are 160 bytes. */
@@ -50,6 +50,8 @@ export interface CallSessionDeps {
   recordConversation?: boolean;
   /** High-resolution monotonic seconds, for the frame latency histogram. */
   now?: () => number;
+  /** Labels the snapshot timer's work, which grows with the call, for the stall watchdog. */
+  activity?: ActivitySpans;
 }
 
 type SessionState = "new" | "starting" | "live" | "ending" | "ended";
@@ -476,10 +478,12 @@ export class CallSession implements RealtimeListener {
 
   private storeSnapshot(): void {
     if (this.state !== "live") return;
+    const span = this.deps.activity?.begin("analytics snapshot");
     this.track(
       this.deps.callManager.addAnalytics(this.streamSid, this.currentSnapshot()),
       "analytics snapshot could not be stored",
     );
+    span?.end();
   }
 
   private clearTimers(): void {

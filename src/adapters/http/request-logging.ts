@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import type { Logger } from "../../application/ports.ts";
+import type { ActivitySpans, Logger } from "../../application/ports.ts";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -18,6 +18,8 @@ export interface RequestLoggingOptions {
   logger: Logger;
   /** Called once per request with the route pattern, never the raw path. */
   onRequest?(method: string, route: string, status: number, seconds: number): void;
+  /** Each request is an activity while its handler runs, for the event-loop watchdog. */
+  activity?: ActivitySpans;
 }
 
 export function requestIdFrom(header: string | undefined): string {
@@ -41,7 +43,14 @@ export function requestLogging(options: RequestLoggingOptions): MiddlewareHandle
     const requestId = requestIdFrom(c.req.header(REQUEST_ID_HEADER));
     c.set("requestId", requestId);
     c.header(REQUEST_ID_HEADER, requestId);
-    await next();
+    // The router has matched already: the last matched route is the likely handler's pattern,
+    // the answer's own pattern replaces it at the end. Never the raw path (it is the client's).
+    const span = options.activity?.begin(`${c.req.method} ${routePath(c, -1) || UNMATCHED_ROUTE}`);
+    try {
+      await next();
+    } finally {
+      span?.end(`${c.req.method} ${routeLabel(routePath(c), c.res.status)}`);
+    }
     // Handlers that build their own Response bypass the prepared headers.
     if (c.res.headers.get(REQUEST_ID_HEADER) !== requestId) c.header(REQUEST_ID_HEADER, requestId);
     const seconds = (performance.now() - started) / 1000;

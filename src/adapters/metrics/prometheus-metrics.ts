@@ -18,6 +18,9 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
   private framesOutCount = 0;
   private framesInFolded = 0;
   private framesOutFolded = 0;
+  private readonly eventLoopDelayHistogram: HotPathHistogram;
+  private eventLoopStallCount = 0;
+  private eventLoopStallsFolded = 0;
   private readonly recordingBytes: Counter;
   private readonly errors: Counter<"kind">;
   private readonly callsTotal: Counter<"status">;
@@ -88,6 +91,22 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
       ],
       registers,
     });
+    // Observed by the watchdog's timer 100 times a second: the cheap histogram, like frames.
+    this.eventLoopDelayHistogram = new HotPathHistogram({
+      name: "callbridge_event_loop_delay_seconds",
+      help: "How late the event loop ran a 10 ms timer: every call's audio waits this long",
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    });
+    new Counter({
+      name: "callbridge_event_loop_stalls_total",
+      help: "Event-loop delays above the stall threshold (20 ms), logged or folded into a log line",
+      registers,
+      collect() {
+        this.inc(metrics.eventLoopStallCount - metrics.eventLoopStallsFolded);
+        metrics.eventLoopStallsFolded = metrics.eventLoopStallCount;
+      },
+    });
     this.recordingBytes = new Counter({
       name: "callbridge_recording_bytes_written_total",
       help: "Bytes of audio written to recording files",
@@ -118,6 +137,14 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
 
   frameProcessed(seconds: number): void {
     this.frameLatency.observe(seconds);
+  }
+
+  eventLoopDelay(seconds: number): void {
+    this.eventLoopDelayHistogram.observe(seconds);
+  }
+
+  eventLoopStall(): void {
+    this.eventLoopStallCount++;
   }
 
   upstreamError(kind: string): void {

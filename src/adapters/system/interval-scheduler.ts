@@ -1,3 +1,5 @@
+import type { ActivitySpans } from "../../application/ports.ts";
+
 export interface ScheduledJob {
   /** Cancels later runs and waits for a run in progress, so nothing outlives shutdown. */
   stop(): Promise<void>;
@@ -9,6 +11,8 @@ export interface ScheduleOptions {
   runAtStart?: boolean;
   /** A failed run is reported here; the schedule goes on. */
   onError(error: unknown): void;
+  /** Each run is an activity under this label, so that a stall during it names the job. */
+  activity?: { spans: ActivitySpans; label: string };
 }
 
 /**
@@ -31,10 +35,13 @@ export function scheduleEvery(job: () => Promise<unknown>, options: ScheduleOpti
     timer = null;
     if (stopped) return;
     running = (async () => {
+      const span = options.activity?.spans.begin(options.activity.label);
       try {
         await job();
       } catch (error) {
         options.onError(error);
+      } finally {
+        span?.end();
       }
     })().finally(() => {
       running = null;

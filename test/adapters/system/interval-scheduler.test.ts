@@ -1,10 +1,42 @@
 import { describe, expect, it } from "vitest";
+import { ActivityTracker } from "../../../src/adapters/system/activity-tracker.ts";
 import { scheduleEvery } from "../../../src/adapters/system/interval-scheduler.ts";
 import { eventually } from "../../support/test-server.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("scheduleEvery", () => {
+  it("labels each run as an activity for the watchdog, in flight until the run settles", async () => {
+    const activity = new ActivityTracker();
+    let release: () => void = () => {};
+    let started = false;
+    const job = scheduleEvery(
+      () => {
+        started = true;
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      },
+      {
+        intervalMs: 60_000,
+        runAtStart: true,
+        onError: () => {},
+        activity: { spans: activity, label: "retention run" },
+      },
+    );
+    await eventually(() => (started ? true : undefined), 10_000, "the first run");
+    const now = performance.now();
+    expect(activity.overlapping(now, now, 5)).toEqual([
+      expect.objectContaining({ what: "retention run", inFlight: true }),
+    ]);
+    release();
+    await job.stop();
+    expect(activity.inFlight).toBe(0);
+    expect(activity.overlapping(0, performance.now(), 5)).toEqual([
+      expect.objectContaining({ what: "retention run", inFlight: false }),
+    ]);
+  });
+
   it("runs at start and then again and again", async () => {
     let runs = 0;
     const job = scheduleEvery(
