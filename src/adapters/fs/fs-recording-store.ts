@@ -244,6 +244,15 @@ export class FsRecordingStore implements RecordingStore {
     };
   }
 
+  /**
+   * Where a stored file lives, for another adapter that reads it on another thread (waveform
+   * peaks). Not part of the port: use cases deal in file keys, and paths never reach a client.
+   */
+  filePath(fileKey: string): string {
+    parseFileKeyOrThrow(fileKey);
+    return this.pathOf(fileKey);
+  }
+
   async delete(fileKey: string): Promise<void> {
     const parsed = parseFileKeyOrThrow(fileKey);
     const names =

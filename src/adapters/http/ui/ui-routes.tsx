@@ -3,14 +3,21 @@ import type { CallQueries } from "../../../application/queries.ts";
 import { bearerAuth } from "../api/bearer-auth.ts";
 import { ID_PATTERN } from "../api/query-schemas.ts";
 import { badRequest, pathId } from "../api/validation.ts";
+import { HttpError } from "../errors.ts";
 import { type CallFilters, CallPage, ListPage, NotFoundPage } from "./pages.tsx";
+import { PeaksBusyError } from "./peaks-worker-client.ts";
 import { loadAssets } from "./static-assets.ts";
-import { computePeaks, WAV_HEADER_BYTES } from "./waveform-peaks.ts";
+import { type PeaksJson, WAV_HEADER_BYTES } from "./waveform-peaks.ts";
 
 export interface UiRoutesDeps {
   queries: CallQueries;
   /** Set = the page asks for the key, and the peaks route needs it like /api does. */
   apiKey?: string;
+  /**
+   * Peaks of the recording file `fileKey`, reading its first `sizeBytes`. Off the audio thread:
+   * main.ts hands in a PeaksWorker, and this route never reads the samples itself.
+   */
+  computePeaks(fileKey: string, sizeBytes: number, buckets: number): Promise<PeaksJson>;
 }
 
 /**
@@ -88,7 +95,8 @@ export function uiRoutes(deps: UiRoutesDeps): Hono {
   });
 
   if (deps.apiKey) app.use("/ui/recordings/*", bearerAuth(deps.apiKey));
-  const peakCache = new Map<string, unknown>();
+  // Promises, so concurrent requests for the same peaks share one job; a failure is not kept.
+  const peakCache = new Map<string, Promise<Record<string, unknown>>>();
   app.get("/ui/recordings/:id/peaks", async (c) => {
     const id = pathId(c, "recording");
     const buckets = parseBuckets(c.req.query("buckets"));
@@ -98,17 +106,22 @@ export function uiRoutes(deps: UiRoutesDeps): Hono {
     const key = `${id}:${buckets}`;
     let body = peakCache.get(key);
     if (body === undefined) {
-      const peaks = await computePeaks(
-        audio.open(0, audio.sizeBytes - 1),
-        audio.sizeBytes,
-        buckets,
+      const pending = deps.computePeaks(recording.fileKey, audio.sizeBytes, buckets).then(
+        (peaks) => ({ recordingId: recording.id, track: recording.track, ...peaks }),
+        (error: unknown) => {
+          if (peakCache.get(key) === pending) peakCache.delete(key);
+          if (error instanceof PeaksBusyError) {
+            throw new HttpError(503, "unavailable", "waveform peaks are busy; try again shortly");
+          }
+          throw error;
+        },
       );
-      body = { recordingId: recording.id, track: recording.track, ...peaks };
+      body = pending;
       // Finished recordings never change, so the peaks can be kept; the oldest entry goes first.
-      peakCache.set(key, body);
+      peakCache.set(key, pending);
       if (peakCache.size > PEAK_CACHE_SIZE) peakCache.delete(peakCache.keys().next().value ?? "");
     }
-    return c.json(body as Record<string, unknown>, 200, { "Cache-Control": "private, no-cache" });
+    return c.json(await body, 200, { "Cache-Control": "private, no-cache" });
   });
 
   return app;

@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Hono } from "hono";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { apiRoutes } from "../../../../src/adapters/http/api/api-routes.ts";
 import { createHttpApp } from "../../../../src/adapters/http/app.ts";
+import { PeaksWorker } from "../../../../src/adapters/http/ui/peaks-worker-client.ts";
 import { ASSET_NAMES } from "../../../../src/adapters/http/ui/static-assets.ts";
 import { uiRoutes } from "../../../../src/adapters/http/ui/ui-routes.tsx";
 import { createLogger } from "../../../../src/adapters/logging/pino-logger.ts";
@@ -14,21 +15,31 @@ import { type ApiWorld, createApiWorld, seedCall, seedRecording } from "../api/a
 const API_KEY = "ui-key-41d2";
 let world: ApiWorld | null = null;
 let app: Hono;
+// One worker for the file: each one boots tsx, which takes a few hundred milliseconds.
+const peaks = new PeaksWorker();
 
 afterEach(() => {
   world?.close();
   world = null;
 });
 
+afterAll(() => peaks.close());
+
 function start(apiKey?: string): ApiWorld {
   world = createApiWorld({ apiKey });
   const queries = new CallQueries({ calls: world.repository, recordings: world.store });
+  const store = world.store;
   app = createHttpApp({
     logger: createLogger("silent"),
     health: { calls: world.repository, recordings: world.store, activeCalls: () => 0 },
     routes: [
       apiRoutes({ queries, apiKey, maxBodyBytes: 1024, isCallActive: () => false }),
-      uiRoutes({ queries, apiKey }),
+      uiRoutes({
+        queries,
+        apiKey,
+        computePeaks: (fileKey, sizeBytes, buckets) =>
+          peaks.compute(store.filePath(fileKey), sizeBytes, buckets),
+      }),
     ],
   });
   return world;
