@@ -51,6 +51,7 @@ const ConfigSchema = z.object({
   MAX_CALL_SECONDS: integerFrom(1, 86_400).default(3600),
   ANALYTICS_INTERVAL_SECONDS: integerFrom(1, 3600).default(15),
   MAX_BODY_BYTES: integerFrom(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  DATABASE_READER_THREADS: integerFrom(0, 8).default(1),
   MIGRATIONS_PATH: z.string().trim().min(1).default("./migrations"),
   CALL_LANGUAGE: z
     .string()
@@ -80,6 +81,8 @@ export interface Config {
   readonly maxCallSeconds: number;
   readonly analyticsIntervalSeconds: number;
   readonly maxBodyBytes: number;
+  /** Read-only SQLite connections on their own threads for the API (0: the writer reads too). */
+  readonly databaseReaderThreads: number;
   /** BCP 47 tag stored as every call's language, when set. */
   readonly language: string | undefined;
 }
@@ -133,6 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxCallSeconds: c.MAX_CALL_SECONDS,
     analyticsIntervalSeconds: c.ANALYTICS_INTERVAL_SECONDS,
     maxBodyBytes: c.MAX_BODY_BYTES,
+    databaseReaderThreads: c.DATABASE_READER_THREADS,
     language: c.CALL_LANGUAGE,
   });
 }

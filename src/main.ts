@@ -12,6 +12,7 @@ import { CallEventHub } from "./adapters/http/events/call-event-hub.ts";
 import { eventRoutes } from "./adapters/http/events/event-routes.ts";
 import { fanOut } from "./adapters/http/events/fan-out.ts";
 import { metricsRoutes } from "./adapters/http/metrics-routes.ts";
+import { PeaksWorker } from "./adapters/http/ui/peaks-worker-client.ts";
 import { uiRoutes } from "./adapters/http/ui/ui-routes.tsx";
 import { injectGuardedUpgrade } from "./adapters/http/upgrade-guard.ts";
 import { type AppLogger, createLogger } from "./adapters/logging/pino-logger.ts";
@@ -19,8 +20,10 @@ import { PrometheusMetrics } from "./adapters/metrics/prometheus-metrics.ts";
 import { OpenAiRealtimeModel } from "./adapters/openai/realtime-client.ts";
 import { AfinnSentimentAnalyzer } from "./adapters/sentiment/afinn-sentiment.ts";
 import { openDatabase } from "./adapters/sqlite/database.ts";
-import { DrizzleCallRepository } from "./adapters/sqlite/drizzle-call-repository.ts";
 import { migrateDatabase } from "./adapters/sqlite/migrate.ts";
+import { ThreadedCallRepository } from "./adapters/sqlite/threaded-call-repository.ts";
+import { ActivityTracker } from "./adapters/system/activity-tracker.ts";
+import { EventLoopWatchdog } from "./adapters/system/event-loop-watchdog.ts";
 import { scheduleEvery } from "./adapters/system/interval-scheduler.ts";
 import { systemClock } from "./adapters/system/system-clock.ts";
 import { uuidIds } from "./adapters/system/uuid-ids.ts";
@@ -84,20 +87,24 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
   const ids = overrides.ids ?? uuidIds;
 
   ensureWritableFolder("RECORDING_STORAGE_PATH", config.recordingStoragePath);
-  const database = openDatabase(config.databasePath);
-  migrateDatabase(database.sqlite, config.migrationsPath);
 
   let activeCalls = () => 0;
   const metrics = new PrometheusMetrics(() => activeCalls());
   // Monotonic, not the injected clock: this is an operational window, not call time.
   let lastStorageErrorAt = Number.NEGATIVE_INFINITY;
-  const calls = new DrizzleCallRepository(database.db, database.sqlite, {
-    onSearchIndexError: (error) => {
-      logger.error(
-        { err: error instanceof Error ? error.message : String(error) },
-        "indexing transcripts for search failed; retrying in 1 s",
-      );
+  // SQLite runs on worker threads (a writer, and readers for the API): no statement, however
+  // long, runs on this thread, which carries every call's audio. The writer migrates first.
+  const calls = await ThreadedCallRepository.open({
+    databaseUrl: config.databasePath,
+    migrationsPath: config.migrationsPath,
+    readers: config.databaseReaderThreads,
+    onBackgroundError: (message) => {
+      logger.error({ err: message }, "indexing transcripts for search failed; retrying in 1 s");
       metrics.error("storage_search_index");
+      lastStorageErrorAt = performance.now();
+    },
+    onUnexpectedExit: (thread, reason) => {
+      logger.error({ thread, err: reason }, "a database thread stopped; starting a new one");
       lastStorageErrorAt = performance.now();
     },
   });
@@ -128,6 +135,15 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
   });
   activeCalls = () => callManager.activeCount;
   await callManager.recoverInterruptedCalls();
+  // Started after start-up's own synchronous work (migrations, recovery), which holds up no call.
+  const activity = new ActivityTracker();
+  const watchdog = new EventLoopWatchdog({
+    logger,
+    activity,
+    liveCalls: () => callManager.activeCount,
+    onDelay: (seconds) => metrics.eventLoopDelay(seconds),
+    onStall: () => metrics.eventLoopStall(),
+  }).start();
   const sessions = new LiveSessions();
   const retentionDays = config.recordingRetentionDays;
   const retentionJob =
@@ -146,6 +162,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
           {
             intervalMs: RETENTION_INTERVAL_MS,
             runAtStart: true,
+            activity: { spans: activity, label: "retention run" },
             onError: (error) =>
               logger.error(
                 { err: error instanceof Error ? error.message : String(error) },
@@ -154,6 +171,8 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
           },
         );
   const queries = new CallQueries({ calls, recordings });
+  // Waveform peaks read whole recordings: on a worker thread, started at the first request.
+  const peaks = new PeaksWorker();
   const sentiment = new AfinnSentimentAnalyzer();
   const model = config.openai.apiKey
     ? new OpenAiRealtimeModel({ url: config.openai.realtimeUrl, apiKey: config.openai.apiKey })
@@ -176,6 +195,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
       requestLogging: {
         onRequest: (method, route, status, seconds) =>
           metrics.httpRequest(method, route, status, seconds),
+        activity,
       },
       routes: [
         // The API's body limit also covers /twilio/*, so it is mounted first.
@@ -188,7 +208,12 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
         // After apiRoutes: its /api/* bearer middleware covers the feeds.
         eventRoutes({ hub, queries }),
         openApiRoutes({ apiKeyRequired: config.apiKey !== undefined }),
-        uiRoutes({ queries, apiKey: config.apiKey }),
+        uiRoutes({
+          queries,
+          apiKey: config.apiKey,
+          computePeaks: (fileKey, sizeBytes, buckets) =>
+            peaks.compute(recordings.filePath(fileKey), sizeBytes, buckets),
+        }),
         twilioRoutes({
           upgradeWebSocket: nodeWs.upgradeWebSocket,
           publicBaseUrl: config.publicBaseUrl,
@@ -214,6 +239,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
                 analyticsIntervalMs: config.analyticsIntervalSeconds * 1000,
                 sentiment,
                 language: config.language,
+                activity,
               }),
               output,
             ),
@@ -250,10 +276,11 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
     async close() {
       if (closed) return;
       closed = true;
+      watchdog.stop();
       await endCalls();
-      // Transcripts and analytics are written behind: commit the last turn's rows first.
-      calls.flush();
-      database.sqlite.close();
+      await peaks.close();
+      // Transcripts and analytics are written behind: this commits the last turn's rows first.
+      await calls.close();
     },
   };
 }

@@ -23,11 +23,24 @@ export function databasePath(url: string): string {
   return stripped === IN_MEMORY ? IN_MEMORY : resolve(stripped);
 }
 
+export interface OpenOptions {
+  /**
+   * A reader thread's connection: opened read-only on the file the writer already made WAL,
+   * so nothing it runs can write and it never checkpoints.
+   */
+  readonly?: boolean;
+}
+
 /** Opens the SQLite database at DATABASE_URL, creating its folder, with the server's pragmas. */
-export function openDatabase(url: string): OpenedDatabase {
+export function openDatabase(url: string, options: OpenOptions = {}): OpenedDatabase {
   const path = databasePath(url);
   let sqlite: Database.Database | undefined;
   try {
+    if (options.readonly) {
+      sqlite = new Database(path, { readonly: true, fileMustExist: true });
+      sqlite.pragma("busy_timeout = 5000");
+      return { sqlite, db: drizzle(sqlite, { schema }) };
+    }
     if (path !== IN_MEMORY) mkdirSync(dirname(path), { recursive: true });
     sqlite = new Database(path);
     // WAL lets readers (API) run while the media path writes; NORMAL is durable in WAL mode

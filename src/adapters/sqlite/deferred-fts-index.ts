@@ -12,6 +12,11 @@ export interface DeferredFtsIndexOptions {
   onError?: (error: unknown) => void;
   delayMs?: number;
   batchRows?: number;
+  /**
+   * A read-only connection's view (a reader thread): indexing is the writer's job, which a
+   * search asks for before it reads, so here catch-ups do nothing and none is scheduled.
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -63,11 +68,12 @@ export class DeferredFtsIndex {
       advance.run();
     });
     // Whatever a previous process committed but did not index.
-    this.schedule();
+    if (!options.readOnly) this.schedule();
   }
 
   /** Notes `rows` transcripts that will need indexing, and schedules the catch-up. */
   rowsAdded(rows = 1): void {
+    if (this.options.readOnly) return;
     this.waiting += rows;
     if (this.waiting >= this.batchRows) {
       this.immediate ??= setImmediate(() => {
@@ -81,6 +87,7 @@ export class DeferredFtsIndex {
 
   /** Indexes every waiting transcript now. Throws what SQLite throws. */
   catchUp(): void {
+    if (this.options.readOnly) return;
     this.cancel();
     this.options.beforeCatchUp?.();
     this.catchUpTransaction();

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { type OpenedDatabase, openDatabase } from "../../../src/adapters/sqlite/database.ts";
 import { DrizzleCallRepository } from "../../../src/adapters/sqlite/drizzle-call-repository.ts";
 import { defaultMigrationsFolder, migrateDatabase } from "../../../src/adapters/sqlite/migrate.ts";
+import { ThreadedCallRepository } from "../../../src/adapters/sqlite/threaded-call-repository.ts";
+import type { CallRepository } from "../../../src/application/ports.ts";
 import type { Analytics } from "../../../src/domain/analytics.ts";
 import { type Call, startCall } from "../../../src/domain/call.ts";
 import type { Recording } from "../../../src/domain/recording.ts";
@@ -40,6 +42,57 @@ export function createSqliteWorld(): SqliteWorld {
     },
   };
 }
+
+/**
+ * A CallRepository adapter under test, on a fresh migrated database file, with a connection of
+ * the test's own (`sqlite`) for assertions and schema tricks.
+ */
+export interface RepositoryWorld {
+  repository: CallRepository;
+  sqlite: OpenedDatabase["sqlite"];
+  /** Closes the repository's own database, as a failing disk or shutdown would. */
+  closeDatabase(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function inThreadWorld(): Promise<RepositoryWorld> {
+  const world = createSqliteWorld();
+  return {
+    repository: world.repository,
+    sqlite: world.sqlite,
+    closeDatabase: async () => {
+      world.sqlite.close();
+    },
+    close: async () => world.close(),
+  };
+}
+
+async function threadedWorld(): Promise<RepositoryWorld> {
+  const dir = mkdtempSync(join(tmpdir(), "callbridge-threaded-"));
+  const path = join(dir, "calls.db");
+  const repository = await ThreadedCallRepository.open({
+    databaseUrl: path,
+    migrationsPath: MIGRATIONS,
+    readers: 1,
+  });
+  const { sqlite } = openDatabase(path);
+  return {
+    repository,
+    sqlite,
+    closeDatabase: () => repository.close(),
+    async close() {
+      await repository.close();
+      sqlite.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every CallRepository adapter: the contract suites run against each. */
+export const REPOSITORY_WORLDS: Array<[string, () => Promise<RepositoryWorld>]> = [
+  ["DrizzleCallRepository (in-thread)", inThreadWorld],
+  ["ThreadedCallRepository (worker threads)", threadedWorld],
+];
 
 export const at = (iso: string): Date => new Date(iso);
 

@@ -39,7 +39,12 @@ describe("GET /metrics", () => {
     const during = await eventually(
       async () => {
         const { samples } = await scrape(s);
-        return metricValue(samples, "callbridge_active_calls") === 1 ? samples : undefined;
+        // call.started is counted once the call's row is stored, a database round trip after
+        // the call became live.
+        return metricValue(samples, "callbridge_active_calls") === 1 &&
+          metricValue(samples, "callbridge_calls_total", { status: "active" }) === 1
+          ? samples
+          : undefined;
       },
       10_000,
       "the call to show as active",
