@@ -12,7 +12,19 @@ const CLOCK_TICKS = (() => {
 
 /** User + system CPU time of a whole process (every thread), in ms. */
 export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/**
+ * User + system CPU time of a process's main thread alone (its thread id is the pid), in ms:
+ * for Node, the event loop that carries the audio, without the worker threads and libuv's pool.
+ */
+export function mainThreadCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuMs(path: string): number {
+  const stat = readFileSync(path, "utf8");
   // The command name may contain spaces and parentheses; fields resume after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const utime = Number(fields[11]);

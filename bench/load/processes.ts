@@ -66,7 +66,7 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     // For investigations, e.g. LOAD_SERVER_NODE_ARGS=--trace-gc with LOAD_SERVER_LOG=file.
     ...(process.env.LOAD_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
     "--import",
-    join(REPO_ROOT, "bench/load/stall-monitor.ts"),
+    join(REPO_ROOT, "bench/load/stall-monitor-preload.mjs"),
     options.entry ?? "src/main.ts",
   ];
   const [command, args] = pinned(options.cpu, process.execPath, nodeArgs);
