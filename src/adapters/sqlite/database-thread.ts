@@ -127,7 +127,11 @@ export class DatabaseThread {
   }
 
   private spawn(): Promise<Worker> {
-    const worker = spawnWorker(WORKER_ENTRY, { name: this.name, options: this.options });
+    const worker = spawnWorker(WORKER_ENTRY, {
+      name: this.name,
+      options: this.options,
+      nice: this.options.nice,
+    });
     return new Promise<Worker>((resolve, reject) => {
       let ready = false;
       let failure: string | null = null;

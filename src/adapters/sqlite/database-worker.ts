@@ -8,7 +8,6 @@
  * search-index catch-ups and the checkpoints they trigger. A reader opens the file read-only.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { lowerThreadPriority } from "../workers/lower-thread-priority.ts";
 import { openDatabase } from "./database.ts";
 import { DrizzleCallRepository } from "./drizzle-call-repository.ts";
 import { migrateDatabase } from "./migrate.ts";
@@ -60,7 +59,6 @@ function open(): { repository: DrizzleCallRepository; close(): void } {
 
 let opened: ReturnType<typeof open>;
 try {
-  if (options.nice !== 0) lowerThreadPriority(options.nice);
   opened = open();
 } catch (error) {
   post({ type: "failed", message: error instanceof Error ? error.message : String(error) });

@@ -39,7 +39,7 @@ interface Job extends PeaksJob {
 }
 
 export const spawnPeaksWorker = (options: { nice: number }): Worker =>
-  spawnWorker(new URL("./peaks-worker.ts", import.meta.url), { options, name: "peaks" });
+  spawnWorker(new URL("./peaks-worker.ts", import.meta.url), { name: "peaks", nice: options.nice });
 
 /**
  * Waveform peaks computed on one lazily started, low-priority worker thread, one job at a time.

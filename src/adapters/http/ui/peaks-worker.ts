@@ -3,17 +3,12 @@
 // never touches the samples. One job at a time arrives here; the parent queues the rest.
 import fs from "node:fs";
 import { Readable } from "node:stream";
-import { parentPort, workerData } from "node:worker_threads";
-import { lowerThreadPriority } from "../../workers/lower-thread-priority.ts";
+import { parentPort } from "node:worker_threads";
 import type { PeaksJob, PeaksReply } from "./peaks-worker-client.ts";
 import { computePeaks } from "./waveform-peaks.ts";
 
 /** Big reads: a one-hour stereo file is 230 MB, and each chunk costs a round trip to libuv. */
 const READ_CHUNK_BYTES = 1 << 20;
-
-const options = (workerData as { options?: { nice?: number } } | null)?.options;
-// Before any work: when this thread and the audio thread share a core, the audio thread wins.
-lowerThreadPriority(options?.nice ?? 10);
 
 const port = parentPort;
 if (!port) throw new Error("peaks-worker.ts runs only as a worker thread");
