@@ -171,8 +171,9 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
           },
         );
   const queries = new CallQueries({ calls, recordings });
-  // Waveform peaks read whole recordings: on a worker thread, started at the first request.
-  const peaks = new PeaksWorker();
+  // Waveform peaks read whole recordings: on a worker thread, started before serving and kept.
+  const peaks = new PeaksWorker({ idleMs: Number.POSITIVE_INFINITY });
+  peaks.warm();
   const sentiment = new AfinnSentimentAnalyzer();
   const model = config.openai.apiKey
     ? new OpenAiRealtimeModel({ url: config.openai.realtimeUrl, apiKey: config.openai.apiKey })

@@ -81,6 +81,17 @@ export class PeaksWorker {
     });
   }
 
+  /**
+   * Starts the worker now rather than at the first request. Booting a worker costs about a
+   * second of CPU (loading and compiling its modules, partly on V8's shared helper threads);
+   * beside 100 live calls on one core that held the audio thread up to 200 ms in the bench, so
+   * the server starts it before it serves and keeps it (idleMs Infinity).
+   */
+  warm(): void {
+    if (this.worker || this.closed) return;
+    this.start().unref();
+  }
+
   /** Fails every pending job and stops the worker; compute() refuses from now on. */
   async close(): Promise<void> {
     this.closed = true;
@@ -96,7 +107,7 @@ export class PeaksWorker {
     const job = this.queue.shift();
     if (!job) {
       this.worker?.unref();
-      if (this.worker && !this.idleTimer) {
+      if (this.worker && !this.idleTimer && Number.isFinite(this.idleMs)) {
         this.idleTimer = setTimeout(() => {
           this.idleTimer = null;
           void this.stopWorker();

@@ -242,6 +242,18 @@ describe("waveform peaks on a worker thread", () => {
     await exited;
   });
 
+  it("start before the first request when warmed, and serve it on that worker", async () => {
+    const { world: w } = start({ idleMs: Number.POSITIVE_INFINITY });
+    const worker = peaks as PeaksWorker;
+    worker.warm();
+    worker.warm();
+    expect(spawned).toHaveLength(1);
+    const file = path.join(w.dir, "warm.wav");
+    fs.writeFileSync(file, Buffer.concat([wavHeader(RATE, 1, 3200), Buffer.alloc(3200, 1)]));
+    expect((await worker.compute(file, 3244, 16)).buckets).toBe(16);
+    expect(spawned).toHaveLength(1);
+  });
+
   it("do not keep an otherwise finished process alive", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "callbridge-peaks-"));
     try {
@@ -256,7 +268,10 @@ describe("waveform peaks on a worker thread", () => {
         script,
         [
           `import { PeaksWorker } from ${JSON.stringify(client)};`,
-          `const result = await new PeaksWorker().compute(${JSON.stringify(file)}, 3244, 16);`,
+          // As the server runs it: started before the first request, never stopped when idle.
+          "const worker = new PeaksWorker({ idleMs: Number.POSITIVE_INFINITY });",
+          "worker.warm();",
+          `const result = await worker.compute(${JSON.stringify(file)}, 3244, 16);`,
           "console.log(result.buckets);",
         ].join("\n"),
       );
