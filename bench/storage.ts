@@ -8,9 +8,11 @@ import { FTS_BATCH_ROWS } from "../src/adapters/sqlite/deferred-fts-index.ts";
 import { DrizzleCallRepository } from "../src/adapters/sqlite/drizzle-call-repository.ts";
 import { toFtsMatchExpression } from "../src/adapters/sqlite/fts-query.ts";
 import { defaultMigrationsFolder, migrateDatabase } from "../src/adapters/sqlite/migrate.ts";
+import { ThreadedCallRepository } from "../src/adapters/sqlite/threaded-call-repository.ts";
 import { SEARCH_CANDIDATES } from "../src/adapters/sqlite/transcript-search.ts";
 import { uuidIds } from "../src/adapters/system/uuid-ids.ts";
 import type {
+  CallRepository,
   TranscriptSearchPosition,
   TranscriptSearchQuery,
   TranscriptSearchSort,
@@ -170,7 +172,7 @@ function rawSearchIndexer(sqlite: Database.Database): () => void {
 async function writerRates(
   path: string,
   kind: RowKind,
-  mode: "repository" | "raw",
+  mode: "repository" | "threaded" | "raw",
   rows: number,
   texts: readonly string[],
 ): Promise<number[]> {
@@ -185,7 +187,17 @@ async function writerRates(
     sqlite.transaction(() => {
       for (const [w, id] of callIds.entries()) insertCall.run(id, `MZw${w}`, BASE, BASE, BASE);
     })();
-    const repository = new DrizzleCallRepository(db, sqlite);
+    const inThread = new DrizzleCallRepository(db, sqlite);
+    // The server's repository: the same work on a writer thread, each call a message there and back.
+    const threaded =
+      mode === "threaded"
+        ? await ThreadedCallRepository.open({
+            databaseUrl: path,
+            migrationsPath: defaultMigrationsFolder(),
+            readers: 0,
+          })
+        : null;
+    const repository: CallRepository = threaded ?? inThread;
     const rawTranscript = sqlite.prepare(INSERT_TRANSCRIPT);
     const rawAnalytics = sqlite.prepare(INSERT_ANALYTICS);
     const text = (i: number) => texts[i % texts.length]!;
@@ -215,13 +227,15 @@ async function writerRates(
     const rates: number[] = [];
     for (let run = 0; run < WRITER_RUNS; run++) {
       const started = performance.now();
-      if (mode === "repository") {
+      if (mode !== "raw") {
         await Promise.all(
           callIds.map(async (callId) => {
             for (let i = 0; i < perWriter; i++) await create(next++, callId);
           }),
         );
-        repository.flush(); // until searchable
+        // Until searchable: a search indexes every stored transcript first.
+        if (threaded) await threaded.searchTranscripts({ q: "x", limit: 1, offset: 0 });
+        else inThread.flush();
       } else {
         let waiting = 0;
         for (let i = 0; i < perWriter; i++) {
@@ -236,6 +250,7 @@ async function writerRates(
       }
       rates.push(rowsPerSecond(rows, performance.now() - started));
     }
+    await threaded?.close();
     return rates;
   } finally {
     sqlite.close();
@@ -349,7 +364,7 @@ export async function runStorageBench(options: StorageBenchOptions = {}): Promis
     const batchAnalyticsMs = performance.now() - start;
 
     const writers: Array<[string, number[]]> = [];
-    for (const mode of ["repository", "raw"] as const) {
+    for (const mode of ["repository", "threaded", "raw"] as const) {
       for (const kind of ["transcript", "analytics"] as const) {
         const rates = await writerRates(
           join(dir, `${mode}-${kind}.db`),
@@ -361,7 +376,9 @@ export async function runStorageBench(options: StorageBenchOptions = {}): Promis
         const label =
           mode === "repository"
             ? `${kind}, repository, write-behind (${WRITERS} concurrent writers)`
-            : `${kind}, raw statement, ${WRITERS} per transaction (one per writer's call)`;
+            : mode === "threaded"
+              ? `${kind}, repository on the writer thread (the server's), write-behind (${WRITERS} concurrent writers)`
+              : `${kind}, raw statement, ${WRITERS} per transaction (one per writer's call)`;
         writers.push([label, rates]);
       }
     }

@@ -15,6 +15,7 @@ import {
   type DatabaseWorkerOptions,
   type FromWorker,
   isWorkerMethod,
+  RETURNS_ITS_ARGUMENT,
   serializeError,
   type ToWorker,
   type WorkerRequest,
@@ -96,7 +97,7 @@ function invoke({ id, method, args }: WorkerRequest): void {
     }
   }
   pending.then(
-    (value) => reply({ id, ok: true, value }),
+    (value) => reply({ id, ok: true, value: RETURNS_ITS_ARGUMENT.has(method) ? undefined : value }),
     (error: unknown) => reply({ id, ok: false, error: serializeError(error) }),
   );
 }

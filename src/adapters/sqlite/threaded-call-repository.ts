@@ -114,6 +114,12 @@ export class ThreadedCallRepository implements CallRepository {
     return result;
   }
 
+  /** A write whose result is its argument (see RETURNS_ITS_ARGUMENT): resolves with it. */
+  private async writeReturning<T>(method: RepositoryMethod, entity: T): Promise<T> {
+    await this.write(method, [entity]);
+    return entity;
+  }
+
   private settled(issued: number): void {
     this.unsettled.delete(issued);
     if (this.waiters.length === 0) return;
@@ -138,11 +144,11 @@ export class ThreadedCallRepository implements CallRepository {
   }
 
   createCall(call: Call): Promise<Call> {
-    return this.write("createCall", [call]);
+    return this.writeReturning("createCall", call);
   }
 
   updateCall(call: Call): Promise<Call> {
-    return this.write("updateCall", [call]);
+    return this.writeReturning("updateCall", call);
   }
 
   getCallById(id: string): Promise<Call | null> {
@@ -166,7 +172,7 @@ export class ThreadedCallRepository implements CallRepository {
   }
 
   createRecording(recording: Recording): Promise<Recording> {
-    return this.write("createRecording", [recording]);
+    return this.writeReturning("createRecording", recording);
   }
 
   getRecordingById(id: string): Promise<Recording | null> {
@@ -186,7 +192,7 @@ export class ThreadedCallRepository implements CallRepository {
   }
 
   createTranscript(transcript: Transcript): Promise<Transcript> {
-    return this.write("createTranscript", [transcript]);
+    return this.writeReturning("createTranscript", transcript);
   }
 
   markTranscriptInterrupted(id: string): Promise<void> {
@@ -208,7 +214,7 @@ export class ThreadedCallRepository implements CallRepository {
   }
 
   createAnalytics(analytics: Analytics): Promise<Analytics> {
-    return this.write("createAnalytics", [analytics]);
+    return this.writeReturning("createAnalytics", analytics);
   }
 
   getAnalyticsByCallId(callId: string): Promise<Analytics[]> {
@@ -220,7 +226,7 @@ export class ThreadedCallRepository implements CallRepository {
   }
 
   createOrUpdateMetadata(metadata: CallMetadata): Promise<CallMetadata> {
-    return this.write("createOrUpdateMetadata", [metadata]);
+    return this.writeReturning("createOrUpdateMetadata", metadata);
   }
 
   getMetadataByCallId(callId: string): Promise<CallMetadata | null> {

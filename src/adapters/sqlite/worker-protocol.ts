@@ -34,6 +34,19 @@ export const REPOSITORY_METHODS = {
 
 export type RepositoryMethod = keyof typeof REPOSITORY_METHODS;
 
+/**
+ * Writes whose result is the entity they were given: the worker answers them without a value
+ * and the caller's side resolves with its own object, so nothing is cloned back per row.
+ */
+export const RETURNS_ITS_ARGUMENT: ReadonlySet<WorkerMethod> = new Set<WorkerMethod>([
+  "createCall",
+  "updateCall",
+  "createRecording",
+  "createTranscript",
+  "createAnalytics",
+  "createOrUpdateMetadata",
+]);
+
 /** Work only the writer does besides the repository's own methods. */
 export type WriterMethod = "catchUpSearchIndex";
 
