@@ -3,7 +3,9 @@
 // `npm start` (tsx), vitest or a bench script. Plain JavaScript because nothing has registered a
 // TypeScript loader yet here.
 import { readlinkSync } from "node:fs";
+import { createRequire } from "node:module";
 import { setPriority } from "node:os";
+import { fileURLToPath } from "node:url";
 import { workerData } from "node:worker_threads";
 
 // First of all: loading and compiling the module costs about a second of CPU (and tsx's esbuild
@@ -11,8 +13,12 @@ import { workerData } from "node:worker_threads";
 // thread must not take from it.
 if (workerData.nice) lowerThreadPriority(workerData.nice);
 
-const { tsImport } = await import("tsx/esm/api");
-await tsImport(workerData.entry, import.meta.url);
+// tsx's require() hook, not its ESM loader: Node 20 runs ESM loader hooks on a thread of their
+// own, so each worker would bring a second thread and V8 heap (about 13 MB of RSS a worker).
+// Worker modules therefore must not use top-level await or import.meta.
+const { register } = await import("tsx/cjs/api");
+register();
+createRequire(import.meta.url)(fileURLToPath(workerData.entry));
 
 /**
  * Linux keeps a nice value per thread: setpriority() on this thread's id (from

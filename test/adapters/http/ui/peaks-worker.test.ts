@@ -18,6 +18,7 @@ import {
 import { uiRoutes } from "../../../../src/adapters/http/ui/ui-routes.tsx";
 import { PeakAccumulator } from "../../../../src/adapters/http/ui/waveform-peaks.ts";
 import { createLogger } from "../../../../src/adapters/logging/pino-logger.ts";
+import { spawnWorker } from "../../../../src/adapters/workers/spawn-worker.ts";
 import { CallQueries } from "../../../../src/application/queries.ts";
 import type { Call } from "../../../../src/domain/call.ts";
 import { eventually } from "../../../support/test-server.ts";
@@ -46,13 +47,16 @@ afterEach(async () => {
 });
 
 /** The real route over a real store, with a PeaksWorker whose threads the test can reach. */
-function start(options: PeaksWorkerOptions = {}): { world: ApiWorld; app: Hono } {
+function start(
+  options: PeaksWorkerOptions = {},
+  spawnThread: (o: { nice: number }) => Worker = spawnPeaksWorker,
+): { world: ApiWorld; app: Hono } {
   const w = createApiWorld();
   world = w;
   const worker = new PeaksWorker({
     ...options,
     spawn: (o) => {
-      const thread = spawnPeaksWorker(o);
+      const thread = spawnThread(o);
       spawned.push(thread);
       return thread;
     },
@@ -194,15 +198,17 @@ describe("waveform peaks on a worker thread", () => {
   });
 
   it("refuse a request with 503 when the queue is full", async () => {
-    const { world: w, app } = start({ maxQueued: 0 });
+    // A worker that never answers: the first job runs until the worker is closed.
+    const busy = () => spawnWorker(new URL("./busy-peaks-worker.ts", import.meta.url));
+    const { world: w, app } = start({ maxQueued: 0 }, busy);
     await seedStereo(w, await seedCall(w, { id: "call-1" }), "rec-1", 10);
-    const [running, refused] = await Promise.all([
-      app.request("/ui/recordings/rec-1/peaks?buckets=100"),
-      app.request("/ui/recordings/rec-1/peaks?buckets=200"),
-    ]);
-    expect(running.status).toBe(200);
+    const running = app.request("/ui/recordings/rec-1/peaks?buckets=100");
+    await eventually(() => spawned[0], 10_000, "the worker");
+    const refused = await app.request("/ui/recordings/rec-1/peaks?buckets=200");
     expect(refused.status).toBe(503);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("unavailable");
+    await peaks?.close();
+    expect((await running).status).toBe(503);
   });
 
   it("answer 404 for a file deleted under its row, and 500 for one that is not WAV", async () => {
