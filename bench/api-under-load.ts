@@ -662,6 +662,21 @@ function report(
   const failures = runs.flatMap((r) => r.failures);
   if (failures.length > 0)
     lines.push(`First failed calls: ${failures.slice(0, 5).join("; ")}.`, "");
+  // The server's own watchdog names what overlapped each stall it logged.
+  const stallLines = runs.flatMap((r) =>
+    r.serverLogLines.flatMap((line) => {
+      const stall = parseStallLine(line);
+      return stall ? [`run ${r.index} (${r.condition}): ${stall}`] : [];
+    }),
+  );
+  if (stallLines.length > 0) {
+    lines.push(
+      `The server's watchdog logged ${stallLines.length} stall lines (stalls over 20 ms; at most one line per 10 s, folding the rest; the worst of each line and what overlapped it):`,
+      "",
+      ...stallLines.slice(0, 24).map((line) => `- ${line}`),
+      "",
+    );
+  }
   const logs = runs.flatMap((r) => r.serverLogLines).filter((line) => !line.includes("is unset"));
   if (logs.length > 0) {
     lines.push(
@@ -670,6 +685,22 @@ function report(
     );
   }
   return lines.join("\n");
+}
+
+/** "3 stalls, worst 61 ms; running: GET /api/search 12 ms, …" from a watchdog line, else null. */
+function parseStallLine(line: string): string | null {
+  if (!line.includes('"event loop stalled"')) return null;
+  try {
+    const entry = JSON.parse(line) as {
+      stalls?: number;
+      worstMs?: number;
+      running?: Array<{ what?: string; ms?: number }>;
+    };
+    const running = (entry.running ?? []).map((a) => `${a.what} ${a.ms} ms`).join(", ");
+    return `${entry.stalls} stall(s), worst ${entry.worstMs} ms; running: ${running || "nothing labelled"}`;
+  } catch {
+    return null;
+  }
 }
 
 export async function runApiUnderLoadBench(options: ApiUnderLoadOptions = {}): Promise<string> {
