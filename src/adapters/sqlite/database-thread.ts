@@ -70,6 +70,14 @@ export class DatabaseThread {
     });
   }
 
+  /**
+   * Ends the thread at once, as a crash would: its calls in flight reject and the next call
+   * starts a new thread. For tests of that path; close() is the orderly end.
+   */
+  async kill(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
   /** Lets the thread commit what is pending and answer every call, then ends it. */
   async close(): Promise<void> {
     if (this.closed) return;
