@@ -21,6 +21,7 @@ import type { Analytics } from "../src/domain/analytics.ts";
 import type { Call } from "../src/domain/call.ts";
 import type { Transcript } from "../src/domain/transcript.ts";
 import { describeMachine, loadAverage } from "./lib/machine.ts";
+import { prng } from "./lib/prng.ts";
 
 export interface StorageBenchOptions {
   /** Smaller sizes (20,000 calls) for CI and smoke runs. */
@@ -34,18 +35,6 @@ const WRITERS = 200;
 /** Timed runs of each write-behind row, each adding its rows to the same tables. */
 const WRITER_RUNS = 5;
 const BASE = Date.UTC(2026, 0, 1);
-
-/** A deterministic generator, so every run stores the same rows. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const COMMON = ["the", "a", "to", "and", "I", "you", "my", "is", "it", "for", "order", "call"];
 const RARE = ["refund", "invoice", "warranty", "cancel", "upgrade", "address", "delivery"];
@@ -86,15 +75,24 @@ function time(runs: number, work: () => void): Timing {
   };
 }
 
-async function timeAsync(runs: number, work: () => Promise<unknown>): Promise<Timing> {
-  for (let i = 0; i < Math.min(20, runs); i++) await work();
+/** Wall time of each of `runs` awaited calls of `work`, after `warmups` untimed ones; sorted. */
+async function sampleAsync(
+  runs: number,
+  warmups: number,
+  work: () => Promise<unknown>,
+): Promise<number[]> {
+  for (let i = 0; i < warmups; i++) await work();
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
     await work();
     samples.push(performance.now() - start);
   }
-  samples.sort((a, b) => a - b);
+  return samples.sort((a, b) => a - b);
+}
+
+async function timeAsync(runs: number, work: () => Promise<unknown>): Promise<Timing> {
+  const samples = await sampleAsync(runs, Math.min(20, runs), work);
   return {
     median: samples[Math.floor(samples.length / 2)]!,
     p95: samples[Math.floor(samples.length * 0.95)]!,
@@ -572,14 +570,7 @@ interface Percentiles {
 }
 
 async function percentiles(runs: number, work: () => Promise<unknown>): Promise<Percentiles> {
-  for (let i = 0; i < Math.min(10, runs); i++) await work();
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await work();
-    samples.push(performance.now() - start);
-  }
-  samples.sort((a, b) => a - b);
+  const samples = await sampleAsync(runs, Math.min(10, runs), work);
   // Nearest rank.
   const at = (q: number) => samples[Math.max(0, Math.ceil(q * samples.length) - 1)]!;
   return { p50: at(0.5), p99: at(0.99) };

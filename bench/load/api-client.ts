@@ -5,6 +5,8 @@
  * recording downloads. It runs in its own process, pinned to the generator's core (not the
  * server's), and reports each route's latencies over IPC.
  */
+
+import { prng } from "../lib/prng.ts";
 import type {
   ApiClientMessage,
   ApiClientRequest,
@@ -24,18 +26,6 @@ const WAV_HEADER_BYTES = 44;
 
 function post(message: ApiClientMessage): void {
   process.send?.(message);
-}
-
-/** mulberry32: the same seed, the same requests in every run. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Answer {

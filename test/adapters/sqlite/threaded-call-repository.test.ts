@@ -4,16 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ThreadedCallRepository } from "../../../src/adapters/sqlite/threaded-call-repository.ts";
-import { endCall } from "../../../src/domain/call.ts";
-import { DomainError } from "../../../src/domain/errors.ts";
-import {
-  aCall,
-  anAnalytics,
-  aRecording,
-  aTranscript,
-  at,
-  MIGRATIONS,
-} from "./sqlite-test-world.ts";
+import { aCall, anAnalytics, aTranscript, MIGRATIONS } from "./sqlite-test-world.ts";
 
 let dir: string;
 let path: string;
@@ -29,28 +20,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function rejection(promise: Promise<unknown>): Promise<DomainError> {
-  const error = await promise.then(
-    () => {
-      throw new Error("expected a rejection");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DomainError);
-  return error as DomainError;
-}
-
+// What every adapter must do is in the contract suites (drizzle-call-repository-calls and
+// -children run against this one too); here, what only threads could get wrong.
 describe("ThreadedCallRepository", () => {
-  it("stores and reads back a call with every field, Dates included", async () => {
-    const call = aCall("c1");
-    await repository.createCall(call);
-    expect(await repository.getCallById("c1")).toEqual(call);
-    expect(await repository.getCallByStreamSid("MZc1")).toEqual(call);
-    const ended = endCall(call, "completed", at("2026-01-01T10:10:00.000Z"));
-    await repository.updateCall(ended);
-    expect(await repository.getCallById("c1")).toEqual(ended);
-  });
-
   it("a read issued right after writes, without awaiting them, sees them all", async () => {
     // Writes go to the writer thread and reads to a reader: the read must wait for the writes.
     void repository.createCall(aCall("c1"));
@@ -67,29 +39,6 @@ describe("ThreadedCallRepository", () => {
     expect(transcripts).toHaveLength(50);
     expect(analytics).toHaveLength(1);
     expect(hits).toHaveLength(50);
-  });
-
-  it("keeps DomainErrors and their codes across the thread boundary", async () => {
-    await repository.createCall(aCall("c1"));
-    expect((await rejection(repository.createCall(aCall("c1")))).code).toBe("conflict");
-    expect((await rejection(repository.updateCall(aCall("nope")))).code).toBe("not_found");
-    const orphan = await rejection(repository.createTranscript(aTranscript("t1", "nope", "hi")));
-    expect(orphan.code).toBe("not_found");
-    expect(orphan.message).toBe("call nope not found");
-    // A failed write does not cost its neighbours in the same batch.
-    expect(await repository.countTranscriptsByCallId("c1")).toBe(0);
-  });
-
-  it("deletes a call with its rows and returns the recordings' file keys", async () => {
-    await repository.createCall(aCall("c1"));
-    await repository.createRecording(aRecording("r1", "c1"));
-    await repository.createTranscript(aTranscript("t1", "c1", "hello"));
-    expect(await repository.deleteCall("c1")).toEqual({
-      deleted: true,
-      fileKeys: ["MZc1_1767261600000.wav"],
-    });
-    expect(await repository.getCallById("c1")).toBeNull();
-    expect(await repository.getRecordingById("r1")).toBeNull();
   });
 
   it("close() commits the last writes before it ends the threads", async () => {
