@@ -16,7 +16,7 @@ import type {
   TranscriptSearchPosition,
   TranscriptSearchQuery,
   TranscriptSearchSort,
-} from "../src/application/ports.ts";
+} from "../src/application/ports/index.ts";
 import type { Analytics } from "../src/domain/analytics.ts";
 import type { Call } from "../src/domain/call.ts";
 import type { Transcript } from "../src/domain/transcript.ts";

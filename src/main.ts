@@ -32,10 +32,16 @@ import { SignedCalls } from "./adapters/twilio/signed-calls.ts";
 import { twilioRoutes } from "./adapters/twilio/twilio-routes.ts";
 import { CallManager } from "./application/call-manager.ts";
 import { CallSession } from "./application/call-session.ts";
-import type { CallRepository, Clock, IdGenerator, RecordingStore } from "./application/ports.ts";
+import type {
+  CallRepository,
+  Clock,
+  IdGenerator,
+  RecordingStore,
+} from "./application/ports/index.ts";
 import { CallQueries } from "./application/queries.ts";
 import { RecordingRetention } from "./application/retention.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { errorMessage } from "./domain/errors.ts";
 
 export interface Overrides {
   clock?: Clock;
@@ -163,11 +169,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
             intervalMs: RETENTION_INTERVAL_MS,
             runAtStart: true,
             activity: { spans: activity, label: "retention run" },
-            onError: (error) =>
-              logger.error(
-                { err: error instanceof Error ? error.message : String(error) },
-                "retention run failed",
-              ),
+            onError: (error) => logger.error({ err: errorMessage(error) }, "retention run failed"),
           },
         );
   const queries = new CallQueries({ calls, recordings });
@@ -353,7 +355,7 @@ function fail(error: unknown): never {
   const line =
     error instanceof ConfigError
       ? error.message
-      : `callbridge failed to start: ${error instanceof Error ? error.message : String(error)}`;
+      : `callbridge failed to start: ${errorMessage(error)}`;
   process.stderr.write(`${line}\n`);
   process.exit(1);
 }

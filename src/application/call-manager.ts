@@ -17,7 +17,7 @@ import type {
   RecordingSpec,
   RecordingStore,
   RecordingWriter,
-} from "./ports.ts";
+} from "./ports/index.ts";
 import { renderTranscriptText } from "./transcript-text.ts";
 import { UnavailableRecordingWriter } from "./unavailable-recording-writer.ts";
 

@@ -7,21 +7,23 @@ import {
   decodeBase64Into,
 } from "../domain/base64.ts";
 import { isDomainError } from "../domain/errors.ts";
-import { AssistantPlayback, FRAME_MS } from "./assistant-playback.ts";
+import { AssistantPlayback, FRAME_MS } from "./bridge/assistant-playback.ts";
+import { CallAnalytics, type SentimentAnalyzer } from "./bridge/call-analytics.ts";
+import { ConversationMixer } from "./bridge/conversation-mixer.ts";
+import { NetworkQuality } from "./bridge/network-quality.ts";
+import type { CallManager, StartCallInput } from "./call-manager.ts";
+import { MAX_FRAME_BYTES } from "./live-call.ts";
 import type {
+  ActivitySpans,
   BridgeMetrics,
+  Clock,
+  Logger,
   RealtimeConnection,
   RealtimeListener,
   RealtimeModel,
   RealtimeSessionOptions,
   TelephonyOutput,
-} from "./bridge-ports.ts";
-import { CallAnalytics, type SentimentAnalyzer } from "./call-analytics.ts";
-import type { CallManager, StartCallInput } from "./call-manager.ts";
-import { ConversationMixer } from "./conversation-mixer.ts";
-import { MAX_FRAME_BYTES } from "./live-call.ts";
-import { NetworkQuality } from "./network-quality.ts";
-import type { ActivitySpans, Clock, Logger } from "./ports.ts";
+} from "./ports/index.ts";
 
 const MULAW_FRAME_BYTES = 160;
 /** Inbound scratch starts at this size; Twilio's frames are 160 bytes. */

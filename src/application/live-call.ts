@@ -1,7 +1,7 @@
 import { decodeMuLawInto, Resampler } from "../domain/audio/index.ts";
 import type { Call } from "../domain/call.ts";
 import { RECORDING_SAMPLE_RATE } from "../domain/recording.ts";
-import type { RecordingWriter } from "./ports.ts";
+import type { RecordingWriter } from "./ports/index.ts";
 
 /** Largest media payload accepted per frame: Twilio sends 160 bytes; allow generous slack. */
 export const MAX_FRAME_BYTES = 16_384;

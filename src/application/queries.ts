@@ -19,7 +19,7 @@ import type {
   TranscriptHit,
   TranscriptSearchPosition,
   TranscriptSearchQuery,
-} from "./ports.ts";
+} from "./ports/index.ts";
 
 export interface CallQueriesDeps {
   calls: CallRepository;

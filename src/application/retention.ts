@@ -1,5 +1,5 @@
-import { isDomainError } from "../domain/errors.ts";
-import type { CallRepository, Clock, Logger, RecordingStore } from "./ports.ts";
+import { describeError } from "../domain/errors.ts";
+import type { CallRepository, Clock, Logger, RecordingStore } from "./ports/index.ts";
 
 export interface RecordingRetentionDeps {
   calls: CallRepository;
@@ -66,7 +66,7 @@ export class RecordingRetention {
           skipped.add(recording.id);
           failed++;
           logger.error(
-            { err: describe(error), recordingId: recording.id, callId: recording.callId },
+            { err: describeError(error), recordingId: recording.id, callId: recording.callId },
             "retention could not delete a recording; it is retried on the next run",
           );
         }
@@ -81,9 +81,4 @@ export class RecordingRetention {
     }
     return { cutoff, deleted, failed };
   }
-}
-
-function describe(error: unknown): { code?: string; message: string } {
-  if (isDomainError(error)) return { code: error.code, message: error.message };
-  return { message: error instanceof Error ? error.message : String(error) };
 }

@@ -1,5 +1,5 @@
 import { storageUnavailable } from "../domain/errors.ts";
-import type { FinishedRecording, RecordingSpec, RecordingWriter } from "./ports.ts";
+import type { FinishedRecording, RecordingSpec, RecordingWriter } from "./ports/index.ts";
 
 /**
  * Stands in when the recording could not even be created (storage full or unwritable at call

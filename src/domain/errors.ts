@@ -29,3 +29,14 @@ export const storageUnavailable = (message: string) =>
   new DomainError("storage_unavailable", message);
 
 export const isDomainError = (error: unknown): error is DomainError => error instanceof DomainError;
+
+/** The message of anything thrown (an Error's message, else its string form). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** What a log line says about an error: its code when it is a DomainError, and its message. */
+export function describeError(error: unknown): { code?: string; message: string } {
+  if (isDomainError(error)) return { code: error.code, message: error.message };
+  return { message: errorMessage(error) };
+}

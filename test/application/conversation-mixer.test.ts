@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConversationMixer } from "../../src/application/conversation-mixer.ts";
-import type { RecordingSpec, RecordingWriter } from "../../src/application/ports.ts";
+import { ConversationMixer } from "../../src/application/bridge/conversation-mixer.ts";
+import type { RecordingSpec, RecordingWriter } from "../../src/application/ports/index.ts";
 import { encodeMuLaw } from "../../src/domain/audio/index.ts";
 
 /** Keeps a copy of everything appended, as the file writer does. */

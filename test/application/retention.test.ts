@@ -5,7 +5,7 @@ import { FsRecordingStore } from "../../src/adapters/fs/fs-recording-store.ts";
 import { createLogger } from "../../src/adapters/logging/pino-logger.ts";
 import { uuidIds } from "../../src/adapters/system/uuid-ids.ts";
 import { CallManager } from "../../src/application/call-manager.ts";
-import type { Clock } from "../../src/application/ports.ts";
+import type { Clock } from "../../src/application/ports/index.ts";
 import { RecordingRetention } from "../../src/application/retention.ts";
 import { encodeMuLaw } from "../../src/domain/audio/index.ts";
 import type { Call } from "../../src/domain/call.ts";

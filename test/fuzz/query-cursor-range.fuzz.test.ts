@@ -14,7 +14,7 @@ import {
   SearchParams,
 } from "../../src/adapters/http/api/query-schemas.ts";
 import { HttpError } from "../../src/adapters/http/errors.ts";
-import type { TranscriptSearchPosition } from "../../src/application/ports.ts";
+import type { TranscriptSearchPosition } from "../../src/application/ports/index.ts";
 import {
   anyString,
   nastyString,

@@ -1,4 +1,4 @@
-import type { SidecarKind } from "../../application/ports.ts";
+import type { SidecarKind } from "../../application/ports/index.ts";
 import { isValidStreamSid } from "../../domain/call.ts";
 import { invalidArgument } from "../../domain/errors.ts";
 import type { RecordingTrack } from "../../domain/recording.ts";

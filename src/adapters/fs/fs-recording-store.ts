@@ -8,7 +8,7 @@ import type {
   RecordingSpec,
   RecordingStore,
   SidecarKind,
-} from "../../application/ports.ts";
+} from "../../application/ports/index.ts";
 import { conflict, invalidArgument, storageUnavailable } from "../../domain/errors.ts";
 import { RECORDING_SAMPLE_RATE, type RecordingTrack } from "../../domain/recording.ts";
 import {

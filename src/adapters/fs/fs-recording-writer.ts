@@ -1,4 +1,8 @@
-import type { FinishedRecording, RecordingSpec, RecordingWriter } from "../../application/ports.ts";
+import type {
+  FinishedRecording,
+  RecordingSpec,
+  RecordingWriter,
+} from "../../application/ports/index.ts";
 import { storageUnavailable } from "../../domain/errors.ts";
 import { errorCode, fsyncDirectory, type StoreLogger, type WriterIo } from "./store-io.ts";
 import { WAV_HEADER_BYTES, wavHeader } from "./wav-header.ts";

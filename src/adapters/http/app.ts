@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { Logger } from "../../application/ports.ts";
+import type { Logger } from "../../application/ports/index.ts";
 import { errorBody, toErrorResponse } from "./errors.ts";
 import { type HealthDeps, healthRoutes } from "./health-routes.ts";
 import { type RequestLoggingOptions, requestLogging } from "./request-logging.ts";

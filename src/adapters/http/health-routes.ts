@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { CallRepository, RecordingStore } from "../../application/ports.ts";
+import type { CallRepository, RecordingStore } from "../../application/ports/index.ts";
 
 export interface HealthDeps {
   calls: CallRepository;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import type { ActivitySpans, Logger } from "../../application/ports.ts";
+import type { ActivitySpans, Logger } from "../../application/ports/index.ts";
 
 declare module "hono" {
   interface ContextVariableMap {

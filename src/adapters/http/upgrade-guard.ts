@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Logger } from "../../application/ports.ts";
+import type { Logger } from "../../application/ports/index.ts";
+import { errorMessage } from "../../domain/errors.ts";
 
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
 
@@ -28,10 +29,7 @@ export function injectGuardedUpgrade(
     server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on("error", () => socket.destroy());
       const refuse = (error: unknown) => {
-        logger.warn(
-          { err: error instanceof Error ? error.message : String(error) },
-          "websocket upgrade refused",
-        );
+        logger.warn({ err: errorMessage(error) }, "websocket upgrade refused");
         if (socket.writable) socket.end(BAD_REQUEST);
         else socket.destroy();
       };

@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import type { Logger } from "../../application/ports.ts";
+import type { Logger } from "../../application/ports/index.ts";
 
 /**
  * Secrets never reach the log, whatever object carries them; phone numbers are masked by

@@ -1,7 +1,6 @@
 import { getHeapSpaceStatistics } from "node:v8";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { BridgeMetrics } from "../../application/bridge-ports.ts";
-import type { CallEvent, CallEventSink } from "../../application/ports.ts";
+import type { BridgeMetrics, CallEvent, CallEventSink } from "../../application/ports/index.ts";
 import { HotPathHistogram } from "./hot-path-histogram.ts";
 
 /**

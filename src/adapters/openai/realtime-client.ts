@@ -4,7 +4,7 @@ import type {
   RealtimeListener,
   RealtimeModel,
   RealtimeSessionOptions,
-} from "../../application/bridge-ports.ts";
+} from "../../application/ports/index.ts";
 import type { JsonObject } from "../../domain/analytics.ts";
 import { audioMessage } from "../ws/audio-message.ts";
 import { parseServerEvent } from "./realtime-events.ts";

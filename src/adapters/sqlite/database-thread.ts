@@ -1,5 +1,5 @@
 import type { Worker } from "node:worker_threads";
-import { storageUnavailable } from "../../domain/errors.ts";
+import { errorMessage, storageUnavailable } from "../../domain/errors.ts";
 import { spawnWorker } from "../workers/spawn-worker.ts";
 import {
   type DatabaseWorkerOptions,
@@ -119,7 +119,7 @@ export class DatabaseThread {
   private failOutgoing(error: unknown): void {
     const requests = this.outgoing;
     this.outgoing = [];
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     for (const { id } of requests) {
       this.inFlight.get(id)?.reject(storageUnavailable(`the database is unavailable: ${reason}`));
       this.inFlight.delete(id);

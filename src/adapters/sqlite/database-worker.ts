@@ -8,6 +8,7 @@
  * search-index catch-ups and the checkpoints they trigger. A reader opens the file read-only.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { errorMessage } from "../../domain/errors.ts";
 import { openDatabase } from "./database.ts";
 import { DrizzleCallRepository } from "./drizzle-call-repository.ts";
 import { migrateDatabase } from "./migrate.ts";
@@ -45,7 +46,7 @@ function open(): { repository: DrizzleCallRepository; close(): void } {
     onSearchIndexError: (error) =>
       post({
         type: "background-error",
-        message: error instanceof Error ? error.message : String(error),
+        message: errorMessage(error),
       }),
   });
   return {
@@ -62,7 +63,7 @@ let opened: ReturnType<typeof open>;
 try {
   opened = open();
 } catch (error) {
-  post({ type: "failed", message: error instanceof Error ? error.message : String(error) });
+  post({ type: "failed", message: errorMessage(error) });
   // Let the message reach the parent before the thread ends.
   port.close();
   throw error;
@@ -109,7 +110,7 @@ async function close(): Promise<void> {
   } catch (error) {
     post({
       type: "background-error",
-      message: error instanceof Error ? error.message : String(error),
+      message: errorMessage(error),
     });
   }
   // The commit above settled promises whose replies are queued by their reactions.

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
 import * as schema from "../../../drizzle/schema.ts";
+import { errorMessage } from "../../domain/errors.ts";
 
 export type Schema = typeof schema;
 export type AppDatabase = BetterSQLite3Database<Schema>;
@@ -55,7 +56,7 @@ export function openDatabase(url: string, options: OpenOptions = {}): OpenedData
     sqlite.pragma("foreign_keys = ON");
   } catch (error) {
     sqlite?.close();
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new Error(`DATABASE_URL: cannot open the SQLite database at ${path}: ${reason}`, {
       cause: error,
     });

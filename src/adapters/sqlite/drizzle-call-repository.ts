@@ -13,7 +13,7 @@ import type {
   CallRepository,
   TranscriptHit,
   TranscriptSearchQuery,
-} from "../../application/ports.ts";
+} from "../../application/ports/index.ts";
 import type { Analytics } from "../../domain/analytics.ts";
 import type { Call } from "../../domain/call.ts";
 import type { CallMetadata } from "../../domain/call-metadata.ts";

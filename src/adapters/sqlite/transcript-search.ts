@@ -3,7 +3,7 @@ import type {
   TranscriptHit,
   TranscriptSearchPosition,
   TranscriptSearchQuery,
-} from "../../application/ports.ts";
+} from "../../application/ports/index.ts";
 import { invalidArgument } from "../../domain/errors.ts";
 import type { Speaker } from "../../domain/transcript.ts";
 import {

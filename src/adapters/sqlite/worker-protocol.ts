@@ -1,4 +1,4 @@
-import type { CallRepository } from "../../application/ports.ts";
+import type { CallRepository } from "../../application/ports/index.ts";
 import { DomainError, type DomainErrorCode } from "../../domain/errors.ts";
 
 /**

@@ -1,4 +1,4 @@
-import type { ActivitySpan, ActivitySpans } from "../../application/ports.ts";
+import type { ActivitySpan, ActivitySpans } from "../../application/ports/index.ts";
 
 /**
  * Ended spans kept for the watchdog. Synchronous work has always ended by the time the

@@ -1,4 +1,4 @@
-import type { Logger } from "../../application/ports.ts";
+import type { Logger } from "../../application/ports/index.ts";
 import { type ActivityTracker, type OverlappingActivity, roundMs } from "./activity-tracker.ts";
 
 /** A delay above this holds up every call's audio by more than one 20 ms frame: logged. */

@@ -1,4 +1,4 @@
-import type { ActivitySpans } from "../../application/ports.ts";
+import type { ActivitySpans } from "../../application/ports/index.ts";
 
 export interface ScheduledJob {
   /** Cancels later runs and waits for a run in progress, so nothing outlives shutdown. */

@@ -1,3 +1,3 @@
-import type { Clock } from "../../application/ports.ts";
+import type { Clock } from "../../application/ports/index.ts";
 
 export const systemClock: Clock = { now: () => new Date() };

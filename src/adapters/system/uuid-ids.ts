@@ -1,5 +1,5 @@
 import { randomFillSync } from "node:crypto";
-import type { IdGenerator } from "../../application/ports.ts";
+import type { IdGenerator } from "../../application/ports/index.ts";
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 

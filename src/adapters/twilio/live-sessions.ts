@@ -1,4 +1,4 @@
-import type { TelephonyOutput } from "../../application/bridge-ports.ts";
+import type { TelephonyOutput } from "../../application/ports/index.ts";
 import type { MediaStreamSession } from "./twilio-routes.ts";
 
 interface Entry {

@@ -2,10 +2,9 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
 import type WebSocket from "ws";
-import type { TelephonyOutput } from "../../application/bridge-ports.ts";
 import type { StartCallInput } from "../../application/call-manager.ts";
-import type { Logger } from "../../application/ports.ts";
-import { isDomainError } from "../../domain/errors.ts";
+import type { Logger, TelephonyOutput } from "../../application/ports/index.ts";
+import { describeError, isDomainError } from "../../domain/errors.ts";
 import { errorBody } from "../http/errors.ts";
 import { maskPhone } from "../logging/pino-logger.ts";
 import { scanMediaFrame } from "./media-frame-scanner.ts";
@@ -299,8 +298,4 @@ function regionOf(params: Record<string, string>): StartCallInput["metadata"] {
         ? "phone"
         : null;
   return { region: parts.length > 0 ? parts.join("/") : null, deviceType };
-}
-
-function describeError(error: unknown): { message: string } {
-  return { message: error instanceof Error ? error.message : String(error) };
 }

@@ -1,5 +1,5 @@
 import type { WebSocket } from "ws";
-import type { TelephonyOutput } from "../../application/bridge-ports.ts";
+import type { TelephonyOutput } from "../../application/ports/index.ts";
 import { audioMessage } from "../ws/audio-message.ts";
 
 const MEDIA_SUFFIX = Buffer.from('"}}', "latin1");

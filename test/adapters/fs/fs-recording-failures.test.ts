@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { WriterIo } from "../../../src/adapters/fs/store-io.ts";
 import { nodeWriterIo } from "../../../src/adapters/fs/store-io.ts";
-import type { RecordingSpec } from "../../../src/application/ports.ts";
+import type { RecordingSpec } from "../../../src/application/ports/index.ts";
 import {
   chunks,
   eventually,

@@ -3,7 +3,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { BUFFER_MS, MAX_BUFFERS } from "../../../src/adapters/fs/fs-recording-writer.ts";
-import type { RecordingSpec } from "../../../src/application/ports.ts";
+import type { RecordingSpec } from "../../../src/application/ports/index.ts";
 import { parseWav, recordingStore } from "./fs-test-support.ts";
 
 const RATE = 16_000;

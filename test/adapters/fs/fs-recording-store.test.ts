@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { RecordingSpec } from "../../../src/application/ports.ts";
+import type { RecordingSpec } from "../../../src/application/ports/index.ts";
 import { decodeWav } from "../../../src/domain/audio/index.ts";
 import {
   chunks,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CallListQuery } from "../../../src/application/ports.ts";
+import type { CallListQuery } from "../../../src/application/ports/index.ts";
 import { endCall } from "../../../src/domain/call.ts";
 import { DomainError } from "../../../src/domain/errors.ts";
 import { aCall, at, REPOSITORY_WORLDS, type RepositoryWorld } from "./sqlite-test-world.ts";

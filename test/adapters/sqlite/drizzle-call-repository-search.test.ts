@@ -7,7 +7,7 @@ import type {
   CallRepository,
   TranscriptSearchPosition,
   TranscriptSearchQuery,
-} from "../../../src/application/ports.ts";
+} from "../../../src/application/ports/index.ts";
 import {
   aCall,
   aTranscript,

@@ -5,7 +5,7 @@ import { type OpenedDatabase, openDatabase } from "../../../src/adapters/sqlite/
 import { DrizzleCallRepository } from "../../../src/adapters/sqlite/drizzle-call-repository.ts";
 import { defaultMigrationsFolder, migrateDatabase } from "../../../src/adapters/sqlite/migrate.ts";
 import { ThreadedCallRepository } from "../../../src/adapters/sqlite/threaded-call-repository.ts";
-import type { CallRepository } from "../../../src/application/ports.ts";
+import type { CallRepository } from "../../../src/application/ports/index.ts";
 import type { Analytics } from "../../../src/domain/analytics.ts";
 import { type Call, startCall } from "../../../src/domain/call.ts";
 import type { Recording } from "../../../src/domain/recording.ts";

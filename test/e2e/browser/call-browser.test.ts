@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CallRepository } from "../../../src/application/ports.ts";
+import type { CallRepository } from "../../../src/application/ports/index.ts";
 import { FakeRealtimeServer } from "../../support/fake-openai-realtime.ts";
 import { concat, silence, speechLike } from "../../support/signals.ts";
 import { eventually, startTestServer, type TestServer } from "../../support/test-server.ts";

@@ -1,5 +1,8 @@
 import { z } from "zod";
-import type { TranscriptSearchPosition, TranscriptSearchSort } from "../../../application/ports.ts";
+import type {
+  TranscriptSearchPosition,
+  TranscriptSearchSort,
+} from "../../../application/ports/index.ts";
 import { ID_PATTERN } from "./query-schemas.ts";
 import { badRequest } from "./validation.ts";
 

@@ -1,4 +1,4 @@
-import type { TranscriptHit } from "../../../application/ports.ts";
+import type { TranscriptHit } from "../../../application/ports/index.ts";
 import type { CallDetail } from "../../../application/queries.ts";
 import type { Analytics } from "../../../domain/analytics.ts";
 import type { Call } from "../../../domain/call.ts";

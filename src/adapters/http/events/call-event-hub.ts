@@ -1,4 +1,4 @@
-import type { CallEvent, CallEventSink } from "../../../application/ports.ts";
+import type { CallEvent, CallEventSink } from "../../../application/ports/index.ts";
 import { analyticsJson, callJson, recordingJson, transcriptJson } from "../api/to-json.ts";
 
 /** The `event:` names of the SSE feeds. */

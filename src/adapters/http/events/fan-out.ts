@@ -1,4 +1,4 @@
-import type { CallEvent, CallEventSink } from "../../../application/ports.ts";
+import type { CallEvent, CallEventSink } from "../../../application/ports/index.ts";
 
 /** One sink that publishes to each of `sinks`; one that throws does not stop the others. */
 export function fanOut(...sinks: CallEventSink[]): CallEventSink {

@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import { Readable } from "node:stream";
 import { parentPort } from "node:worker_threads";
+import { errorMessage } from "../../../domain/errors.ts";
 import type { PeaksJob, PeaksReply } from "./peaks-worker-client.ts";
 import { computePeaks } from "./waveform-peaks.ts";
 
@@ -33,7 +34,7 @@ async function run(job: PeaksJob): Promise<PeaksReply> {
         ? error.code
         : undefined;
     // An fs error's message names the path; its code says enough, as in the store's own logs.
-    const message = code ?? (error instanceof Error ? error.message : String(error));
+    const message = code ?? errorMessage(error);
     return { id: job.id, ok: false, code, message };
   }
 }

@@ -4,7 +4,7 @@ import {
   type FeedMessage,
 } from "../../../../src/adapters/http/events/call-event-hub.ts";
 import { fanOut } from "../../../../src/adapters/http/events/fan-out.ts";
-import type { CallEvent, CallEventSink } from "../../../../src/application/ports.ts";
+import type { CallEvent, CallEventSink } from "../../../../src/application/ports/index.ts";
 import { startCall } from "../../../../src/domain/call.ts";
 import { createTranscript } from "../../../../src/domain/transcript.ts";
 

@@ -1,4 +1,4 @@
-import type { AnalyticsInput, JsonObject, Sentiment } from "../domain/analytics.ts";
+import type { AnalyticsInput, JsonObject, Sentiment } from "../../domain/analytics.ts";
 
 /**
  * Caller voice activity: a 20 ms chunk whose RMS is above about -42 dBFS counts as speech.

@@ -1,4 +1,4 @@
-import type { JsonObject } from "../domain/analytics.ts";
+import type { JsonObject } from "../../domain/analytics.ts";
 
 const FRAME_MS = 20;
 

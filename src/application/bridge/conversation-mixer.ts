@@ -1,6 +1,6 @@
-import { decodeMuLawInto, Resampler } from "../domain/audio/index.ts";
-import { polyphaseFilter } from "../domain/audio/polyphase-filter.ts";
-import type { RecordingWriter } from "./ports.ts";
+import { decodeMuLawInto, Resampler } from "../../domain/audio/index.ts";
+import { polyphaseFilter } from "../../domain/audio/polyphase-filter.ts";
+import type { RecordingWriter } from "../ports/index.ts";
 
 /** Twilio sends 160-sample frames; chunk buffers start with room for this many. */
 const TYPICAL_CHUNK = 1024;

@@ -1,4 +1,4 @@
-import type { JsonObject } from "../domain/analytics.ts";
+import type { JsonObject } from "../../domain/analytics.ts";
 
 /** What the assistant model tells a call. Times are the model's own input-audio clock (ms). */
 export interface RealtimeListener {

@@ -1,0 +1,98 @@
+import type { Analytics } from "../../domain/analytics.ts";
+import type { Call, CallStatus } from "../../domain/call.ts";
+import type { CallMetadata } from "../../domain/call-metadata.ts";
+import type { Recording } from "../../domain/recording.ts";
+import type { Speaker, Transcript } from "../../domain/transcript.ts";
+
+export interface CallListQuery {
+  limit: number;
+  /** Keyset position: return calls strictly older than this (startedAt desc, id desc). */
+  after?: { startedAt: Date; id: string };
+  status?: CallStatus;
+  caller?: string;
+  callSid?: string;
+  streamSid?: string;
+  since?: Date;
+  until?: Date;
+}
+
+export interface CallPage {
+  data: Call[];
+  /** Position of the last row when more rows may follow, else null. */
+  next: { startedAt: Date; id: string } | null;
+}
+
+/** `relevance`: best match first; `recent`: newest transcript first. */
+export type TranscriptSearchSort = "relevance" | "recent";
+
+/**
+ * Where the next page of a search starts; the repository hands it out with each hit and
+ * takes it back unchanged. `recent` is a keyset position (hits stored before `before`);
+ * `relevance` is an offset into the ranking of the transcripts stored before `anchor`, so that
+ * transcripts stored while a client pages neither shift nor join the pages.
+ */
+export type TranscriptSearchPosition =
+  | { sort: "recent"; before: number }
+  | { sort: "relevance"; anchor: number; offset: number };
+
+export interface TranscriptSearchQuery {
+  q: string;
+  limit: number;
+  speaker?: Speaker;
+  /** Default `relevance`. */
+  sort?: TranscriptSearchSort;
+  /** The `next` of the last hit of the previous page; absent for the first page. */
+  after?: TranscriptSearchPosition;
+  /** Hits to skip from the first, when there is no `after` (which is cheaper to follow). */
+  offset?: number;
+}
+
+export interface TranscriptHit {
+  callId: string;
+  transcriptId: string;
+  speaker: Speaker;
+  snippet: string;
+  offsetMs: number | null;
+  startedAt: Date;
+  /** Where a page that ends with this hit continues (in the sort it was found by). */
+  next?: TranscriptSearchPosition;
+}
+
+/**
+ * Durable storage of calls and everything recorded about them.
+ * Adapters translate their failures into DomainError (not_found, conflict, ...).
+ */
+export interface CallRepository {
+  createCall(call: Call): Promise<Call>;
+  updateCall(call: Call): Promise<Call>;
+  getCallById(id: string): Promise<Call | null>;
+  getCallByStreamSid(streamSid: string): Promise<Call | null>;
+  getAllCalls(query: CallListQuery): Promise<CallPage>;
+  getActiveCalls(): Promise<Call[]>;
+  /** Deletes the call and, by cascade, its rows; returns the deleted recordings' file keys. */
+  deleteCall(id: string): Promise<{ deleted: boolean; fileKeys: string[] }>;
+
+  createRecording(recording: Recording): Promise<Recording>;
+  getRecordingById(id: string): Promise<Recording | null>;
+  getRecordingsByCallId(callId: string): Promise<Recording[]>;
+  /** Recordings of calls that started before `before`, oldest first. */
+  getRecordingsOfCallsStartedBefore(before: Date, limit: number): Promise<Recording[]>;
+  deleteRecording(id: string): Promise<boolean>;
+
+  createTranscript(transcript: Transcript): Promise<Transcript>;
+  /** Marks a transcript as interrupted (barge-in). */
+  markTranscriptInterrupted(id: string): Promise<void>;
+  getTranscriptsByCallId(callId: string): Promise<Transcript[]>;
+  countTranscriptsByCallId(callId: string): Promise<number>;
+  searchTranscripts(query: TranscriptSearchQuery): Promise<TranscriptHit[]>;
+
+  createAnalytics(analytics: Analytics): Promise<Analytics>;
+  getAnalyticsByCallId(callId: string): Promise<Analytics[]>;
+  countAnalyticsByCallId(callId: string): Promise<number>;
+
+  createOrUpdateMetadata(metadata: CallMetadata): Promise<CallMetadata>;
+  getMetadataByCallId(callId: string): Promise<CallMetadata | null>;
+
+  /** Cheap liveness probe for /healthz. */
+  ping(): Promise<void>;
+}
