@@ -18,9 +18,10 @@ module.exports = {
     },
     {
       name: "only-main-imports-adapters",
-      comment: "Only the composition root (src/main.ts) and adapters themselves import adapters.",
+      comment:
+        "Only the composition root (src/main.ts and src/composition/) and adapters themselves import adapters.",
       severity: "error",
-      from: { path: "^src", pathNot: "^src/(main\\.ts|adapters/)" },
+      from: { path: "^src", pathNot: "^src/(main\\.ts|composition/|adapters/)" },
       to: { path: "^src/adapters" },
     },
     {

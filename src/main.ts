@@ -1,45 +1,22 @@
-import { accessSync, constants, mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { type ServerType, serve } from "@hono/node-server";
-import { createNodeWebSocket } from "@hono/node-ws";
-import { Hono } from "hono";
-import { WebSocket } from "ws";
-import { FsRecordingStore } from "./adapters/fs/fs-recording-store.ts";
-import { apiRoutes } from "./adapters/http/api/api-routes.ts";
-import { openApiRoutes } from "./adapters/http/api/openapi.ts";
-import { createHttpApp } from "./adapters/http/app.ts";
-import { CallEventHub } from "./adapters/http/events/call-event-hub.ts";
-import { eventRoutes } from "./adapters/http/events/event-routes.ts";
-import { fanOut } from "./adapters/http/events/fan-out.ts";
-import { metricsRoutes } from "./adapters/http/metrics-routes.ts";
-import { PeaksWorker } from "./adapters/http/ui/peaks-worker-client.ts";
-import { uiRoutes } from "./adapters/http/ui/ui-routes.tsx";
-import { injectGuardedUpgrade } from "./adapters/http/upgrade-guard.ts";
+import type { Hono } from "hono";
 import { type AppLogger, createLogger } from "./adapters/logging/pino-logger.ts";
 import { PrometheusMetrics } from "./adapters/metrics/prometheus-metrics.ts";
-import { OpenAiRealtimeModel } from "./adapters/openai/realtime-client.ts";
-import { AfinnSentimentAnalyzer } from "./adapters/sentiment/afinn-sentiment.ts";
 import { openDatabase } from "./adapters/sqlite/database.ts";
 import { migrateDatabase } from "./adapters/sqlite/migrate.ts";
-import { ThreadedCallRepository } from "./adapters/sqlite/threaded-call-repository.ts";
-import { ActivityTracker } from "./adapters/system/activity-tracker.ts";
-import { EventLoopWatchdog } from "./adapters/system/event-loop-watchdog.ts";
-import { scheduleEvery } from "./adapters/system/interval-scheduler.ts";
 import { systemClock } from "./adapters/system/system-clock.ts";
 import { uuidIds } from "./adapters/system/uuid-ids.ts";
-import { LiveSessions } from "./adapters/twilio/live-sessions.ts";
-import { SignedCalls } from "./adapters/twilio/signed-calls.ts";
-import { twilioRoutes } from "./adapters/twilio/twilio-routes.ts";
-import { CallManager } from "./application/call-manager.ts";
-import { CallSession } from "./application/call-session.ts";
+import type { CallManager } from "./application/call-manager.ts";
 import type {
   CallRepository,
   Clock,
   IdGenerator,
   RecordingStore,
 } from "./application/ports/index.ts";
-import { CallQueries } from "./application/queries.ts";
-import { RecordingRetention } from "./application/retention.ts";
+import { createBridge } from "./composition/bridge.ts";
+import { createHttp } from "./composition/http.ts";
+import { openStorage } from "./composition/storage.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { errorMessage } from "./domain/errors.ts";
 
@@ -66,244 +43,49 @@ export interface Composition {
   close(): Promise<void>;
 }
 
-const MAX_WS_FRAME_BYTES = 64 * 1024;
-/** /healthz stays degraded this long after a storage write failed. */
-const STORAGE_ERROR_WINDOW_MS = 60_000;
-const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
-/** Time a peer gets to answer our WebSocket close frame before its socket is cut. */
-const WS_CLOSE_GRACE_MS = 2000;
 /** Time in-flight HTTP requests get at shutdown before their connections are cut. */
 const HTTP_CLOSE_GRACE_MS = 3000;
 
-const monotonicSeconds = () => performance.now() / 1000;
-
-function ensureWritableFolder(variable: string, path: string): void {
-  try {
-    mkdirSync(path, { recursive: true });
-    accessSync(path, constants.W_OK);
-  } catch {
-    throw new ConfigError(variable, `is not a writable folder: ${path}`);
-  }
-}
-
-/** The composition root: the only place that creates adapters and wires them to use cases. */
+/**
+ * The composition root: the only place (with src/composition/) that creates adapters and wires
+ * them to use cases.
+ */
 export async function compose(config: Config, overrides: Overrides = {}): Promise<Composition> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const clock = overrides.clock ?? systemClock;
   const ids = overrides.ids ?? uuidIds;
-
-  ensureWritableFolder("RECORDING_STORAGE_PATH", config.recordingStoragePath);
-
-  let activeCalls = () => 0;
-  const metrics = new PrometheusMetrics(() => activeCalls());
-  // Monotonic, not the injected clock: this is an operational window, not call time.
-  let lastStorageErrorAt = Number.NEGATIVE_INFINITY;
-  // SQLite runs on worker threads (a writer, and readers for the API): no statement, however
-  // long, runs on this thread, which carries every call's audio. The writer migrates first.
-  const calls = await ThreadedCallRepository.open({
-    databaseUrl: config.databasePath,
-    migrationsPath: config.migrationsPath,
-    readers: config.databaseReaderThreads,
-    onBackgroundError: (message) => {
-      logger.error({ err: message }, "indexing transcripts for search failed; retrying in 1 s");
-      metrics.error("storage_search_index");
-      lastStorageErrorAt = performance.now();
-    },
-    onUnexpectedExit: (thread, reason) => {
-      logger.error({ thread, err: reason }, "a database thread stopped; starting a new one");
-      lastStorageErrorAt = performance.now();
-    },
-  });
-  const recordings = new FsRecordingStore({
-    root: config.recordingStoragePath,
-    logger,
-    onBytesWritten: (n) => metrics.bytesWritten(n),
-    onError: (kind) => {
-      metrics.error(kind);
-      // recording_overflow means audio came faster than real time, which any media-stream
-      // client can cause at will: counted, but not a storage failure that degrades /healthz.
-      if (kind.startsWith("storage_")) lastStorageErrorAt = performance.now();
-    },
-  });
-  const storageDegraded = () =>
-    performance.now() - lastStorageErrorAt < STORAGE_ERROR_WINDOW_MS
-      ? ["recording storage writes failed in the last 60 s"]
-      : [];
-  // Live feeds (SSE) for the call browser, beside the metrics that count the same events.
-  const hub = new CallEventHub();
-  const callManager = new CallManager({
-    calls,
-    recordings,
-    clock,
-    ids,
-    logger,
-    events: fanOut(metrics, hub),
-  });
-  activeCalls = () => callManager.activeCount;
-  await callManager.recoverInterruptedCalls();
-  // Started after start-up's own synchronous work (migrations, recovery), which holds up no call.
-  const activity = new ActivityTracker();
-  const watchdog = new EventLoopWatchdog({
-    logger,
-    activity,
-    liveCalls: () => callManager.activeCount,
-    onDelay: (seconds) => metrics.eventLoopDelay(seconds),
-    onStall: () => metrics.eventLoopStall(),
-  }).start();
-  const sessions = new LiveSessions();
-  const retentionDays = config.recordingRetentionDays;
-  const retentionJob =
-    retentionDays === undefined
-      ? null
-      : scheduleEvery(
-          () =>
-            new RecordingRetention({
-              calls,
-              recordings,
-              clock,
-              logger,
-              retentionDays,
-              isCallActive: (callId) => callManager.isCallActive(callId),
-            }).run(),
-          {
-            intervalMs: RETENTION_INTERVAL_MS,
-            runAtStart: true,
-            activity: { spans: activity, label: "retention run" },
-            onError: (error) => logger.error({ err: errorMessage(error) }, "retention run failed"),
-          },
-        );
-  const queries = new CallQueries({ calls, recordings });
-  // Waveform peaks read whole recordings: on a worker thread, started before serving and kept.
-  const peaks = new PeaksWorker({ idleMs: Number.POSITIVE_INFINITY });
-  peaks.warm();
-  const sentiment = new AfinnSentimentAnalyzer();
-  const model = config.openai.apiKey
-    ? new OpenAiRealtimeModel({ url: config.openai.realtimeUrl, apiKey: config.openai.apiKey })
-    : null;
-
-  // node-ws needs the app before the WebSocket routes are declared on it.
-  const app = new Hono();
-  const nodeWs = createNodeWebSocket({ app });
-  // Twilio frames are ~300 bytes; anything near this limit is hostile (RFC 6455 close 1009).
-  nodeWs.wss.options.maxPayload = MAX_WS_FRAME_BYTES;
-  createHttpApp(
-    {
-      logger,
-      health: {
-        calls,
-        recordings,
-        activeCalls: () => callManager.activeCount,
-        degradedReasons: storageDegraded,
-      },
-      requestLogging: {
-        onRequest: (method, route, status, seconds) =>
-          metrics.httpRequest(method, route, status, seconds),
-        activity,
-      },
-      routes: [
-        // The API's body limit also covers /twilio/*, so it is mounted first.
-        apiRoutes({
-          queries,
-          apiKey: config.apiKey,
-          maxBodyBytes: config.maxBodyBytes,
-          isCallActive: (callId) => callManager.isCallActive(callId),
-        }),
-        // After apiRoutes: its /api/* bearer middleware covers the feeds.
-        eventRoutes({ hub, queries }),
-        openApiRoutes({ apiKeyRequired: config.apiKey !== undefined }),
-        uiRoutes({
-          queries,
-          apiKey: config.apiKey,
-          computePeaks: (fileKey, sizeBytes, buckets) =>
-            peaks.compute(recordings.filePath(fileKey), sizeBytes, buckets),
-        }),
-        twilioRoutes({
-          upgradeWebSocket: nodeWs.upgradeWebSocket,
-          publicBaseUrl: config.publicBaseUrl,
-          authToken: config.twilioAuthToken,
-          signedCalls: new SignedCalls(),
-          logger,
-          onBadFrame: (kind) => metrics.error(`frame_${kind}`),
-          createSession: (output) =>
-            sessions.track(
-              new CallSession({
-                callManager,
-                model,
-                modelOptions: {
-                  voice: config.openai.voice,
-                  instructions: config.openai.instructions,
-                },
-                output,
-                logger,
-                metrics,
-                clock,
-                maxCallSeconds: config.maxCallSeconds,
-                now: monotonicSeconds,
-                analyticsIntervalMs: config.analyticsIntervalSeconds * 1000,
-                sentiment,
-                language: config.language,
-                activity,
-              }),
-              output,
-            ),
-        }),
-        metricsRoutes(metrics),
-      ],
-    },
-    app,
-  );
+  const metrics = new PrometheusMetrics();
+  const storage = await openStorage(config, logger, metrics);
+  const bridge = await createBridge(config, { storage, logger, metrics, clock, ids });
+  const http = createHttp(config, { storage, bridge, logger, metrics });
 
   let ending: Promise<void> | null = null;
   const endCalls = () => {
     ending ??= (async () => {
-      await retentionJob?.stop();
-      await sessions.stopAll("shutdown");
-      await callManager.endAll("completed");
+      await bridge.stopRetention();
+      // Each call hangs up through its session: recording finalized and status stored first.
+      await bridge.callManager.endAll("shutdown");
       // After endAll, so feeds carry every call.ended; then their streams end.
-      hub.close();
-      await closeWebSockets(nodeWs.wss.clients);
+      bridge.hub.close();
+      await http.closeWebSockets();
     })();
     return ending;
   };
-  let closed = false;
-  return {
-    config,
-    app,
-    logger,
-    calls,
-    recordings,
-    callManager,
-    injectWebSocket: (server) =>
-      injectGuardedUpgrade(server, (s) => nodeWs.injectWebSocket(s), logger),
-    endCalls,
-    async close() {
-      if (closed) return;
-      closed = true;
-      watchdog.stop();
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      bridge.watchdog.stop();
       await endCalls();
-      await peaks.close();
+      await http.close();
       // Transcripts and analytics are written behind: this commits the last turn's rows first.
-      await calls.close();
-    },
+      await storage.calls.close();
+    })();
+    return closing;
   };
-}
-
-/** Sends a close frame to every socket, and cuts those whose peer does not answer in time. */
-async function closeWebSockets(clients: Set<WebSocket>): Promise<void> {
-  const open = [...clients].filter((ws) => ws.readyState !== WebSocket.CLOSED);
-  if (open.length === 0) return;
-  const closedAll = Promise.all(
-    open.map((ws) => new Promise<void>((resolve) => ws.once("close", () => resolve()))),
-  );
-  for (const ws of open) ws.close(1001, "server shutting down");
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const grace = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, WS_CLOSE_GRACE_MS);
-  });
-  await Promise.race([closedAll, grace]);
-  clearTimeout(timer);
-  for (const ws of open) if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
-  await closedAll;
+  const { app, injectWebSocket } = http;
+  const { calls, recordings } = storage;
+  const { callManager } = bridge;
+  return { config, app, logger, calls, recordings, callManager, injectWebSocket, endCalls, close };
 }
 
 export interface RunningServer {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConversationMixer } from "../../src/application/bridge/conversation-mixer.ts";
 import type { RecordingSpec, RecordingWriter } from "../../src/application/ports/index.ts";
-import { encodeMuLaw } from "../../src/domain/audio/index.ts";
+import { encodeMuLaw, Resampler } from "../../src/domain/audio/index.ts";
 
 /** Keeps a copy of everything appended, as the file writer does. */
 class CapturingWriter implements RecordingWriter {
@@ -40,16 +40,27 @@ function scriptOf(seed: number, sizes: number[]): Script {
   };
 }
 
-function mixerFor(): { mixer: ConversationMixer; stereo: CapturingWriter; caller: number[] } {
+/** A mixer fed as the caller stage feeds it: the caller track's 8 → 16 kHz resampling. */
+function mixerFor() {
   const stereo = new CapturingWriter();
   const caller: number[] = [];
-  const mixer = new ConversationMixer(stereo, 16_384, (samples) => caller.push(...samples));
-  return { mixer, stereo, caller };
+  const up = new Resampler(8000, 16000);
+  const mixer = new ConversationMixer(stereo);
+  const finish = () => {
+    const tail = up.flush();
+    caller.push(...tail);
+    mixer.finish(tail);
+  };
+  return { mixer, stereo, caller, up, finish };
 }
 
 function step(m: ReturnType<typeof mixerFor>, script: Script, i: number): void {
   for (const frame of script.assistant[i]!) m.mixer.assistantFrameSent(frame);
-  m.mixer.callerChunk(script.caller[i]!);
+  const chunk = script.caller[i]!;
+  const caller16k = new Int16Array(m.up.maxOutputLength(chunk.length));
+  const c = m.up.processInto(chunk, caller16k);
+  m.caller.push(...caller16k.subarray(0, c));
+  m.mixer.callerChunk(caller16k.subarray(0, c), chunk.length);
 }
 
 describe("ConversationMixer", () => {
@@ -66,7 +77,7 @@ describe("ConversationMixer", () => {
     const alone = [a, b].map((script) => {
       const m = mixerFor();
       for (let i = 0; i < script.caller.length; i++) step(m, script, i);
-      m.mixer.finish();
+      m.finish();
       return m;
     });
     const together = [mixerFor(), mixerFor()];
@@ -74,7 +85,7 @@ describe("ConversationMixer", () => {
       step(together[0]!, a, i);
       step(together[1]!, b, i);
     }
-    for (const m of together) m.mixer.finish();
+    for (const m of together) m.finish();
     for (const k of [0, 1]) {
       expect(together[k]!.stereo.chunks.length).toBeGreaterThan(0);
       expect(together[k]!.stereo.chunks).toEqual(alone[k]!.stereo.chunks);

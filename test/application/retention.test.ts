@@ -10,6 +10,7 @@ import { RecordingRetention } from "../../src/application/retention.ts";
 import { encodeMuLaw } from "../../src/domain/audio/index.ts";
 import type { Call } from "../../src/domain/call.ts";
 import { createSqliteWorld, type SqliteWorld } from "../adapters/sqlite/sqlite-test-world.ts";
+import { appendCallerMuLaw } from "../support/caller-audio.ts";
 import { tone } from "../support/signals.ts";
 
 class FixedClock implements Clock {
@@ -26,7 +27,7 @@ const DAY = 24 * 60 * 60 * 1000;
 const NOW = new Date("2026-06-30T12:00:00.000Z");
 const daysAgo = (days: number, extraMs = 0) => new Date(NOW.getTime() - days * DAY - extraMs);
 const logger = createLogger("silent");
-const oneSecondOfAudio = Buffer.from(encodeMuLaw(tone(440, 1000, 8000, 0.3))).toString("base64");
+const oneSecondOfAudio = encodeMuLaw(tone(440, 1000, 8000, 0.3));
 
 let world: SqliteWorld;
 let root: string;
@@ -55,14 +56,13 @@ afterEach(() => world.close());
 async function recordedCall(startedAt: Date, withConversation = false): Promise<Call> {
   clock.set(startedAt);
   const streamSid = `MZretention${++sequence}`;
-  await manager.startCall({ streamSid, caller: "+15550001111", callSid: `CA${sequence}` });
-  if (withConversation) {
-    manager.addTrack(streamSid, { track: "conversation", sampleRate: 16_000, channels: 2 });
-  }
-  manager.addAudioChunk(streamSid, oneSecondOfAudio);
-  await manager.addTranscript(streamSid, "caller", "hello there");
+  const active = manager.startCall({ streamSid, caller: "+15550001111", callSid: `CA${sequence}` });
+  await active.stored;
+  if (withConversation) active.addTrack("conversation", 16_000, 2);
+  appendCallerMuLaw(active, oneSecondOfAudio);
+  await active.addTranscript({ speaker: "caller", text: "hello there", offsetMs: null });
   clock.set(new Date(startedAt.getTime() + 1000));
-  const call = await manager.endCall(streamSid);
+  const call = await active.end();
   clock.set(NOW);
   return call;
 }

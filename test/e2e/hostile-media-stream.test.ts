@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { decodeWav, encodeMuLaw } from "../../src/domain/audio/index.ts";
+import { liveCall } from "../support/live-call.ts";
 import { concat, silence, speechLike, tone } from "../support/signals.ts";
 import { eventually, startTestServer, type TestServer } from "../support/test-server.ts";
 import { playCall, randomSid, TwilioSimulator } from "../support/twilio-simulator.ts";
@@ -267,11 +268,7 @@ describe("a media stream under hostile frames", () => {
     const s = server;
     const first = await TwilioSimulator.connect({ url: s.mediaStreamUrl, realtime: true });
     const playing = first.play(CLEAN_SIGNAL);
-    await eventually(
-      () => s.running.composition.callManager.getLiveCall(first.streamSid) ?? undefined,
-      10_000,
-      "the first call to be live",
-    );
+    await eventually(() => liveCall(s, first.streamSid), 10_000, "the first call to be live");
 
     // The impostor sends start, media and dtmf in one burst; the server must close it.
     const impostor = await TwilioSimulator.connect({

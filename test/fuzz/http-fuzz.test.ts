@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -5,6 +6,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnServer } from "../../bench/lib/child-server.ts";
+import { createTranscript } from "../../src/domain/transcript.ts";
 import { anyString, nastyString } from "../support/fuzz-arbitraries.ts";
 import {
   type FuzzRequest,
@@ -162,10 +164,17 @@ beforeAll(async () => {
       const c = await s.running.composition.calls.getCallByStreamSid(summary.streamSid);
       return c && c.status !== "active" ? c : undefined;
     });
-    await s.running.composition.callManager.addTranscript(
-      summary.streamSid,
-      "caller",
-      "hello I would like to book a table",
+    await s.running.composition.calls.createTranscript(
+      createTranscript({
+        id: randomUUID(),
+        callId: call.id,
+        speaker: "caller",
+        text: "hello I would like to book a table",
+        confidence: null,
+        offsetMs: null,
+        interrupted: false,
+        createdAt: new Date(),
+      }),
     );
     const recordings = await s.running.composition.calls.getRecordingsByCallId(call.id);
     realIds.push(call.id, ...recordings.map((r) => r.id));

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { decodeWav } from "../../src/domain/audio/index.ts";
 import { type FuzzFrame, frameArbitrary, oversizedData } from "../support/fuzz-frames.ts";
+import { liveCall } from "../support/live-call.ts";
 import { watchProcessFaults } from "../support/process-faults.ts";
 import { metricValue, parsePrometheus } from "../support/prometheus-text.ts";
 import { concat, silence, speechLike, tone } from "../support/signals.ts";
@@ -228,9 +229,7 @@ describe("a media stream fuzzed with 10,000 hostile frames", () => {
     let victim: string | null = null;
     const clean = playCall({ url: s.mediaStreamUrl, samples8k: CLEAN_SIGNAL, streamSid: cleanSid });
     // Once the clean call is live, fuzz frames may claim its streamSid too.
-    void eventually(
-      () => s.running.composition.callManager.getLiveCall(cleanSid) ?? undefined,
-    ).then(
+    void eventually(() => liveCall(s, cleanSid)).then(
       () => {
         victim = cleanSid;
       },

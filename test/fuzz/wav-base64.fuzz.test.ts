@@ -1,7 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import {
+  base64DecodedLength,
+  decodeBase64,
+  decodeBase64Into,
+} from "../../src/adapters/encoding/base64.ts";
 import { decodeWav, encodeWav, readWavLayout } from "../../src/domain/audio/index.ts";
-import { base64DecodedLength, decodeBase64, decodeBase64Into } from "../../src/domain/base64.ts";
 import { DomainError } from "../../src/domain/errors.ts";
 import { anyString, textuallyMutated } from "../support/fuzz-arbitraries.ts";
 

@@ -23,6 +23,7 @@ import {
   errorCode,
   fsyncDirectory,
   nodeWriterIo,
+  type StoreErrorKind,
   type StoreLogger,
   silentLogger,
   type WriterIo,
@@ -33,7 +34,7 @@ export interface FsRecordingStoreOptions {
   root: string;
   logger?: StoreLogger;
   onBytesWritten?: (n: number) => void;
-  onError?: (kind: string) => void;
+  onError?: (kind: StoreErrorKind) => void;
   /** Test seam for writer file operations (to inject ENOSPC and the like); node:fs by default. */
   io?: Partial<WriterIo>;
 }
@@ -52,7 +53,7 @@ export class FsRecordingStore implements RecordingStore {
   private readonly root: string;
   private readonly logger: StoreLogger;
   private readonly onBytesWritten: (n: number) => void;
-  private readonly onError: (kind: string) => void;
+  private readonly onError: (kind: StoreErrorKind) => void;
   private readonly io: WriterIo;
   /** `.part` files owned by live writers of this process, which recovery must not touch. */
   private readonly livePartNames = new Set<string>();

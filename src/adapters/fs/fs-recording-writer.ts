@@ -4,7 +4,13 @@ import type {
   RecordingWriter,
 } from "../../application/ports/index.ts";
 import { storageUnavailable } from "../../domain/errors.ts";
-import { errorCode, fsyncDirectory, type StoreLogger, type WriterIo } from "./store-io.ts";
+import {
+  errorCode,
+  fsyncDirectory,
+  type StoreErrorKind,
+  type StoreLogger,
+  type WriterIo,
+} from "./store-io.ts";
 import { WAV_HEADER_BYTES, wavHeader } from "./wav-header.ts";
 
 /** Partial buffers are handed to the disk at least this often, bounding loss on SIGKILL. */
@@ -68,7 +74,7 @@ export interface WriterDeps {
   io: WriterIo;
   logger: StoreLogger;
   onBytesWritten: (n: number) => void;
-  onError: (kind: string) => void;
+  onError: (kind: StoreErrorKind) => void;
   /** Called once the writer no longer owns its `.part` file (finalized or given up). */
   onSettled: () => void;
   /** Idle buffers shared with the store's other writers; a writer alone keeps its own. */

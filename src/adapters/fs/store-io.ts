@@ -69,3 +69,11 @@ export const silentLogger: StoreLogger = {
   warn: () => undefined,
   error: () => undefined,
 };
+
+/** What the store reports to metrics: a failed storage operation, or audio faster than real time. */
+export type StoreErrorKind =
+  | "storage_write"
+  | "storage_read"
+  | "storage_delete"
+  | "storage_recovery"
+  | "recording_overflow";

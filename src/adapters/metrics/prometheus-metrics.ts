@@ -1,7 +1,12 @@
 import { getHeapSpaceStatistics } from "node:v8";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BridgeMetrics, CallEvent, CallEventSink } from "../../application/ports/index.ts";
+import type { StoreErrorKind } from "../fs/store-io.ts";
+import type { BadFrameKind } from "../twilio/twilio-routes.ts";
 import { HotPathHistogram } from "./hot-path-histogram.ts";
+
+/** The `kind` label of callbridge_errors_total (upstream errors are counted by upstreamError). */
+export type ErrorKind = "storage_search_index" | StoreErrorKind | `frame_${BadFrameKind}`;
 
 /**
  * Everything /metrics exposes, on a registry of its own (so that several servers in one
@@ -25,16 +30,18 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
   private readonly callsTotal: Counter<"status">;
   private readonly httpLatency: Histogram<"method" | "route" | "status">;
   private readonly activeGauge: Gauge;
+  private liveCalls: () => number = () => 0;
 
-  constructor(activeCalls: () => number) {
+  constructor() {
     const registers = [this.registry];
+    const liveCalls = () => this.liveCalls();
     collectDefaultMetrics({ register: this.registry, prefix: "callbridge_" });
     this.activeGauge = new Gauge({
       name: "callbridge_active_calls",
       help: "Calls in progress",
       registers,
       collect() {
-        this.set(activeCalls());
+        this.set(liveCalls());
       },
     });
     // prom-client's heap-space sizes are what V8 reserved; this is what is resident, which is
@@ -138,6 +145,11 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
     this.frameLatency.observe(seconds);
   }
 
+  /** Where the active-calls gauge reads its value at each scrape. */
+  countLiveCalls(source: () => number): void {
+    this.liveCalls = source;
+  }
+
   eventLoopDelay(seconds: number): void {
     this.eventLoopDelayHistogram.observe(seconds);
   }
@@ -154,7 +166,7 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
     this.framesDropped.inc(frames);
   }
 
-  error(kind: string): void {
+  error(kind: ErrorKind): void {
     this.errors.inc({ kind });
   }
 

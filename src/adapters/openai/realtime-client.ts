@@ -1,5 +1,6 @@
 import WebSocket from "ws";
 import type {
+  ModelCloseKind,
   RealtimeConnection,
   RealtimeListener,
   RealtimeModel,
@@ -176,7 +177,7 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     else this.socket.close(1000, "call ended");
   }
 
-  private fail(kind: string, message: string): void {
+  private fail(kind: ModelCloseKind, message: string): void {
     if (this.closed) return;
     this.closed = true;
     this.clearTimer();

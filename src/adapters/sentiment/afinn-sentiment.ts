@@ -1,5 +1,5 @@
 import Sentiment from "sentiment";
-import type { SentimentAnalyzer } from "../../application/bridge/call-analytics.ts";
+import type { SentimentAnalyzer } from "../../application/ports/index.ts";
 
 /** AFINN-165 word valences via the `sentiment` package. */
 export class AfinnSentimentAnalyzer implements SentimentAnalyzer {

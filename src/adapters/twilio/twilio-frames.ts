@@ -55,12 +55,14 @@ export const TwilioFrame = z.discriminatedUnion("event", [
   Dtmf,
   Stop,
 ]);
+export type TwilioFrameErrorKind = "malformed_json" | "invalid_frame" | "unknown_event";
+
 export type TwilioFrame = z.infer<typeof TwilioFrame>;
 export type TwilioStart = z.infer<typeof Start>;
 
 export type ParsedFrame =
   | { ok: true; frame: TwilioFrame }
-  | { ok: false; kind: "malformed_json" | "invalid_frame" | "unknown_event"; message: string };
+  | { ok: false; kind: TwilioFrameErrorKind; message: string };
 
 const KNOWN_EVENTS = new Set(["connected", "start", "media", "mark", "dtmf", "stop"]);
 

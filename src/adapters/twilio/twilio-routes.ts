@@ -2,27 +2,39 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
 import type WebSocket from "ws";
-import type { StartCallInput } from "../../application/call-manager.ts";
-import type { Logger, TelephonyOutput } from "../../application/ports/index.ts";
-import { describeError, isDomainError } from "../../domain/errors.ts";
+import type {
+  Logger,
+  MediaStreamSession,
+  StartCallInput,
+  TelephonyOutput,
+} from "../../application/ports/index.ts";
+import { MAX_FRAME_BYTES } from "../../domain/audio/telephony-frames.ts";
+import { type DomainErrorCode, describeError, isDomainError } from "../../domain/errors.ts";
+import {
+  base64DecodedLength,
+  base64DecodedLengthOfBytes,
+  decodeBase64BytesInto,
+  decodeBase64Into,
+} from "../encoding/base64.ts";
 import { errorBody } from "../http/errors.ts";
 import { maskPhone } from "../logging/pino-logger.ts";
 import { scanMediaFrame } from "./media-frame-scanner.ts";
 import { isValidTwilioSignature } from "./signature.ts";
 import type { SignedCalls } from "./signed-calls.ts";
-import { parseTwilioFrame, type TwilioStart } from "./twilio-frames.ts";
+import { parseTwilioFrame, type TwilioFrameErrorKind, type TwilioStart } from "./twilio-frames.ts";
 import { connectStreamTwiml } from "./twiml.ts";
 import { type Corkable, WsTelephonyOutput } from "./ws-telephony-output.ts";
 
-export interface MediaStreamSession {
-  start(input: StartCallInput): Promise<void>;
-  media(payload: string, timestampMs: number | null): void;
-  /** media() for a payload that is src[start, end) of its message's bytes. */
-  mediaBytes(src: Uint8Array, start: number, end: number, timestampMs: number | null): void;
-  mark(name: string): void;
-  dtmf(digit: string): void;
-  stop(reason: string, outcome?: "completed" | "failed"): Promise<void>;
-}
+/** Why a media-stream frame could not be used; counted per kind. */
+export type BadFrameKind =
+  | TwilioFrameErrorKind
+  | DomainErrorCode
+  | "binary_frame"
+  | "out_of_order"
+  | "duplicate_stream"
+  | "oversized_frame"
+  | "media_error"
+  | "internal_error";
 
 export interface TwilioRoutesDeps {
   upgradeWebSocket: UpgradeWebSocket<WebSocket, { onError: (error: unknown) => void }>;
@@ -32,14 +44,19 @@ export interface TwilioRoutesDeps {
   createSession(output: TelephonyOutput): MediaStreamSession;
   logger: Logger;
   /** Counts frames that could not be used, by kind. */
-  onBadFrame?(kind: string): void;
+  onBadFrame?(kind: BadFrameKind): void;
 }
 
-export const MEDIA_STREAM_PATH = "/twilio/media-stream";
+/** Mounted at /twilio: the webhook Twilio calls, and the stream its TwiML points to. */
+const VOICE_ROUTE = "/voice";
+const MEDIA_STREAM_ROUTE = "/media-stream";
+export const MEDIA_STREAM_PATH = `/twilio${MEDIA_STREAM_ROUTE}`;
 /** Per connection, only the first few bad frames are logged; all are counted. */
 const LOGGED_BAD_FRAMES = 5;
 /** ws's error code for a frame over `maxPayload` (it then closes the socket with 1009). */
 const OVERSIZED_FRAME = "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
+/** A connection's decode buffer starts at this size; Twilio's frames are 160 bytes. */
+const TYPICAL_FRAME_BYTES = 1024;
 
 /** The public base URL Twilio used to reach us: configured, or from Host and X-Forwarded-Proto. */
 export function publicBase(c: Context, configured?: string): string {
@@ -66,15 +83,8 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
   const app = new Hono();
   const forbidden = (c: Context) =>
     c.json(errorBody("forbidden", "invalid or missing X-Twilio-Signature"), 403);
-  /**
-   * streamSids owned by a connection of this process, from its `start` until its session has
-   * ended. CallManager refuses a duplicate start too, but only after an await, and frames that
-   * arrive in the same burst as that start would meanwhile be recorded into (and a `stop` would
-   * end) the live call that owns the streamSid. This check is synchronous, so nothing slips in.
-   */
-  const ownedStreams = new Set<string>();
 
-  app.post("/twilio/voice", async (c) => {
+  app.post(VOICE_ROUTE, async (c) => {
     const form = await c.req.parseBody().catch(() => ({}));
     const params: Record<string, string> = {};
     for (const [key, value] of Object.entries(form)) {
@@ -108,7 +118,7 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
   });
 
   app.get(
-    MEDIA_STREAM_PATH,
+    MEDIA_STREAM_ROUTE,
     async (c, next) => {
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
         return c.json(errorBody("upgrade_required", "this endpoint speaks WebSocket"), 426);
@@ -130,22 +140,34 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
         let badFrames = 0;
         let log = deps.logger;
 
-        const bad = (kind: string, message: string) => {
+        const bad = (kind: BadFrameKind, message: string) => {
           deps.onBadFrame?.(kind);
           if (++badFrames <= LOGGED_BAD_FRAMES)
             log.warn({ kind, message }, "bad media-stream frame");
         };
 
-        let ownedStreamSid: string | null = null;
-        const release = () => {
-          if (ownedStreamSid !== null) ownedStreams.delete(ownedStreamSid);
-          ownedStreamSid = null;
+        // The caller's mu-law, decoded from base64 here; enlarged only for a larger frame.
+        let mulaw = new Uint8Array(TYPICAL_FRAME_BYTES);
+        const callerAudio = (
+          current: MediaStreamSession,
+          decodedLength: number,
+          decode: (into: Uint8Array) => number,
+          timestampMs: number | null,
+        ) => {
+          // Beyond MAX_FRAME_BYTES the decoder refuses the frame, whatever the buffer's size.
+          if (decodedLength > mulaw.length && decodedLength <= MAX_FRAME_BYTES) {
+            mulaw = new Uint8Array(MAX_FRAME_BYTES);
+          }
+          try {
+            current.callerAudio(mulaw.subarray(0, decode(mulaw)), timestampMs);
+          } catch (error) {
+            // A frame that could not be used (bad base64, too large): counted, the call goes on.
+            bad(isDomainError(error) ? error.code : "media_error", describeError(error).message);
+          }
         };
 
         const start = (socket: WebSocket, frame: TwilioStart) => {
-          if (session || ownedStreamSid !== null) {
-            return bad("invalid_frame", "a second start on one stream");
-          }
+          if (session) return bad("invalid_frame", "a second start on one stream");
           const params = frame.start.customParameters ?? {};
           const callSid = frame.start.callSid ?? params.callSid ?? null;
           log = deps.logger.child({ streamSid: frame.streamSid, callSid });
@@ -154,36 +176,37 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
             socket.close(1008, "unknown call");
             return;
           }
-          if (ownedStreams.has(frame.streamSid)) {
-            bad("duplicate_stream", "a start for a streamSid that another connection is using");
-            socket.close(1008, "stream already active");
-            return;
-          }
-          ownedStreamSid = frame.streamSid;
-          ownedStreams.add(frame.streamSid);
           output = new WsTelephonyOutput(socket, transport);
           output.bind(frame.streamSid);
           const current = deps.createSession(output);
-          session = current;
-          current
-            .start({
+          let started: Promise<void>;
+          try {
+            // Refused synchronously when the streamSid is live or has ended, so that frames in
+            // the same burst cannot reach (or a `stop` end) the call that owns it.
+            started = current.start({
               streamSid: frame.streamSid,
               callSid,
               caller: params.caller ?? params.From ?? null,
               customParameters: params,
               metadata: regionOf(params),
-            })
-            .catch((error: unknown) => {
-              log.error({ err: describeError(error) }, "call could not start");
-              session = null;
-              release();
-              socket.close(1011, isDomainError(error) ? error.code : "internal error");
             });
+          } catch (error) {
+            if (isDomainError(error) && error.code === "conflict") {
+              bad("duplicate_stream", error.message);
+              socket.close(1008, "stream already active");
+            } else {
+              log.error({ err: describeError(error) }, "call could not start");
+              socket.close(1011, "internal error");
+            }
+            return;
+          }
+          session = current;
+          started.catch((error: unknown) => {
+            log.error({ err: describeError(error) }, "call could not start");
+            session = null;
+            socket.close(1011, isDomainError(error) ? error.code : "internal error");
+          });
         };
-
-        /** A frame the session could not take (bad base64, too large): counted, the call goes on. */
-        const mediaFailed = (error: unknown) =>
-          bad(isDomainError(error) ? error.code : "media_error", describeError(error).message);
 
         const onMessage = (socket: WebSocket, data: WebSocket.RawData, isBinary: boolean) => {
           if (isBinary) return bad("binary_frame", "binary frames are not Twilio's protocol");
@@ -192,12 +215,15 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
           const media = Buffer.isBuffer(data) ? scanMediaFrame(data) : null;
           if (media !== null) {
             if (!session) return bad("out_of_order", "media before start");
-            try {
-              const { payloadStart, payloadEnd, timestampMs } = media;
-              session.mediaBytes(data as Buffer, payloadStart, payloadEnd, timestampMs);
-            } catch (error) {
-              mediaFailed(error);
-            }
+            const { payloadStart: from, payloadEnd: to, timestampMs } = media;
+            const bytes = data as Buffer;
+            const length = base64DecodedLengthOfBytes(bytes, from, to);
+            callerAudio(
+              session,
+              length,
+              (into) => decodeBase64BytesInto(bytes, from, to, into),
+              timestampMs,
+            );
             return;
           }
           const parsed = parseTwilioFrame(data.toString());
@@ -210,11 +236,12 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
               return start(socket, frame);
             case "media":
               if (!session) return bad("out_of_order", "media before start");
-              try {
-                session.media(frame.media.payload, mediaTimestamp(frame.media.timestamp));
-              } catch (error) {
-                mediaFailed(error);
-              }
+              callerAudio(
+                session,
+                base64DecodedLength(frame.media.payload),
+                (into) => decodeBase64Into(frame.media.payload, into),
+                mediaTimestamp(frame.media.timestamp),
+              );
               return;
             case "mark":
               session?.mark(frame.mark.name);
@@ -252,9 +279,7 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
             });
           },
           onClose() {
-            const ending = session?.stop("socket_closed") ?? Promise.resolve();
-            // The streamSid stays owned until its call is finalized.
-            void ending.finally(release);
+            void session?.stop("socket_closed");
           },
         };
       },

@@ -1,5 +1,4 @@
-/** Milliseconds of audio in one Twilio media frame (160 mu-law bytes at 8 kHz). */
-export const FRAME_MS = 20;
+import { FRAME_MS } from "../../domain/audio/telephony-frames.ts";
 
 interface PendingMark {
   name: string;
@@ -25,15 +24,6 @@ export class AssistantPlayback {
   private totalSentMs = 0;
   private totalHeardMs = 0;
 
-  get item(): string | null {
-    return this.currentItem;
-  }
-
-  /** Assistant audio sent to Twilio, all items. */
-  get sentMs(): number {
-    return this.totalSentMs;
-  }
-
   /** Assistant audio confirmed played by Twilio, all items. */
   get heardMs(): number {
     return this.totalHeardMs;
@@ -53,21 +43,15 @@ export class AssistantPlayback {
     return Math.min(this.itemHeardMs, this.itemSentMs);
   }
 
-  get itemSent(): number {
-    return this.itemSentMs;
-  }
-
-  /** Records frames sent for an item; returns true when the item is new. */
-  framesSent(itemId: string, frames: number): boolean {
-    const isNew = itemId !== this.currentItem;
-    if (isNew) {
+  /** Records frames sent for an item (a new item starts its own heard and sent counts). */
+  framesSent(itemId: string, frames: number): void {
+    if (itemId !== this.currentItem) {
       this.currentItem = itemId;
       this.itemSentMs = 0;
       this.itemHeardMs = 0;
     }
     this.itemSentMs += frames * FRAME_MS;
     this.totalSentMs += frames * FRAME_MS;
-    return isNew;
   }
 
   /** A mark to send now, covering everything sent so far. */

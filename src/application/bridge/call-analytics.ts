@@ -1,15 +1,11 @@
 import type { AnalyticsInput, JsonObject, Sentiment } from "../../domain/analytics.ts";
+import type { SentimentAnalyzer } from "../ports/index.ts";
 
 /**
  * Caller voice activity: a 20 ms chunk whose RMS is above about -42 dBFS counts as speech.
  * Telephone line noise sits well below that; quiet speech sits well above.
  */
 export const CALLER_VAD_RMS = 260;
-
-export interface SentimentAnalyzer {
-  /** AFINN-style: `score` sums word valences, `comparative` is score per word. */
-  analyze(text: string): { score: number; comparative: number };
-}
 
 /** Nearest-rank percentile of an ascending list. */
 export function percentile(sorted: readonly number[], p: number): number | null {

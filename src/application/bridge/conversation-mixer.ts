@@ -13,15 +13,13 @@ const UPSAMPLER = polyphaseFilter(8000, 16000);
 const SILENT_HISTORY = 2 * (UPSAMPLER.taps + Math.ceil(UPSAMPLER.delay / UPSAMPLER.up));
 
 /**
- * Working buffers of every mixer: callerChunk() and finish() fill them and hand them on (to the
- * caller track and the stereo writer, which copy) before returning, so one set serves all calls.
- * Per mixer they were about 19 KB of each call's memory. Grown, never shrunk, to the largest
- * chunk size any mixer has asked for.
+ * Working buffers of every mixer: callerChunk() and finish() fill them and hand them to the
+ * stereo writer (which copies) before returning, so one set serves all calls. Grown, never
+ * shrunk, to the largest chunk any mixer has been given.
  */
 const scratch = {
   capacity: 0,
   assistant8k: new Int16Array(0),
-  caller16k: new Int16Array(0),
   assistant16k: new Int16Array(0),
   stereo: new Int16Array(0),
 };
@@ -32,7 +30,6 @@ function ensureScratch(chunk: number, upsampler: Resampler): void {
   scratch.capacity = chunk;
   scratch.assistant8k = new Int16Array(chunk);
   const out = upsampler.maxOutputLength(chunk) + upsampler.maxFlushLength;
-  scratch.caller16k = new Int16Array(out);
   scratch.assistant16k = new Int16Array(out);
   scratch.stereo = new Int16Array(out * 2);
 }
@@ -42,7 +39,8 @@ function ensureScratch(chunk: number, upsampler: Resampler): void {
  * chunk advances the clock, and the assistant channel gets whatever Twilio was playing during
  * that chunk, taken from the frames we sent in order (Twilio plays them back to back, after
  * whatever is still queued). A `clear` drops what was queued and not yet played, exactly as
- * Twilio does. Both channels go through identical 8 → 16 kHz resamplers, so they stay aligned.
+ * Twilio does. The caller channel is the caller track's own 8 → 16 kHz resampling, handed in;
+ * the assistant channel goes through an identical resampler, so the two stay aligned.
  *
  * Queued assistant audio is kept as the mu-law bytes we sent (1 byte a sample), so a long
  * answer generated faster than real time costs 8 KB a second, not 32.
@@ -51,25 +49,15 @@ export class ConversationMixer {
   private queue: Uint8Array;
   private head = 0;
   private tail = 0;
-  private readonly callerUp = new Resampler(8000, 16000);
   private readonly assistantUp = new Resampler(8000, 16000);
   private playedSamples = 0;
   /** Silent samples fed to assistantUp in a row (only the ones known to be silence). */
   private assistantZeros = 0;
 
-  /**
-   * @param onCaller16k receives the caller's audio as resampled for the left channel, then its
-   * tail at finish(): the caller track is the same 8 → 16 kHz resampling, done once.
-   */
-  constructor(
-    private readonly writer: RecordingWriter,
-    private readonly maxChunk = 16_384,
-    private readonly onCaller16k: ((samples: Int16Array) => void) | null = null,
-  ) {
+  constructor(private readonly writer: RecordingWriter) {
     // One second of assistant audio; makeRoom() grows it for answers sent faster than real time.
     this.queue = new Uint8Array(8000);
-    // Twilio's frame to begin with; maxChunk once a larger chunk arrives.
-    ensureScratch(Math.min(TYPICAL_CHUNK, maxChunk), this.callerUp);
+    ensureScratch(TYPICAL_CHUNK, this.assistantUp);
   }
 
   /** Assistant samples played so far (8 kHz). */
@@ -96,15 +84,14 @@ export class ConversationMixer {
   }
 
   /**
-   * The caller's next chunk (8 kHz): advances the timeline by its length. Returns how many
-   * assistant samples played during it.
+   * The caller's next chunk: `samples8k` samples received, `caller16k` their 16 kHz resampling
+   * (the caller track's). Advances the timeline by its length; returns how many assistant
+   * samples played during it.
    */
-  callerChunk(pcm8k: Int16Array): number {
-    const n = Math.min(pcm8k.length, this.maxChunk);
-    if (n > scratch.capacity) ensureScratch(this.maxChunk, this.callerUp);
-    const c = this.callerUp.processInto(pcm8k.subarray(0, n), scratch.caller16k);
-    // First: a caller track that refuses the audio (the call is gone) stops the chunk here.
-    this.onCaller16k?.(scratch.caller16k.subarray(0, c));
+  callerChunk(caller16k: Int16Array, samples8k: number): number {
+    const n = samples8k;
+    if (n > scratch.capacity) ensureScratch(n, this.assistantUp);
+    const c = caller16k.length;
     const available = Math.min(n, this.tail - this.head);
     if (available > 0) {
       decodeMuLawInto(this.queue.subarray(this.head, this.head + available), scratch.assistant8k);
@@ -126,21 +113,19 @@ export class ConversationMixer {
       a = this.assistantUp.processInto(scratch.assistant8k.subarray(0, n), scratch.assistant16k);
       this.assistantZeros = available === 0 ? this.assistantZeros + n : n - available;
     }
-    this.writeStereo(Math.min(c, a));
+    this.writeStereo(caller16k, Math.min(c, a));
     return available;
   }
 
-  /** End of call: the resamplers' tails; assistant audio still queued was never heard. */
-  finish(): void {
-    const c = this.callerUp.flushInto(scratch.caller16k);
+  /** End of call, with the caller resampler's tail; assistant audio still queued was never heard. */
+  finish(callerTail16k: Int16Array): void {
     const a = this.assistantUp.flushInto(scratch.assistant16k);
-    this.writeStereo(Math.min(c, a));
+    this.writeStereo(callerTail16k, Math.min(callerTail16k.length, a));
     this.clear();
-    if (c > 0) this.onCaller16k?.(scratch.caller16k.subarray(0, c));
   }
 
-  private writeStereo(frames: number): void {
-    const { stereo, caller16k, assistant16k } = scratch;
+  private writeStereo(caller16k: Int16Array, frames: number): void {
+    const { stereo, assistant16k } = scratch;
     for (let i = 0; i < frames; i++) {
       stereo[2 * i] = caller16k[i]!;
       stereo[2 * i + 1] = assistant16k[i]!;

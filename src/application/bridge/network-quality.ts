@@ -1,6 +1,5 @@
 import type { JsonObject } from "../../domain/analytics.ts";
-
-const FRAME_MS = 20;
+import { FRAME_MS } from "../../domain/audio/telephony-frames.ts";
 
 /**
  * Inbound stream quality from frame timing: RFC 3550 interarrival jitter of our arrival times

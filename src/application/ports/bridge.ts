@@ -1,4 +1,41 @@
 import type { JsonObject } from "../../domain/analytics.ts";
+import type { MetadataPatch } from "../../domain/call-metadata.ts";
+
+/** Why a model connection ended: its socket timed out, was refused, dropped, or expired. */
+export type ModelCloseKind = "timeout" | "refused" | "dropped" | "expired" | "connect_failed";
+
+/** Why a call's media stream ends. */
+export type StopReason = "stop" | "socket_closed" | "shutdown" | "max_duration";
+
+export interface StartCallInput {
+  streamSid: string;
+  caller?: string | null;
+  callSid?: string | null;
+  /** Stored as metadata customData (the stream's custom parameters). */
+  customParameters?: Record<string, string>;
+  metadata?: MetadataPatch;
+}
+
+/** What the Twilio adapter drives: one media stream, one call. */
+export interface MediaStreamSession {
+  /**
+   * Starts the call. Throws at once (a DomainError `conflict`) when the stream is already live
+   * or has ended, before any frame can reach another connection's call; the promise settles once
+   * the call is stored.
+   */
+  start(input: StartCallInput): Promise<void>;
+  /** One frame of the caller's 8 kHz mu-law; the array may be reused after the call. */
+  callerAudio(mulaw: Uint8Array, timestampMs: number | null): void;
+  mark(name: string): void;
+  dtmf(digit: string): void;
+  /** Safe to call again: returns the same promise. */
+  stop(reason: StopReason): Promise<void>;
+}
+
+export interface SentimentAnalyzer {
+  /** AFINN-style: `score` sums word valences, `comparative` is score per word. */
+  analyze(text: string): { score: number; comparative: number };
+}
 
 /** What the assistant model tells a call. Times are the model's own input-audio clock (ms). */
 export interface RealtimeListener {
@@ -16,7 +53,7 @@ export interface RealtimeListener {
   /** A problem that does not end the connection (an `error` event, an unparseable frame). */
   onError(kind: string, message: string): void;
   /** The connection is gone (refused, dropped, expired, timed out); `kind` names why. */
-  onClosed(kind: string, message: string): void;
+  onClosed(kind: ModelCloseKind, message: string): void;
 }
 
 export interface RealtimeConnection {
@@ -53,14 +90,7 @@ export interface BridgeMetrics {
   frameIn(): void;
   frameOut(): void;
   frameProcessed(seconds: number): void;
+  /** A model connection closed (ModelCloseKind) or reported an error (its kind). */
   upstreamError(kind: string): void;
   outboundDropped(frames: number): void;
 }
-
-export const noMetrics: BridgeMetrics = {
-  frameIn() {},
-  frameOut() {},
-  frameProcessed() {},
-  upstreamError() {},
-  outboundDropped() {},
-};

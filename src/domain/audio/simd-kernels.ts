@@ -1,4 +1,3 @@
-import { base64DecodedLength, decodeBase64Into } from "../base64.ts";
 import { FIR_KERNELS_WASM_BASE64 } from "./fir-kernels-wasm.ts";
 
 /**
@@ -122,8 +121,8 @@ function instantiate(): SimdInterpolator | null {
   const wasm = (globalThis as { WebAssembly?: WebAssemblyRuntime }).WebAssembly;
   if (wasm === undefined) return null;
   try {
-    const bytes = new Uint8Array(base64DecodedLength(FIR_KERNELS_WASM_BASE64));
-    decodeBase64Into(FIR_KERNELS_WASM_BASE64, bytes);
+    // Once, at load: the platform's decoder is enough (the strict one is for untrusted frames).
+    const bytes = Uint8Array.from(atob(FIR_KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
     // Synchronous compile: the module is under 1 KB. Throws where SIMD is not supported.
     const instance = new wasm.Instance(new wasm.Module(bytes), {});
     return createSimdInterpolator(instance.exports as KernelExports);

@@ -6,6 +6,13 @@ const digest = (value: string): Buffer => createHash("sha256").update(value, "ut
 
 const BEARER = /^Bearer +(.+)$/i;
 
+/**
+ * What a browser loads without being able to set headers, so these take `?access_token=` too:
+ * the SSE feeds (event-routes.ts) and the audio an <audio> element streams. Full paths, since
+ * `c.req.path` is the whole path wherever a group is mounted.
+ */
+export const QUERY_TOKEN_PATHS = /^\/api\/(events|calls\/[^/]+\/events|recordings\/[^/]+\/audio)$/;
+
 export interface BearerAuthOptions {
   /**
    * Paths that also take the key as `?access_token=<apiKey>`: browsers cannot add a header to

@@ -17,10 +17,11 @@ export interface CallRoutesDeps {
   isCallActive: (callId: string) => boolean;
 }
 
+/** Relative to "/api" (see api-routes.ts). */
 export function callRoutes({ queries, isCallActive }: CallRoutesDeps): Hono {
   const app = new Hono();
 
-  app.get("/api/calls", async (c) => {
+  app.get("/calls", async (c) => {
     const params = parseQuery(c, CallListParams);
     const since = params.since === undefined ? undefined : new Date(params.since);
     const until = params.until === undefined ? undefined : new Date(params.until);
@@ -43,30 +44,30 @@ export function callRoutes({ queries, isCallActive }: CallRoutesDeps): Hono {
     });
   });
 
-  app.get("/api/calls/:id", async (c) => {
+  app.get("/calls/:id", async (c) => {
     return c.json(callDetailJson(await queries.getCall(pathId(c, "call"))));
   });
 
-  app.get("/api/calls/:id/transcripts", async (c) => {
+  app.get("/calls/:id/transcripts", async (c) => {
     const transcripts = await queries.getTranscripts(pathId(c, "call"));
     return c.json({ data: transcripts.map(transcriptJson) });
   });
 
-  app.get("/api/calls/:id/analytics", async (c) => {
+  app.get("/calls/:id/analytics", async (c) => {
     const analytics = await queries.getAnalytics(pathId(c, "call"));
     return c.json({ data: analytics.map(analyticsJson) });
   });
 
-  app.get("/api/calls/:id/metadata", async (c) => {
+  app.get("/calls/:id/metadata", async (c) => {
     return c.json(metadataJson(await queries.getMetadata(pathId(c, "call"))));
   });
 
-  app.get("/api/calls/:id/recordings", async (c) => {
+  app.get("/calls/:id/recordings", async (c) => {
     const recordings = await queries.getRecordings(pathId(c, "call"));
     return c.json({ data: recordings.map(recordingJson) });
   });
 
-  app.delete("/api/calls/:id", async (c) => {
+  app.delete("/calls/:id", async (c) => {
     await queries.deleteCall(pathId(c, "call"), isCallActive);
     return c.body(null, 204);
   });

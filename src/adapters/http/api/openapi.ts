@@ -79,7 +79,7 @@ const idParameter = (resource: string) => ({
   schema: schemaOf(IdParam),
 });
 
-/** For what browsers load without headers; only these routes accept it (see api-routes.ts). */
+/** For what browsers load without headers; only these routes accept it (QUERY_TOKEN_PATHS). */
 const accessTokenParameter = {
   name: "access_token",
   in: "query",

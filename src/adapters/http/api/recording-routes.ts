@@ -7,12 +7,13 @@ import { pathId } from "./validation.ts";
 /** Keeps the download name to the id alphabet, whatever is stored. */
 const fileNamePart = (text: string): string => text.replace(/[^A-Za-z0-9_-]/g, "_");
 
+/** Relative to "/api" (see api-routes.ts). */
 export function recordingRoutes({ queries }: { queries: CallQueries }): Hono {
   const app = new Hono();
 
   // Hono answers HEAD with this GET handler (and drops the body), so HEAD is handled here too:
   // it must not open the file, since nothing would ever read or close that stream.
-  app.get("/api/recordings/:id/audio", async (c) => {
+  app.get("/recordings/:id/audio", async (c) => {
     const { recording, audio } = await queries.openRecording(pathId(c, "recording"));
     const size = audio.sizeBytes;
     const headers: Record<string, string> = {

@@ -5,10 +5,11 @@ import { SearchParams } from "./query-schemas.ts";
 import { searchHitJson } from "./to-json.ts";
 import { parseQuery } from "./validation.ts";
 
+/** Relative to "/api" (see api-routes.ts). */
 export function searchRoutes({ queries }: { queries: CallQueries }): Hono {
   const app = new Hono();
 
-  app.get("/api/search", async (c) => {
+  app.get("/search", async (c) => {
     const params = parseQuery(c, SearchParams);
     const page = await queries.search({
       q: params.q,

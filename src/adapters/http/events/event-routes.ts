@@ -20,14 +20,14 @@ const RETRY_MS = 3000;
 const HEARTBEAT = Symbol("heartbeat");
 
 /**
- * Server-Sent Events: `GET /api/events` (every call) and `GET /api/calls/:id/events` (one call).
- * They sit under /api, so the API key applies; since EventSource cannot send headers, the bearer
- * middleware also accepts `?access_token=` on these two paths (see api-routes.ts).
+ * Server-Sent Events, mounted at "/api": `GET /api/events` (every call) and
+ * `GET /api/calls/:id/events` (one call). The API key applies (createHttpApp); since EventSource
+ * cannot send headers, it is also accepted as `?access_token=` here (QUERY_TOKEN_PATHS).
  */
 export function eventRoutes(deps: EventRoutesDeps): Hono {
   const app = new Hono();
-  app.get("/api/events", (c) => openFeed(c, deps, null));
-  app.get("/api/calls/:id/events", async (c) => {
+  app.get("/events", (c) => openFeed(c, deps, null));
+  app.get("/calls/:id/events", async (c) => {
     const id = pathId(c, "call");
     // Unknown calls are a 404 JSON error, answered before the stream starts.
     await deps.queries.getCall(id);

@@ -48,7 +48,7 @@ export interface ApiWorld {
 /**
  * A real database file and a real recording folder in a fresh temp dir, behind the real HTTP
  * app: health routes, the API, /openapi.json, the one error mapping, and a stand-in
- * /twilio/voice route mounted after the API the way main.ts mounts the Twilio routes.
+ * /twilio/voice route, with the body limit and API key applied as main.ts applies them.
  */
 export function createApiWorld(options: WorldOptions = {}): ApiWorld {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "callbridge-api-"));
@@ -70,15 +70,12 @@ export function createApiWorld(options: WorldOptions = {}): ApiWorld {
   const app = createHttpApp({
     logger: createLogger("silent"),
     health: { calls: repository, recordings: store, activeCalls: () => live.size },
-    routes: [
-      apiRoutes({
-        queries,
-        apiKey: options.apiKey,
-        maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
-        isCallActive: (id) => live.has(id),
-      }),
-      openApiRoutes({ apiKeyRequired: options.apiKey !== undefined }),
-      twilio,
+    bodyLimit: { maxBytes: options.maxBodyBytes ?? 64 * 1024, paths: ["/api/*", "/twilio/*"] },
+    auth: { apiKey: options.apiKey, paths: ["/api/*"] },
+    mounts: [
+      { prefix: "/api", routes: apiRoutes({ queries, isCallActive: (id) => live.has(id) }) },
+      { prefix: "/", routes: openApiRoutes({ apiKeyRequired: options.apiKey !== undefined }) },
+      { prefix: "/", routes: twilio },
     ],
   });
   return {

@@ -1,3 +1,4 @@
+import { Hono } from "hono";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { apiRoutes } from "../../../../src/adapters/http/api/api-routes.ts";
 import { openApiDocument } from "../../../../src/adapters/http/api/openapi.ts";
@@ -72,15 +73,12 @@ describe("GET /openapi.json", () => {
 
   it("documents every route the API serves, and nothing it does not", async () => {
     const doc = await fetchDocument();
-    const app = apiRoutes({
-      queries: new CallQueries({ calls: world.repository, recordings: world.store }),
-      maxBodyBytes: 1024,
-      isCallActive: () => false,
-    });
-    // The live feeds are mounted beside the API (main.ts) and documented with it.
     const queries = new CallQueries({ calls: world.repository, recordings: world.store });
-    const feeds = eventRoutes({ hub: new CallEventHub(), queries });
-    const served = [...app.routes, ...feeds.routes]
+    // The live feeds are mounted at /api beside the API (main.ts) and documented with it.
+    const app = new Hono()
+      .route("/api", apiRoutes({ queries, isCallActive: () => false }))
+      .route("/api", eventRoutes({ hub: new CallEventHub(), queries }));
+    const served = app.routes
       .filter((route) => route.method !== "ALL")
       .map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, "{$1}")}`);
     const documented = Object.entries(doc.paths).flatMap(([path, operations]) =>

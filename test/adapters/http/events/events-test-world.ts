@@ -23,8 +23,8 @@ export interface EventsWorldOptions {
 }
 
 /**
- * The API and the event feeds mounted as main.ts mounts them (feeds after the API, under its
- * bearer middleware), served on a real socket on 127.0.0.1.
+ * The API and the event feeds mounted at /api as main.ts mounts them (behind the same API key),
+ * served on a real socket on 127.0.0.1.
  */
 export async function startEventsWorld(options: EventsWorldOptions = {}): Promise<EventsWorld> {
   const api = createApiWorld({ apiKey: options.apiKey });
@@ -33,19 +33,19 @@ export async function startEventsWorld(options: EventsWorldOptions = {}): Promis
   const app = createHttpApp({
     logger: createLogger("silent"),
     health: { calls: api.repository, recordings: api.store, activeCalls: () => 0 },
-    routes: [
-      apiRoutes({
-        queries,
-        apiKey: options.apiKey,
-        maxBodyBytes: 64 * 1024,
-        isCallActive: () => false,
-      }),
-      eventRoutes({
-        hub,
-        queries,
-        heartbeatMs: options.heartbeatMs,
-        maxQueued: options.maxQueued,
-      }),
+    bodyLimit: { maxBytes: 64 * 1024, paths: ["/api/*"] },
+    auth: { apiKey: options.apiKey, paths: ["/api/*"] },
+    mounts: [
+      { prefix: "/api", routes: apiRoutes({ queries, isCallActive: () => false }) },
+      {
+        prefix: "/api",
+        routes: eventRoutes({
+          hub,
+          queries,
+          heartbeatMs: options.heartbeatMs,
+          maxQueued: options.maxQueued,
+        }),
+      },
     ],
   });
   const server = await new Promise<ServerType>((resolve) => {

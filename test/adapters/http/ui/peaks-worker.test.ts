@@ -65,12 +65,15 @@ function start(
   const app = createHttpApp({
     logger: createLogger("silent"),
     health: { calls: w.repository, recordings: w.store, activeCalls: () => 0 },
-    routes: [
-      uiRoutes({
-        queries: new CallQueries({ calls: w.repository, recordings: w.store }),
-        computePeaks: (fileKey, sizeBytes, buckets) =>
-          worker.compute(w.store.filePath(fileKey), sizeBytes, buckets),
-      }),
+    mounts: [
+      {
+        prefix: "/",
+        routes: uiRoutes({
+          queries: new CallQueries({ calls: w.repository, recordings: w.store }),
+          computePeaks: (fileKey, sizeBytes, buckets) =>
+            worker.compute(w.store.filePath(fileKey), sizeBytes, buckets),
+        }),
+      },
     ],
   });
   return { world: w, app };

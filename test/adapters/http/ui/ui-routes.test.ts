@@ -32,14 +32,19 @@ function start(apiKey?: string): ApiWorld {
   app = createHttpApp({
     logger: createLogger("silent"),
     health: { calls: world.repository, recordings: world.store, activeCalls: () => 0 },
-    routes: [
-      apiRoutes({ queries, apiKey, maxBodyBytes: 1024, isCallActive: () => false }),
-      uiRoutes({
-        queries,
-        apiKey,
-        computePeaks: (fileKey, sizeBytes, buckets) =>
-          peaks.compute(store.filePath(fileKey), sizeBytes, buckets),
-      }),
+    bodyLimit: { maxBytes: 1024, paths: ["/api/*"] },
+    auth: { apiKey, paths: ["/api/*"] },
+    mounts: [
+      { prefix: "/api", routes: apiRoutes({ queries, isCallActive: () => false }) },
+      {
+        prefix: "/",
+        routes: uiRoutes({
+          queries,
+          apiKey,
+          computePeaks: (fileKey, sizeBytes, buckets) =>
+            peaks.compute(store.filePath(fileKey), sizeBytes, buckets),
+        }),
+      },
     ],
   });
   return world;

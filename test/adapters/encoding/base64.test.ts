@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeBase64, decodeBase64Into } from "../../src/domain/base64.ts";
+import { decodeBase64, decodeBase64Into } from "../../../src/adapters/encoding/base64.ts";
 
 describe("strict base64", () => {
   it("decodes exactly what Node encodes, for any bytes", () => {

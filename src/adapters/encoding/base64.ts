@@ -1,4 +1,4 @@
-import { invalidAudio } from "./errors.ts";
+import { invalidAudio } from "../../domain/errors.ts";
 
 /**
  * Strict RFC 4648 base64 decoding into a caller-owned buffer. Node's Buffer decoder silently

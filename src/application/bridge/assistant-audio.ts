@@ -1,0 +1,149 @@
+import { encodeMuLawInto, Resampler } from "../../domain/audio/index.ts";
+import { MULAW_FRAME_BYTES } from "../../domain/audio/telephony-frames.ts";
+import type { BridgeMetrics, TelephonyOutput } from "../ports/index.ts";
+import { AssistantPlayback } from "./assistant-playback.ts";
+import type { ConversationMixer } from "./conversation-mixer.ts";
+
+/** Above this many queued bytes on the Twilio socket, assistant audio is dropped, not buffered. */
+const OUTBOUND_HIGH_WATER_BYTES = 512 * 1024;
+/** 24 kHz samples in one 20 ms frame. */
+const SAMPLES_24K_PER_FRAME = 480;
+
+export interface AssistantAudioDeps {
+  output: TelephonyOutput;
+  mixer: ConversationMixer | null;
+  metrics: BridgeMetrics;
+  /** The first audio of a new answer is about to be sent. */
+  onAnswerStarted(): void;
+}
+
+/**
+ * The assistant's side of a call: the model's 24 kHz deltas become 8 kHz mu-law frames of
+ * 160 bytes for Twilio (and the stereo mix), each delta followed by a mark, so that a barge-in
+ * knows how much of the answer the caller actually heard.
+ */
+export class AssistantAudio {
+  private readonly playback = new AssistantPlayback();
+  private to8k: Resampler | null = null;
+  private item: string | null = null;
+  /** Deltas are resampled in slices of up to 3 × this - 96 samples. */
+  private readonly pcm8k = new Int16Array(2048);
+  private readonly frame = new Uint8Array(MULAW_FRAME_BYTES);
+  private fill = 0;
+  private readonly interrupted = new Set<string>();
+  private readonly startMs = new Map<string, number>();
+
+  constructor(private readonly deps: AssistantAudioDeps) {}
+
+  /** Whether a barge-in cut this item. */
+  wasInterrupted(itemId: string): boolean {
+    return this.interrupted.has(itemId);
+  }
+
+  /** Where the item's audio starts on the caller's timeline, once its first delta was sent. */
+  startOf(itemId: string): number | null {
+    return this.startMs.get(itemId) ?? null;
+  }
+
+  /** A delta of the model's audio; `timelineMs` is the caller's timeline now. */
+  delta(itemId: string, pcm24k: Int16Array, timelineMs: number): void {
+    const { output, mixer, metrics } = this.deps;
+    if (this.interrupted.has(itemId)) return;
+    if (output.backlogBytes > OUTBOUND_HIGH_WATER_BYTES) {
+      metrics.outboundDropped(Math.ceil(pcm24k.length / SAMPLES_24K_PER_FRAME));
+      return;
+    }
+    if (itemId !== this.item) {
+      this.finishItem();
+      this.item = itemId;
+      this.to8k = new Resampler(24000, 8000);
+      // It plays after whatever is still queued at Twilio.
+      const queued = mixer ? mixer.queuedMs : this.playback.outstandingMs;
+      this.startMs.set(itemId, Math.round(timelineMs + queued));
+      this.deps.onAnswerStarted();
+    }
+    const resampler = this.to8k!;
+    let offset = 0;
+    // Deltas can be larger than the scratch buffer; resample them in slices.
+    while (offset < pcm24k.length) {
+      const slice = pcm24k.subarray(offset, offset + 3 * this.pcm8k.length - 96);
+      offset += slice.length;
+      const n = resampler.processInto(slice, this.pcm8k);
+      this.emit(itemId, this.pcm8k.subarray(0, n));
+    }
+    output.sendMark(this.playback.nextMark());
+  }
+
+  /** The model finished generating the item (it may still be playing). */
+  done(itemId: string): void {
+    if (itemId === this.item && !this.interrupted.has(itemId)) this.finishItem();
+  }
+
+  /** A mark Twilio echoed: the audio before it has played. */
+  mark(name: string): void {
+    this.playback.acknowledge(name);
+  }
+
+  /**
+   * Barge-in: drops what Twilio has not played yet. Returns the item cut and how much of it the
+   * caller heard, or null when nothing was playing.
+   */
+  interrupt(): { itemId: string | null; heardMs: number } | null {
+    if (!this.playback.hasOutstanding) return null;
+    const { itemId, heardMs } = this.playback.clear();
+    this.deps.output.sendClear();
+    this.deps.mixer?.clear();
+    this.fill = 0;
+    this.to8k = null;
+    if (itemId) this.interrupted.add(itemId);
+    return { itemId, heardMs };
+  }
+
+  /** A new model connection: nothing of the old one is playing or owed. */
+  reset(): void {
+    this.playback.clear();
+    this.item = null;
+    this.fill = 0;
+  }
+
+  /** Encodes into frames, sending each full one; returns how many were sent. */
+  private emit(itemId: string, pcm8k: Int16Array): number {
+    let i = 0;
+    let frames = 0;
+    while (i < pcm8k.length) {
+      const take = Math.min(MULAW_FRAME_BYTES - this.fill, pcm8k.length - i);
+      encodeMuLawInto(pcm8k.subarray(i, i + take), this.frame.subarray(this.fill));
+      this.fill += take;
+      i += take;
+      if (this.fill === MULAW_FRAME_BYTES) {
+        this.sendFrame();
+        frames++;
+      }
+    }
+    if (frames > 0) this.playback.framesSent(itemId, frames);
+    return frames;
+  }
+
+  /** Sends the item's resampler tail and pads its last partial frame with silence. */
+  private finishItem(): void {
+    if (this.item === null || this.to8k === null) return;
+    const tail = this.to8k.flush();
+    let frames = this.emit(this.item, tail);
+    if (this.fill > 0) {
+      this.frame.fill(0xff, this.fill);
+      this.sendFrame();
+      this.playback.framesSent(this.item, 1);
+      frames++;
+    }
+    // Every frame is followed by a mark, or its playing could never be confirmed.
+    if (frames > 0) this.deps.output.sendMark(this.playback.nextMark());
+    this.to8k = null;
+  }
+
+  private sendFrame(): void {
+    this.deps.output.sendAudio(this.frame);
+    this.deps.mixer?.assistantFrameSent(this.frame);
+    this.deps.metrics.frameOut();
+    this.fill = 0;
+  }
+}

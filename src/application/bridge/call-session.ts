@@ -1,0 +1,200 @@
+import type { JsonObject } from "../../domain/analytics.ts";
+import { describeError } from "../../domain/errors.ts";
+import type { ActiveCall, CallOutcome } from "../active-call.ts";
+import type {
+  Logger,
+  MediaStreamSession,
+  ModelCloseKind,
+  RealtimeListener,
+  StartCallInput,
+  StopReason,
+} from "../ports/index.ts";
+import { type CallSessionDeps, createStages, type Stages } from "./call-stages.ts";
+
+export type { CallSessionDeps } from "./call-stages.ts";
+
+type SessionState = "new" | "live" | "ending" | "ended";
+
+const monotonicSeconds = () => performance.now() / 1000;
+
+/**
+ * One media stream's call: the state machine (new → live → ending → ended) and the model's
+ * events handed to the stage that owns them. One instance per connection.
+ */
+export class CallSession implements MediaStreamSession, RealtimeListener {
+  private state: SessionState = "new";
+  private log: Logger;
+  private stages: Stages | null = null;
+  private stopping: Promise<void> | null = null;
+  private maxDurationTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: CallSessionDeps) {
+    this.log = deps.logger;
+    this.now = deps.now ?? monotonicSeconds;
+  }
+
+  start(input: StartCallInput): Promise<void> {
+    if (this.state !== "new") throw new Error("a media stream can start only once");
+    const { deps } = this;
+    this.log = deps.logger.child({ streamSid: input.streamSid, callSid: input.callSid ?? null });
+    // Throws at once for a live or ended stream, before this session touches any call. The
+    // call is live from here: frames that come while its row is written are recorded, and the
+    // model connects in parallel, so no first words are lost.
+    let call: ActiveCall;
+    try {
+      call = deps.callManager.startCall(input, { hangUp: (reason) => this.hangUp(reason) });
+    } catch (error) {
+      this.state = "ended";
+      throw error;
+    }
+    this.state = "live";
+    this.stages = createStages(call, this.deps, this, this.log);
+    this.stages.model.connect();
+    return this.started(this.stages);
+  }
+
+  private async started(stages: Stages): Promise<void> {
+    try {
+      await stages.call.stored;
+    } catch (error) {
+      this.state = "ended";
+      stages.model.close();
+      throw error;
+    }
+    if (this.state !== "live") return;
+    this.log.info({ recordOnly: stages.model.isRecordOnly }, "call started");
+    this.maxDurationTimer = setTimeout(() => {
+      this.log.warn({ maxCallSeconds: this.deps.maxCallSeconds }, "call reached MAX_CALL_SECONDS");
+      void this.hangUp("max_duration");
+    }, this.deps.maxCallSeconds * 1000);
+    this.maxDurationTimer.unref?.();
+    stages.telemetry.startSnapshots();
+  }
+
+  callerAudio(mulaw: Uint8Array, timestampMs: number | null): void {
+    if (this.state !== "live") return;
+    const started = this.now();
+    this.deps.metrics.frameIn();
+    this.stages!.caller.frame(mulaw, started * 1000, timestampMs);
+    this.deps.metrics.frameProcessed(this.now() - started);
+  }
+
+  mark(name: string): void {
+    this.stages?.assistant.mark(name);
+  }
+
+  dtmf(digit: string): void {
+    if (this.state !== "live") return;
+    const { telemetry, timeline } = this.stages!;
+    telemetry.dtmf(digit, timeline.ms);
+  }
+
+  /** `stop` from Twilio, a closed socket, shutdown or the duration limit. */
+  stop(reason: StopReason, outcome: CallOutcome = "completed"): Promise<void> {
+    this.stopping ??= this.end(reason, outcome);
+    return this.stopping;
+  }
+
+  /** Ends the call, then closes the stream (shutdown, duration limit). */
+  private hangUp(reason: StopReason): Promise<void> {
+    return this.stop(reason).finally(() => this.deps.output.close());
+  }
+
+  private async end(reason: StopReason, outcome: CallOutcome): Promise<void> {
+    const stages = this.stages;
+    const wasLive = this.state === "live";
+    this.state = "ending";
+    if (this.maxDurationTimer) clearTimeout(this.maxDurationTimer);
+    stages?.telemetry.stopSnapshots();
+    stages?.model.close();
+    if (!wasLive || !stages) {
+      this.state = "ended";
+      return;
+    }
+    try {
+      stages.caller.finish();
+    } catch {
+      // The call was ended elsewhere: its recordings are finalized and take nothing more.
+    }
+    await stages.writes.settled();
+    try {
+      await stages.telemetry.storeFinal();
+    } catch (error) {
+      // The call still ends: its recordings and status matter more than its last figures.
+      this.log.error({ err: describeError(error) }, "final analytics could not be stored");
+    }
+    try {
+      const call = await stages.call.end(outcome);
+      const { interruptions } = stages.telemetry;
+      this.log.info({ reason, durationSeconds: call.durationSeconds, interruptions }, "call ended");
+    } catch (error) {
+      this.log.error({ err: describeError(error), reason }, "call could not be ended cleanly");
+    } finally {
+      this.state = "ended";
+    }
+  }
+
+  // ---- RealtimeListener: the model's events, to the stage that owns them -----------------
+
+  onReady(): void {
+    this.stages?.model.ready();
+  }
+
+  onSpeechStarted(itemId: string | null, audioStartMs: number): void {
+    const { model, transcripts, assistant, telemetry } = this.stages!;
+    if (itemId) transcripts.callerSpeechStarted(itemId, model.toTimeline(audioStartMs));
+    // Barge-in: the caller talks over assistant audio that is still playing.
+    const cut = assistant.interrupt();
+    if (!cut) return;
+    if (cut.itemId) {
+      model.truncate(cut.itemId, cut.heardMs);
+      transcripts.interrupted(cut.itemId);
+    }
+    telemetry.bargeIn();
+    this.log.debug({ item: cut.itemId, heardMs: cut.heardMs }, "barge-in");
+  }
+
+  onSpeechStopped(): void {}
+
+  onAudioDelta(itemId: string, pcm24k: Int16Array): void {
+    if (this.state !== "live") return;
+    const { assistant, timeline } = this.stages!;
+    assistant.delta(itemId, pcm24k, timeline.ms);
+  }
+
+  onAudioDone(itemId: string): void {
+    this.stages?.assistant.done(itemId);
+  }
+
+  onCallerTranscript(itemId: string, text: string): void {
+    if (this.state !== "live" && this.state !== "ending") return;
+    const { telemetry, transcripts } = this.stages!;
+    telemetry.callerSaid(text);
+    transcripts.caller(itemId, text);
+  }
+
+  onAssistantTranscript(itemId: string, text: string): void {
+    if (this.state !== "live" && this.state !== "ending") return;
+    const { assistant, transcripts } = this.stages!;
+    transcripts.assistant(
+      itemId,
+      text,
+      assistant.startOf(itemId),
+      assistant.wasInterrupted(itemId),
+    );
+  }
+
+  onUsage(usage: JsonObject): void {
+    this.stages?.telemetry.addUsage(usage);
+  }
+
+  onError(kind: string, message: string): void {
+    this.deps.metrics.upstreamError(kind);
+    this.log.warn({ kind, message }, "assistant model reported an error");
+  }
+
+  onClosed(kind: ModelCloseKind, message: string): void {
+    this.stages?.model.closed(kind, message, this.state === "live");
+  }
+}

@@ -1,0 +1,96 @@
+import type { ActiveCall } from "../active-call.ts";
+import type { CallManager } from "../call-manager.ts";
+import type {
+  ActivitySpans,
+  BridgeMetrics,
+  Logger,
+  RealtimeListener,
+  RealtimeModel,
+  RealtimeSessionOptions,
+  SentimentAnalyzer,
+  TelephonyOutput,
+} from "../ports/index.ts";
+import { AssistantAudio } from "./assistant-audio.ts";
+import { CallTelemetry } from "./call-telemetry.ts";
+import { CallTranscripts } from "./call-transcripts.ts";
+import { CallerAudio } from "./caller-audio.ts";
+import { ConversationMixer } from "./conversation-mixer.ts";
+import { ModelLink } from "./model-link.ts";
+import { PendingWrites } from "./pending-writes.ts";
+import { Timeline } from "./timeline.ts";
+
+export interface CallSessionDeps {
+  callManager: CallManager;
+  /** null = record-only mode. */
+  model: RealtimeModel | null;
+  modelOptions: RealtimeSessionOptions;
+  output: TelephonyOutput;
+  logger: Logger;
+  metrics: BridgeMetrics;
+  maxCallSeconds: number;
+  reconnectDelaysMs?: readonly number[];
+  /** How often an analytics snapshot is stored while the call runs (default 15 s). */
+  analyticsIntervalMs?: number;
+  sentiment?: SentimentAnalyzer | null;
+  /** Language of the conversation, when configured. */
+  language?: string;
+  /** Also record the stereo conversation track (default true). */
+  recordConversation?: boolean;
+  /** High-resolution monotonic seconds, for the frame latency histogram. */
+  now?: () => number;
+  activity?: ActivitySpans;
+}
+
+/** The stages of a started call. */
+export interface Stages {
+  call: ActiveCall;
+  caller: CallerAudio;
+  assistant: AssistantAudio;
+  model: ModelLink;
+  telemetry: CallTelemetry;
+  transcripts: CallTranscripts;
+  writes: PendingWrites;
+  timeline: Timeline;
+}
+
+/** Wires one started call's stages to each other and to the session's ports. */
+export function createStages(
+  call: ActiveCall,
+  deps: CallSessionDeps,
+  listener: RealtimeListener,
+  log: Logger,
+): Stages {
+  const writes = new PendingWrites(log);
+  const mixer =
+    deps.recordConversation === false
+      ? null
+      : new ConversationMixer(call.addTrack("conversation", 16_000, 2));
+  const telemetry = new CallTelemetry({
+    call,
+    writes,
+    sentiment: deps.sentiment ?? null,
+    language: deps.language,
+    snapshotIntervalMs: deps.analyticsIntervalMs ?? 15_000,
+    activity: deps.activity,
+  });
+  const assistant = new AssistantAudio({
+    output: deps.output,
+    mixer,
+    metrics: deps.metrics,
+    onAnswerStarted: () => telemetry.answerStarted(),
+  });
+  const timeline = new Timeline();
+  const model = new ModelLink({
+    model: deps.model,
+    options: deps.modelOptions,
+    listener,
+    log,
+    metrics: deps.metrics,
+    timeline,
+    onConnect: () => assistant.reset(),
+    reconnectDelaysMs: deps.reconnectDelaysMs,
+  });
+  const caller = new CallerAudio(call, mixer, telemetry, model, timeline);
+  const transcripts = new CallTranscripts(call, writes);
+  return { call, caller, assistant, model, telemetry, transcripts, writes, timeline };
+}

@@ -1,0 +1,120 @@
+import { errorMessage } from "../../domain/errors.ts";
+import type {
+  BridgeMetrics,
+  Logger,
+  ModelCloseKind,
+  RealtimeConnection,
+  RealtimeListener,
+  RealtimeModel,
+  RealtimeSessionOptions,
+} from "../ports/index.ts";
+import type { Timeline } from "./timeline.ts";
+
+const RECONNECT_DELAYS_MS = [250, 1000, 2000];
+
+export interface ModelLinkDeps {
+  /** null = record-only mode from the start. */
+  model: RealtimeModel | null;
+  options: RealtimeSessionOptions;
+  /** Receives the model's events (the call session). */
+  listener: RealtimeListener;
+  log: Logger;
+  metrics: BridgeMetrics;
+  /** A new connection's audio clock starts where the call's timeline is then. */
+  timeline: Timeline;
+  /** A new connection begins: nothing of the old one's answer is playing. */
+  onConnect(): void;
+  reconnectDelaysMs?: readonly number[];
+}
+
+/**
+ * The call's connection to the assistant model: connects, reconnects with backoff when it is
+ * lost, and after the last attempt leaves the call in record-only mode (the caller is still
+ * recorded; nobody answers).
+ */
+export class ModelLink {
+  private connection: RealtimeConnection | null = null;
+  private attempts = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private recordOnly: boolean;
+  /** Timeline position at which the current connection's audio clock started. */
+  private baseMs = 0;
+
+  constructor(private readonly deps: ModelLinkDeps) {
+    this.recordOnly = deps.model === null;
+  }
+
+  get isRecordOnly(): boolean {
+    return this.recordOnly;
+  }
+
+  get isConnected(): boolean {
+    return this.connection !== null;
+  }
+
+  /** A time on the model's input-audio clock, on the caller's timeline. */
+  toTimeline(modelMs: number): number {
+    return this.baseMs + modelMs;
+  }
+
+  connect(): void {
+    const { model, options, listener } = this.deps;
+    if (this.recordOnly || !model) return;
+    this.baseMs = this.deps.timeline.ms;
+    this.deps.onConnect();
+    try {
+      this.connection = model.connect(options, listener);
+    } catch (error) {
+      this.closed("connect_failed", errorMessage(error));
+    }
+  }
+
+  /** PCM16 at 24 kHz; dropped when no connection is open. */
+  appendAudio(pcm24k: Int16Array): void {
+    this.connection?.appendAudio(pcm24k);
+  }
+
+  truncate(itemId: string, heardMs: number): void {
+    this.connection?.truncate(itemId, heardMs);
+  }
+
+  /** The session is ready: a later loss starts counting attempts afresh. */
+  ready(): void {
+    this.attempts = 0;
+  }
+
+  /** The connection is gone; `reconnect` is false once the call is no longer live. */
+  closed(kind: ModelCloseKind, message: string, reconnect = true): void {
+    this.deps.metrics.upstreamError(kind);
+    this.connection = null;
+    if (!reconnect) return;
+    const delays = this.deps.reconnectDelaysMs ?? RECONNECT_DELAYS_MS;
+    if (this.attempts >= delays.length) {
+      this.recordOnly = true;
+      this.deps.log.error(
+        { kind, message, attempts: this.attempts },
+        "assistant model unavailable; the call goes on in record-only mode",
+      );
+      return;
+    }
+    const delay = delays[this.attempts++]!;
+    this.deps.log.warn(
+      { kind, message, retryInMs: delay },
+      "assistant model connection lost; reconnecting",
+    );
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, delay);
+    this.timer.unref?.();
+  }
+
+  /** Closes the connection and cancels a pending reconnect, for good. */
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.recordOnly = true;
+    this.connection?.close();
+    this.connection = null;
+  }
+}

@@ -1,0 +1,126 @@
+import type { Server } from "node:http";
+import { createNodeWebSocket } from "@hono/node-ws";
+import { Hono } from "hono";
+import { WebSocket } from "ws";
+import { apiRoutes } from "../adapters/http/api/api-routes.ts";
+import { openApiRoutes } from "../adapters/http/api/openapi.ts";
+import { createHttpApp } from "../adapters/http/app.ts";
+import { eventRoutes } from "../adapters/http/events/event-routes.ts";
+import { metricsRoutes } from "../adapters/http/metrics-routes.ts";
+import { PeaksWorker } from "../adapters/http/ui/peaks-worker-client.ts";
+import { uiRoutes } from "../adapters/http/ui/ui-routes.tsx";
+import { injectGuardedUpgrade } from "../adapters/http/upgrade-guard.ts";
+import type { AppLogger } from "../adapters/logging/pino-logger.ts";
+import type { PrometheusMetrics } from "../adapters/metrics/prometheus-metrics.ts";
+import { SignedCalls } from "../adapters/twilio/signed-calls.ts";
+import { twilioRoutes } from "../adapters/twilio/twilio-routes.ts";
+import { CallQueries } from "../application/queries.ts";
+import type { Config } from "../config.ts";
+import type { Bridge } from "./bridge.ts";
+import type { Storage } from "./storage.ts";
+
+/** Twilio frames are ~300 bytes; anything near this limit is hostile (RFC 6455 close 1009). */
+const MAX_WS_FRAME_BYTES = 64 * 1024;
+/** Time a peer gets to answer our WebSocket close frame before its socket is cut. */
+const WS_CLOSE_GRACE_MS = 2000;
+
+export interface HttpDeps {
+  storage: Storage;
+  bridge: Bridge;
+  logger: AppLogger;
+  metrics: PrometheusMetrics;
+}
+
+export interface Http {
+  app: Hono;
+  injectWebSocket(server: Server): void;
+  /** Sends every WebSocket a close frame; cuts those that do not answer in time. */
+  closeWebSockets(): Promise<void>;
+  /** Stops the waveform worker. */
+  close(): Promise<void>;
+}
+
+/** The Hono app: JSON API, live feeds, call browser, Twilio webhooks and media streams, metrics. */
+export function createHttp(config: Config, { storage, bridge, logger, metrics }: HttpDeps): Http {
+  const { calls, recordings } = storage;
+  const { callManager, hub, activity } = bridge;
+  const queries = new CallQueries({ calls, recordings });
+  // Waveform peaks read whole recordings: on a worker thread, started before serving and kept.
+  const peaks = new PeaksWorker({ idleMs: Number.POSITIVE_INFINITY });
+  peaks.warm();
+  // node-ws needs the app before the WebSocket routes are declared on it.
+  const app = new Hono();
+  const nodeWs = createNodeWebSocket({ app });
+  nodeWs.wss.options.maxPayload = MAX_WS_FRAME_BYTES;
+  const isCallActive = (callId: string) => callManager.isCallActive(callId);
+  createHttpApp(
+    {
+      logger,
+      health: {
+        calls,
+        recordings,
+        activeCalls: () => callManager.activeCount,
+        degradedReasons: storage.degradedReasons,
+      },
+      requestLogging: {
+        onRequest: (method, route, status, seconds) =>
+          metrics.httpRequest(method, route, status, seconds),
+        activity,
+      },
+      bodyLimit: { maxBytes: config.maxBodyBytes, paths: ["/api/*", "/twilio/*"] },
+      auth: { apiKey: config.apiKey, paths: ["/api/*"] },
+      mounts: [
+        { prefix: "/api", routes: apiRoutes({ queries, isCallActive }) },
+        { prefix: "/api", routes: eventRoutes({ hub, queries }) },
+        { prefix: "/", routes: openApiRoutes({ apiKeyRequired: config.apiKey !== undefined }) },
+        {
+          prefix: "/",
+          routes: uiRoutes({
+            queries,
+            apiKey: config.apiKey,
+            computePeaks: (fileKey, sizeBytes, buckets) =>
+              peaks.compute(recordings.filePath(fileKey), sizeBytes, buckets),
+          }),
+        },
+        {
+          prefix: "/twilio",
+          routes: twilioRoutes({
+            upgradeWebSocket: nodeWs.upgradeWebSocket,
+            publicBaseUrl: config.publicBaseUrl,
+            authToken: config.twilioAuthToken,
+            signedCalls: new SignedCalls(),
+            logger,
+            onBadFrame: (kind) => metrics.error(`frame_${kind}`),
+            createSession: bridge.createSession,
+          }),
+        },
+        { prefix: "/", routes: metricsRoutes(metrics) },
+      ],
+    },
+    app,
+  );
+  return {
+    app,
+    injectWebSocket: (server) =>
+      injectGuardedUpgrade(server, (s) => nodeWs.injectWebSocket(s), logger),
+    closeWebSockets: () => closeWebSockets(nodeWs.wss.clients),
+    close: () => peaks.close(),
+  };
+}
+
+async function closeWebSockets(clients: Set<WebSocket>): Promise<void> {
+  const open = [...clients].filter((ws) => ws.readyState !== WebSocket.CLOSED);
+  if (open.length === 0) return;
+  const closedAll = Promise.all(
+    open.map((ws) => new Promise<void>((resolve) => ws.once("close", () => resolve()))),
+  );
+  for (const ws of open) ws.close(1001, "server shutting down");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, WS_CLOSE_GRACE_MS);
+  });
+  await Promise.race([closedAll, grace]);
+  clearTimeout(timer);
+  for (const ws of open) if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+  await closedAll;
+}
