@@ -55,10 +55,6 @@ export class ActiveCall {
     this.stored = persist(this);
   }
 
-  get isEnding(): boolean {
-    return this.ending !== null;
-  }
-
   setOwner(owner: CallOwner): void {
     this.owner = owner;
   }

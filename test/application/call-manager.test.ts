@@ -83,7 +83,7 @@ describe("ActiveCall.end", () => {
     expect((await h.callOf("MZside")).status).toBe("completed");
     expect(h.manager.isCallActive(active.call.id)).toBe(true);
     expect(h.manager.activeCount).toBe(1);
-    expect(active.isEnding).toBe(true);
+    expect(() => active.appendCaller(new Int16Array(320))).toThrow(/has ended/);
     const startedAtMs = active.call.startedAt.getTime();
     expect(h.store.sidecar("MZside", startedAtMs, "metadata")).toBeUndefined();
 

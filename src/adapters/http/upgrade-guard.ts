@@ -10,10 +10,10 @@ const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Le
 /**
  * Runs `inject` (@hono/node-ws's injectWebSocket) and wraps the `upgrade` listener it adds so
  * that no upgrade request can take the process down. That listener is async and parses the
- * request target with `new URL`, so an upgrade for `//` or `http://[` rejected outside any
- * handler, and Node ends the process on an unhandled rejection. A failed upgrade is now answered
- * 400. Node also removes its own socket error listener when it hands an upgrade over, and ws adds
- * one only once the app has answered; a peer resetting in between was an uncaught error.
+ * request target with `new URL`, so an upgrade for `//` or `http://[` would reject outside any
+ * handler, and Node ends the process on an unhandled rejection: a failed upgrade is answered 400
+ * instead. Node also removes its own socket error listener when it hands an upgrade over, and ws
+ * adds one only once the app has answered; a peer resetting in between needs a listener here.
  */
 export function injectGuardedUpgrade(
   server: Server,

@@ -33,10 +33,6 @@ export class CallAnalytics {
 
   constructor(private readonly sentiment: SentimentAnalyzer | null = null) {}
 
-  get timelineMs(): number {
-    return this.timeline;
-  }
-
   /** One inbound caller chunk (8 kHz) during which `assistantPlayed` samples of the assistant played. */
   callerChunk(pcm8k: Int16Array, assistantPlayed: number): void {
     const ms = pcm8k.length / 8;
@@ -68,10 +64,6 @@ export class CallAnalytics {
 
   callerSaid(text: string): void {
     this.callerText = this.callerText ? `${this.callerText} ${text}` : text;
-  }
-
-  latenciesMs(): readonly number[] {
-    return this.latencies;
   }
 
   snapshot(extra: JsonObject = {}): AnalyticsInput {

@@ -50,7 +50,6 @@ export class ConversationMixer {
   private head = 0;
   private tail = 0;
   private readonly assistantUp = new Resampler(8000, 16000);
-  private playedSamples = 0;
   /** Silent samples fed to assistantUp in a row (only the ones known to be silence). */
   private assistantZeros = 0;
 
@@ -58,11 +57,6 @@ export class ConversationMixer {
     // One second of assistant audio; makeRoom() grows it for answers sent faster than real time.
     this.queue = new Uint8Array(8000);
     ensureScratch(TYPICAL_CHUNK, this.assistantUp);
-  }
-
-  /** Assistant samples played so far (8 kHz). */
-  get assistantPlayedMs(): number {
-    return this.playedSamples / 8;
   }
 
   /** Assistant audio queued at Twilio and not yet played, in ms. */
@@ -98,7 +92,6 @@ export class ConversationMixer {
       this.head += available;
       if (this.head === this.tail) this.head = this.tail = 0;
     }
-    this.playedSamples += available;
     let a: number;
     if (available === 0 && this.assistantZeros >= SILENT_HISTORY) {
       // The assistant is silent and the resampler has seen nothing but silence for longer than

@@ -47,7 +47,6 @@ describe("CallAnalytics", () => {
       p95ResponseLatencyMs: 100,
       interruptions: 0,
     });
-    expect(analytics.timelineMs).toBe(500);
     expect(snapshot.customMetrics).toEqual({ responseLatenciesMs: [100], timelineMs: 500 });
   });
 
@@ -75,10 +74,10 @@ describe("CallAnalytics", () => {
     feed(analytics, SPEECH, 5);
     feed(analytics, QUIET, 25);
     analytics.responseStarted();
-    expect(analytics.latenciesMs()).toEqual([200, 500]);
     expect(analytics.snapshot()).toMatchObject({
       avgResponseLatencyMs: 350,
       p95ResponseLatencyMs: 500,
+      customMetrics: { responseLatenciesMs: [200, 500] },
     });
   });
 
