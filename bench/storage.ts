@@ -106,6 +106,7 @@ const rate = (rows: number, elapsedMs: number) => count(rowsPerSecond(rows, elap
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 const transcriptOf = (i: number, callId: string, text: string, id = `t-${i}`): Transcript => ({
+  failed: false,
   id,
   callId,
   speaker: i % 2 === 0 ? "caller" : "assistant",
@@ -113,6 +114,9 @@ const transcriptOf = (i: number, callId: string, text: string, id = `t-${i}`): T
   confidence: 0.9,
   offsetMs: i * 1000,
   interrupted: false,
+  heardText: null,
+  heardMs: null,
+  generatedMs: null,
   createdAt: new Date(BASE + i),
 });
 

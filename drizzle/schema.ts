@@ -66,6 +66,13 @@ export const transcripts = sqliteTable(
     confidence: real("confidence"),
     offsetMs: integer("offset_ms"),
     interrupted: integer("interrupted", { mode: "boolean" }).notNull().default(false),
+    // An interrupted assistant turn: what the caller heard of it (an estimate; `text` keeps all
+    // the model generated), and of how much audio. Search indexes coalesce(heard_text, text).
+    heardText: text("heard_text"),
+    heardMs: integer("heard_ms"),
+    generatedMs: integer("generated_ms"),
+    // A caller turn whose transcription failed: kept, with empty text, at its offset.
+    failed: integer("failed", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   },
   (t) => [

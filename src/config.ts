@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_PRICES, type PriceTable, withPriceOverrides } from "./domain/cost.ts";
 
 const DEFAULT_INSTRUCTIONS =
   "You are a helpful, concise phone assistant. Speak naturally and keep answers short.";
@@ -32,6 +33,52 @@ const urlWith = (protocols: string[]) =>
       `must be a ${protocols.join(" or ")} URL`,
     );
 
+const price = z.number().finite().min(0);
+/** OPENAI_PRICES: entries by model name, each naming the prices it changes. */
+const PriceOverrides = z.record(
+  z.string().min(1),
+  z.strictObject({
+    audioIn: price.optional(),
+    cachedAudioIn: price.optional(),
+    audioOut: price.optional(),
+    textIn: price.optional(),
+    cachedTextIn: price.optional(),
+    textOut: price.optional(),
+    perMinute: price.optional(),
+  }),
+);
+
+const PRICES_HINT =
+  'must be a JSON object of model names to prices in USD, e.g. {"gpt-realtime":{"audioIn":32}} ' +
+  "(audioIn, cachedAudioIn, audioOut, textIn, cachedTextIn, textOut per 1M tokens; perMinute)";
+
+const priceOverrides = z.string().transform((text, ctx) => {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: "custom", message: PRICES_HINT });
+    return z.NEVER;
+  }
+  const parsed = PriceOverrides.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? ` (${issue.path.join(".")}: ${issue.message})` : "";
+    ctx.addIssue({ code: "custom", message: `${PRICES_HINT}${where}` });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+
+/** The `model` query parameter of the Realtime URL: the model whose prices apply. */
+function realtimeModelOf(url: string): string | null {
+  try {
+    return new URL(url).searchParams.get("model");
+  } catch {
+    return null;
+  }
+}
+
 const ConfigSchema = z.object({
   PORT: integerFrom(0, 65_535).default(3000),
   HOST: z.string().trim().min(1).default("0.0.0.0"),
@@ -43,12 +90,14 @@ const ConfigSchema = z.object({
   ),
   OPENAI_VOICE: z.string().trim().min(1).default("alloy"),
   ASSISTANT_INSTRUCTIONS: z.string().min(1).default(DEFAULT_INSTRUCTIONS),
+  OPENAI_PRICES: priceOverrides.optional(),
   PUBLIC_BASE_URL: urlWith(["https:", "http:"]).optional(),
   TWILIO_AUTH_TOKEN: optionalString,
   API_KEY: optionalString,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   RECORDING_RETENTION_DAYS: integerFrom(1, 36_500).optional(),
   MAX_CALL_SECONDS: integerFrom(1, 86_400).default(3600),
+  MODEL_DRAIN_SECONDS: integerFrom(0, 30).default(3),
   ANALYTICS_INTERVAL_SECONDS: integerFrom(1, 3600).default(15),
   MAX_BODY_BYTES: integerFrom(1024, 100 * 1024 * 1024).default(1024 * 1024),
   DATABASE_READER_THREADS: integerFrom(0, 8).default(1),
@@ -72,6 +121,10 @@ export interface Config {
     readonly realtimeUrl: string;
     readonly voice: string;
     readonly instructions: string;
+    /** The Realtime URL's `model=`, whose prices apply (null when it names none). */
+    readonly realtimeModel: string | null;
+    /** List prices by model (DEFAULT_PRICES with OPENAI_PRICES applied), for cost estimates. */
+    readonly prices: PriceTable;
   };
   readonly publicBaseUrl: string | undefined;
   readonly twilioAuthToken: string | undefined;
@@ -79,6 +132,8 @@ export interface Config {
   readonly logLevel: string;
   readonly recordingRetentionDays: number | undefined;
   readonly maxCallSeconds: number;
+  /** Longest wait, after a call ended, for the model's last transcripts and answer. */
+  readonly modelDrainMs: number;
   readonly analyticsIntervalSeconds: number;
   readonly maxBodyBytes: number;
   /** Read-only SQLite connections on their own threads for the API (0: the writer reads too). */
@@ -127,6 +182,8 @@ export function loadConfig(env: Env = process.env): Config {
       realtimeUrl: c.OPENAI_REALTIME_URL,
       voice: c.OPENAI_VOICE,
       instructions: c.ASSISTANT_INSTRUCTIONS,
+      realtimeModel: realtimeModelOf(c.OPENAI_REALTIME_URL),
+      prices: Object.freeze(withPriceOverrides(DEFAULT_PRICES, c.OPENAI_PRICES ?? {})),
     }),
     publicBaseUrl: c.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
     twilioAuthToken: c.TWILIO_AUTH_TOKEN,
@@ -134,6 +191,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: c.LOG_LEVEL,
     recordingRetentionDays: c.RECORDING_RETENTION_DAYS,
     maxCallSeconds: c.MAX_CALL_SECONDS,
+    modelDrainMs: c.MODEL_DRAIN_SECONDS * 1000,
     analyticsIntervalSeconds: c.ANALYTICS_INTERVAL_SECONDS,
     maxBodyBytes: c.MAX_BODY_BYTES,
     databaseReaderThreads: c.DATABASE_READER_THREADS,

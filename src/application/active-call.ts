@@ -3,7 +3,13 @@ import { type Call, endCall as endCallState } from "../domain/call.ts";
 import { type CallMetadata, type MetadataPatch, mergeMetadata } from "../domain/call-metadata.ts";
 import { describeError, invalidState } from "../domain/errors.ts";
 import { RECORDING_SAMPLE_RATE, type Recording } from "../domain/recording.ts";
-import { createTranscript, type Speaker, type Transcript } from "../domain/transcript.ts";
+import {
+  checkCut,
+  createTranscript,
+  type Speaker,
+  type Transcript,
+  type TranscriptCut,
+} from "../domain/transcript.ts";
 import type { CallStorage } from "./call-storage.ts";
 import type { Logger, RecordingSpec, RecordingWriter, StopReason } from "./ports/index.ts";
 import { renderTranscriptText } from "./transcript-text.ts";
@@ -16,6 +22,10 @@ export interface TranscriptInput {
   /** Where the utterance starts on the caller's timeline, when known. */
   offsetMs: number | null;
   interrupted?: boolean;
+  /** What the caller heard of an interrupted turn. */
+  cut?: TranscriptCut | null;
+  /** A caller turn whose transcription failed (its text is empty). */
+  failed?: boolean;
   confidence?: number | null;
 }
 
@@ -39,6 +49,8 @@ export class ActiveCall {
   private owner: CallOwner | null = null;
   private metadataWrites: Promise<unknown> = Promise.resolve();
   private ending: Promise<Call> | null = null;
+  /** When the call's audio stopped, if that was before end(): the call's end time. */
+  private audioEndedAt: Date | null = null;
   private readonly onEnded: (call: ActiveCall) => void;
 
   constructor(
@@ -84,6 +96,8 @@ export class ActiveCall {
       confidence: input.confidence ?? null,
       offsetMs: input.offsetMs,
       interrupted: input.interrupted ?? false,
+      cut: input.cut ?? null,
+      failed: input.failed ?? false,
       createdAt: clock.now(),
     });
     const saved = await calls.createTranscript(transcript);
@@ -91,8 +105,11 @@ export class ActiveCall {
     return saved;
   }
 
-  markInterrupted(transcriptId: string): Promise<void> {
-    return this.storage.calls.markTranscriptInterrupted(transcriptId);
+  async markInterrupted(transcriptId: string, cut?: TranscriptCut): Promise<void> {
+    await this.storage.calls.markTranscriptInterrupted(
+      transcriptId,
+      cut ? checkCut(cut) : undefined,
+    );
   }
 
   async addAnalytics(input: AnalyticsInput) {
@@ -116,6 +133,11 @@ export class ActiveCall {
       });
     this.metadataWrites = next;
     return next;
+  }
+
+  /** The call's audio stopped now; end() may come later (the model drains) but ends it here. */
+  audioEnded(): void {
+    this.audioEndedAt ??= this.storage.clock.now();
   }
 
   /** For a call that was never stored: its files would belong to nothing. */
@@ -166,7 +188,7 @@ export class ActiveCall {
     const stored = (await calls.getCallById(this.call.id)) ?? this.call;
     const saved =
       stored.status === "active"
-        ? await calls.updateCall(endCallState(stored, outcome, clock.now()))
+        ? await calls.updateCall(endCallState(stored, outcome, this.audioEndedAt ?? clock.now()))
         : stored;
     await this.writeSidecars(saved);
     // Only now is the call no longer live, so a DELETE cannot race the sidecar files.

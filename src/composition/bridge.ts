@@ -17,10 +17,38 @@ import type {
 } from "../application/ports/index.ts";
 import { RecordingRetention } from "../application/retention.ts";
 import type { Config } from "../config.ts";
+import { type CallPrices, pricesFor } from "../domain/cost.ts";
 import { errorMessage } from "../domain/errors.ts";
 import type { Storage } from "./storage.ts";
 
 const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
+/** Transcribes the caller; named here so that its prices are the ones applied. */
+const TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe";
+
+/**
+ * Whether the model has refused our session configuration (a bad voice or transcription model):
+ * every call then runs without an assistant until the configuration is fixed, so it is logged
+ * once and reported by /healthz, not retried call after call.
+ */
+export class ModelStatus {
+  private reason: string | null = null;
+
+  constructor(private readonly logger: AppLogger) {}
+
+  rejected(message: string): void {
+    if (this.reason === null) {
+      this.logger.error(
+        { err: message },
+        "OpenAI rejected the session configuration (OPENAI_VOICE, the transcription model or CALL_LANGUAGE): calls are recorded without an assistant",
+      );
+    }
+    this.reason = message;
+  }
+
+  degradedReasons(): string[] {
+    return this.reason === null ? [] : [`assistant model configuration rejected: ${this.reason}`];
+  }
+}
 
 export interface BridgeDeps {
   storage: Storage;
@@ -37,6 +65,8 @@ export interface Bridge {
   activity: ActivityTracker;
   /** One session per media stream. */
   createSession(output: TelephonyOutput): MediaStreamSession;
+  /** What /healthz says about the assistant model's configuration. */
+  modelStatus: ModelStatus;
   /** Stops the retention job (its run in progress completes first). */
   stopRetention(): Promise<void>;
   watchdog: EventLoopWatchdog;
@@ -63,25 +93,40 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
   const retention = scheduleRetention(config, deps, callManager, activity);
   const sentiment = new AfinnSentimentAnalyzer();
   const { apiKey, realtimeUrl, voice, instructions } = config.openai;
-  const model = apiKey ? new OpenAiRealtimeModel({ url: realtimeUrl, apiKey }) : null;
+  const model = apiKey
+    ? new OpenAiRealtimeModel({ url: realtimeUrl, apiKey, transcriptionModel: TRANSCRIPTION_MODEL })
+    : null;
+  const prices = callPrices(config);
+  const modelStatus = new ModelStatus(logger);
   const createSession = (output: TelephonyOutput) =>
     new CallSession({
       callManager,
       model,
-      modelOptions: { voice, instructions },
+      modelOptions: { voice, instructions, language: config.language },
       output,
       logger,
       metrics,
       maxCallSeconds: config.maxCallSeconds,
+      modelDrainMs: config.modelDrainMs,
+      onModelRejected: (message) => modelStatus.rejected(message),
       analyticsIntervalMs: config.analyticsIntervalSeconds * 1000,
       sentiment,
       language: config.language,
       activity,
+      prices,
     });
   const stopRetention = async () => {
     await retention?.stop();
   };
-  return { callManager, hub, activity, createSession, stopRetention, watchdog };
+  return { callManager, hub, activity, createSession, stopRetention, watchdog, modelStatus };
+}
+
+function callPrices(config: Config): CallPrices {
+  const { prices, realtimeModel } = config.openai;
+  return {
+    realtime: realtimeModel === null ? null : pricesFor(prices, realtimeModel),
+    transcription: pricesFor(prices, TRANSCRIPTION_MODEL),
+  };
 }
 
 function scheduleRetention(

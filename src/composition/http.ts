@@ -60,7 +60,10 @@ export function createHttp(config: Config, { storage, bridge, logger, metrics }:
         calls,
         recordings,
         activeCalls: () => callManager.activeCount,
-        degradedReasons: storage.degradedReasons,
+        degradedReasons: () => [
+          ...storage.degradedReasons(),
+          ...bridge.modelStatus.degradedReasons(),
+        ],
       },
       requestLogging: {
         onRequest: (method, route, status, seconds) =>

@@ -120,7 +120,8 @@ type Op =
       speaker: "caller" | "assistant";
       offsetMs: number | null;
     }
-  | { op: "interrupt"; id: string }
+  /** With `heardText`, what the caller heard of it: search then matches those words only. */
+  | { op: "interrupt"; id: string; heardText: string | null }
   | { op: "transcripts"; callId: string }
   | { op: "search"; query: Omit<TranscriptSearchQuery, "after"> }
   | { op: "createAnalytics"; id: string; callId: string; createdAt: Date }
@@ -161,7 +162,11 @@ const corpusArb: fc.Arbitrary<Op> = fc.oneof(
     ),
   },
   { weight: 4, arbitrary: searchArb },
-  fc.record({ op: fc.constant("interrupt" as const), id: fc.constantFrom("t1", "t2", "t3") }),
+  fc.record({
+    op: fc.constant("interrupt" as const),
+    id: fc.constantFrom("t1", "t2", "t3"),
+    heardText: fc.option(text, { nil: null }),
+  }),
   fc.record({ op: fc.constant("deleteCall" as const), id: fc.constantFrom("b", "c") }),
 );
 
@@ -212,7 +217,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 5,
     arbitrary: transcriptArb(fc.constantFrom("t1", "t2", "t3", "t4", "t5", "t6"), callId),
   },
-  fc.record({ op: fc.constant("interrupt" as const), id: fc.constantFrom("t1", "t2", "t9") }),
+  fc.record({
+    op: fc.constant("interrupt" as const),
+    id: fc.constantFrom("t1", "t2", "t9"),
+    heardText: fc.option(text, { nil: null }),
+  }),
   fc.record({ op: fc.constant("transcripts" as const), callId }),
   { weight: 4, arbitrary: searchArb },
   fc.record({
@@ -311,7 +320,13 @@ function apply(repository: CallRepository, step: Op): Promise<unknown> {
         }),
       );
     case "interrupt":
-      return repository.markTranscriptInterrupted(step.id);
+      return step.heardText === null
+        ? repository.markTranscriptInterrupted(step.id)
+        : repository.markTranscriptInterrupted(step.id, {
+            heardMs: 400,
+            generatedMs: 1000,
+            heardText: step.heardText,
+          });
     case "transcripts":
       return Promise.all([
         repository.getTranscriptsByCallId(step.callId),

@@ -16,6 +16,8 @@ function recordingListener() {
     },
     onAudioDone: (item) => events.push(`audioDone ${item}`),
     onCallerTranscript: (item, text) => events.push(`caller ${item} ${text}`),
+    onCallerTranscriptFailed: (item, message) => events.push(`callerFailed ${item} ${message}`),
+    onResponseDone: (outcome) => events.push(`responseDone ${outcome.status}`),
     onAssistantTranscript: (item, text) => events.push(`assistant ${item} ${text}`),
     onUsage: (usage) => events.push(`usage ${JSON.stringify(usage)}`),
     onError: (kind, message) => events.push(`error ${kind} ${message}`),

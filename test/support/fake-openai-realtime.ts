@@ -18,6 +18,19 @@
  *   https://github.com/livekit/agents/issues/2358,
  *   https://github.com/pollen-robotics/reachy_mini_conversation_app/issues/134
  *
+ * - input_audio_buffer.commit "will not create a response from the model" (it triggers the
+ *   transcription only); committing less than 100 ms is an error input_audio_buffer_commit_empty:
+ *   https://platform.openai.com/docs/api-reference/realtime-client-events/input_audio_buffer/commit,
+ *   https://github.com/openai/openai-agents-js/issues/748, https://github.com/betalgo/openai/issues/674
+ * - response.done's status is completed, cancelled, failed or incomplete, with status_details
+ *   {type, reason, error{type, code}} (openai-node RealtimeResponse / RealtimeResponseStatus).
+ * - conversation.item.input_audio_transcription.failed {item_id, content_index, error{type, code,
+ *   message, param}} (openai-node ConversationItemInputAudioTranscriptionFailedEvent).
+ * - An invalid session.update (unknown voice or transcription model) is answered by an `error`
+ *   naming its event_id, and the session keeps its previous settings (no session.updated):
+ *   openai-node RealtimeErrorEvent.error.event_id; the GA voice list is openai-node's
+ *   RealtimeAudioConfigOutput.voice.
+ *
  * Error codes the docs do not pin down (unknown item, bad JSON) are plausible stand-ins.
  */
 import { randomBytes } from "node:crypto";
@@ -95,6 +108,10 @@ export interface FakeRealtimeOptions {
   autoRespond: boolean;
   /** Keep every appended sample per connection (turn off for long load runs). */
   keepAudio: boolean;
+  /** Every response fails with this error (rate limit, quota, server error) and says nothing. */
+  responseFailure?: { type: string; code: string; message: string } | null;
+  /** Every caller transcription fails. */
+  transcriptionFails?: boolean;
   fault: RealtimeFault;
 }
 
@@ -127,6 +144,25 @@ const KNOWN_CLIENT_EVENTS = new Set([
   "response.create",
   "response.cancel",
   "output_audio_buffer.clear",
+]);
+
+const VOICES = new Set([
+  "alloy",
+  "ash",
+  "ballad",
+  "coral",
+  "echo",
+  "sage",
+  "shimmer",
+  "verse",
+  "marin",
+  "cedar",
+]);
+const TRANSCRIPTION_MODELS = new Set([
+  "whisper-1",
+  "gpt-4o-transcribe",
+  "gpt-4o-mini-transcribe",
+  "gpt-4o-transcribe-latest",
 ]);
 
 const newId = (prefix: string): string => `${prefix}_${randomBytes(10).toString("hex")}`;
@@ -175,7 +211,7 @@ function cancelResponseTimer(r: ActiveResponse): void {
 export interface ResponseRecord {
   id: string;
   itemId: string;
-  status: "in_progress" | "completed" | "cancelled";
+  status: "in_progress" | "completed" | "cancelled" | "failed";
   deltasSent: number;
   audioMsSent: number;
 }
@@ -563,7 +599,9 @@ export class FakeRealtimeConnection {
           );
           return;
         }
-        this.commitTurn(this.speechItemId ?? newId("item"));
+        // A client commit transcribes the turn but creates no response. Audio with no speech
+        // in it (VAD has committed every turn it heard) transcribes to nothing.
+        this.commitTurn(this.speechItemId ?? newId("item"), false, this.speechItemId !== null);
         return;
       case "input_audio_buffer.clear":
         this.uncommittedSamples = 0;
@@ -614,6 +652,26 @@ export class FakeRealtimeConnection {
         "unknown_parameter",
         `Unknown parameter: 'session.${beta}'.`,
         `session.${beta}`,
+      );
+      return;
+    }
+    const voice = getPath(patch, ["audio", "output", "voice"]);
+    if (voice !== undefined && !(typeof voice === "string" && VOICES.has(voice))) {
+      this.clientError(
+        event,
+        "invalid_value",
+        `Invalid value: '${String(voice)}'. Supported values are: ${[...VOICES].join(", ")}.`,
+        "session.audio.output.voice",
+      );
+      return;
+    }
+    const model = getPath(patch, ["audio", "input", "transcription", "model"]);
+    if (model !== undefined && !(typeof model === "string" && TRANSCRIPTION_MODELS.has(model))) {
+      this.clientError(
+        event,
+        "invalid_value",
+        `Invalid value: '${String(model)}'. Supported values are: ${[...TRANSCRIPTION_MODELS].join(", ")}.`,
+        "session.audio.input.transcription.model",
       );
       return;
     }
@@ -738,7 +796,7 @@ export class FakeRealtimeConnection {
     this.speechItemId = null;
   }
 
-  private commitTurn(itemId: string): void {
+  private commitTurn(itemId: string, respond = true, speech = true): void {
     const previous = this.lastItemId;
     this.lastItemId = itemId;
     this.uncommittedSamples = 0;
@@ -762,18 +820,30 @@ export class FakeRealtimeConnection {
     const transcription = getPath(this.session, ["audio", "input", "transcription"]);
     if (isObject(transcription)) {
       const sendTranscript = () =>
-        this.emit({
-          type: "conversation.item.input_audio_transcription.completed",
-          item_id: itemId,
-          content_index: 0,
-          transcript: this.server.options.callerTranscript,
-          usage: { type: "duration", seconds: 1 },
-        });
+        this.server.options.transcriptionFails
+          ? this.emit({
+              type: "conversation.item.input_audio_transcription.failed",
+              item_id: itemId,
+              content_index: 0,
+              error: {
+                type: "transcription_error",
+                code: "audio_unintelligible",
+                message: "Audio could not be transcribed.",
+                param: null,
+              },
+            })
+          : this.emit({
+              type: "conversation.item.input_audio_transcription.completed",
+              item_id: itemId,
+              content_index: 0,
+              transcript: speech ? this.server.options.callerTranscript : "",
+              usage: { type: "duration", seconds: 1 },
+            });
       const delay = this.server.options.transcriptionDelayMs;
       if (delay > 0) this.after(delay, sendTranscript);
       else sendTranscript();
     }
-    if (this.server.options.autoRespond && this.turnFlag("create_response"))
+    if (respond && this.server.options.autoRespond && this.turnFlag("create_response"))
       this.startResponse(null);
   }
 
@@ -845,6 +915,27 @@ export class FakeRealtimeConnection {
         usage: null,
       },
     });
+    const failure = this.server.options.responseFailure;
+    if (failure) {
+      this.response = null;
+      this.record(r).status = "failed";
+      this.emit({
+        type: "response.done",
+        response: {
+          id: r.id,
+          object: "realtime.response",
+          status: "failed",
+          status_details: {
+            type: "failed",
+            reason: null,
+            error: { type: failure.type, code: failure.code },
+          },
+          output: [],
+          usage: null,
+        },
+      });
+      return;
+    }
     this.emit({
       type: "response.output_item.added",
       response_id: r.id,

@@ -18,7 +18,12 @@ import {
   storageUnavailable,
 } from "../../src/domain/errors.ts";
 import type { Recording } from "../../src/domain/recording.ts";
-import type { Speaker, Transcript } from "../../src/domain/transcript.ts";
+import {
+  type Speaker,
+  spokenText,
+  type Transcript,
+  type TranscriptCut,
+} from "../../src/domain/transcript.ts";
 import { bm25Ranking, snippetOf } from "./in-memory-search.ts";
 
 export type RepositoryMethod = keyof CallRepository;
@@ -305,11 +310,21 @@ export class InMemoryCallRepository implements CallRepository {
     });
   }
 
-  markTranscriptInterrupted(id: string): Promise<void> {
-    return this.run("markTranscriptInterrupted", [id], () => {
+  markTranscriptInterrupted(id: string, cut?: TranscriptCut): Promise<void> {
+    const args: Parameters<CallRepository["markTranscriptInterrupted"]> = cut ? [id, cut] : [id];
+    return this.run("markTranscriptInterrupted", args, () => {
       const row = this.transcripts.find((r) => r.transcript.id === id);
       if (!row) throw notFound(`transcript ${id} not found`);
-      row.transcript = { ...row.transcript, interrupted: true };
+      // Without a cut only the flag changes, as the adapter's UPDATE sets nothing else.
+      row.transcript = cut
+        ? {
+            ...row.transcript,
+            interrupted: true,
+            heardText: cut.heardText,
+            heardMs: cut.heardMs,
+            generatedMs: cut.generatedMs,
+          }
+        : { ...row.transcript, interrupted: true };
     });
   }
 
@@ -405,8 +420,9 @@ export class InMemoryCallRepository implements CallRepository {
     if (phrases.length === 0) return [];
     const speaker: Speaker | null = query.speaker ?? null;
     const skip = after === undefined ? Math.max(0, Math.floor(query.offset ?? 0)) : 0;
+    // The adapter indexes what the caller heard of a turn where that is known (migration 0004).
     const holdsAll = (row: StoredTranscript) => {
-      const tokens = searchTokens(row.transcript.text);
+      const tokens = searchTokens(spokenText(row.transcript));
       return phrases.every((phrase) => phraseFrequency(tokens, phrase) > 0);
     };
     const matchesBefore = (before: number) =>
@@ -430,9 +446,9 @@ export class InMemoryCallRepository implements CallRepository {
     const candidates = matchesBefore(anchor);
     if (offset >= candidates.length) return [];
     const ranked = bm25Ranking(
-      candidates.map((row) => ({ seq: row.seq, text: row.transcript.text })),
-      this.transcripts.filter((row) => row.seq < anchor).map((row) => row.transcript.text),
-      this.transcripts.map((row) => row.transcript.text),
+      candidates.map((row) => ({ seq: row.seq, text: spokenText(row.transcript) })),
+      this.transcripts.filter((row) => row.seq < anchor).map((row) => spokenText(row.transcript)),
+      this.transcripts.map((row) => spokenText(row.transcript)),
       phrases,
     );
     const bySeq = new Map(candidates.map((row) => [row.seq, row]));
@@ -453,7 +469,7 @@ export class InMemoryCallRepository implements CallRepository {
       callId: t.callId,
       transcriptId: t.id,
       speaker: t.speaker,
-      snippet: snippetOf(t.text, phrases),
+      snippet: snippetOf(spokenText(t), phrases),
       offsetMs: t.offsetMs,
       startedAt: new Date(this.calls.get(t.callId)!.startedAt.getTime()),
       next,
@@ -556,6 +572,10 @@ const copyTranscript = (t: Transcript): Transcript => ({
   confidence: t.confidence,
   offsetMs: t.offsetMs,
   interrupted: t.interrupted,
+  heardText: t.heardText,
+  heardMs: t.heardMs,
+  generatedMs: t.generatedMs,
+  failed: t.failed,
   createdAt: copyDate(t.createdAt),
 });
 

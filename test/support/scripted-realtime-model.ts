@@ -1,8 +1,10 @@
 import type {
+  ConversationTurn,
   RealtimeConnection,
   RealtimeListener,
   RealtimeModel,
   RealtimeSessionOptions,
+  ResponseOutcome,
 } from "../../src/application/ports/index.ts";
 import type { JsonObject } from "../../src/domain/analytics.ts";
 
@@ -30,6 +32,11 @@ export class ScriptedConnection implements RealtimeConnection {
   closeCalls = 0;
   /** onClosed as delivered to the session, or null while the connection stands. */
   droppedWith: { kind: CloseKind; message: string } | null = null;
+  /** Turns replayed into this session, one array per replay() call. */
+  readonly replayed: ConversationTurn[][] = [];
+  /** maxWaitMs of each drain() that sent a commit (the socket was open). */
+  readonly drains: number[] = [];
+  private drainDone: (() => void) | null = null;
 
   private socketOpen = false;
   private closedByApp = false;
@@ -77,6 +84,44 @@ export class ScriptedConnection implements RealtimeConnection {
       return;
     }
     this.truncates.push({ itemId, audioEndMs: Math.max(0, Math.floor(audioEndMs)) });
+  }
+
+  replay(turns: readonly ConversationTurn[]): void {
+    if (this.closed) return;
+    this.replayed.push(turns.map((turn) => ({ ...turn })));
+  }
+
+  /**
+   * As the client: on a socket that never opened it just closes; on an open one it commits and
+   * waits, at most maxWaitMs, until the test plays `drained()` (the last transcript and answer).
+   */
+  drain(maxWaitMs: number): Promise<void> {
+    if (this.closed || !this.socketOpen) {
+      this.close();
+      return Promise.resolve();
+    }
+    this.drains.push(maxWaitMs);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.endDrain(), maxWaitMs);
+      this.drainDone = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** The model has nothing pending for the call any more: a draining client closes now. */
+  drained(): this {
+    this.endDrain();
+    return this;
+  }
+
+  private endDrain(): void {
+    const done = this.drainDone;
+    this.drainDone = null;
+    if (!done) return;
+    this.close();
+    done();
   }
 
   /**
@@ -131,8 +176,21 @@ export class ScriptedConnection implements RealtimeConnection {
     return this;
   }
 
-  callerTranscript(itemId: string, text: string): this {
-    this.deliver("callerTranscript", (l) => l.onCallerTranscript(itemId, text));
+  callerTranscript(itemId: string, text: string, usage: JsonObject | null = null): this {
+    this.deliver("callerTranscript", (l) => l.onCallerTranscript(itemId, text, usage));
+    return this;
+  }
+
+  callerTranscriptFailed(itemId: string, message = "Audio could not be transcribed."): this {
+    this.deliver("callerTranscriptFailed", (l) => l.onCallerTranscriptFailed(itemId, message));
+    return this;
+  }
+
+  /** `response.done`'s status (its usage goes through usage()). */
+  responseDone(outcome: ResponseOutcome): this {
+    this.deliver("responseDone", (l) =>
+      l.onResponseDone({ ...outcome, itemIds: [...outcome.itemIds] }),
+    );
     return this;
   }
 

@@ -6,6 +6,7 @@ import type { Analytics } from "../../src/domain/analytics.ts";
 import { encodeMuLaw } from "../../src/domain/audio/index.ts";
 import type { Call } from "../../src/domain/call.ts";
 import type { CallMetadata } from "../../src/domain/call-metadata.ts";
+import type { CallPrices } from "../../src/domain/cost.ts";
 import type { Transcript } from "../../src/domain/transcript.ts";
 import { fakeTimersClock, sequentialIds } from "./fake-clock.ts";
 import { InMemoryCallRepository } from "./in-memory-call-repository.ts";
@@ -102,6 +103,15 @@ export interface HarnessOptions {
   analyticsIntervalMs?: number;
   /** false: no model at all, so the session runs in record-only mode from the start. */
   withModel?: boolean;
+  /** Prices of the models in use, for the call's estimated cost (default none: no estimate). */
+  prices?: CallPrices | null;
+  /**
+   * How long the model may drain after the call ends. 0 (the default here) closes it at once,
+   * so that a test that does not play the model's last events need not advance the timers.
+   */
+  modelDrainMs?: number;
+  modelSessionLimitMs?: number;
+  onModelRejected?: (message: string) => void;
 }
 
 /**
@@ -163,6 +173,10 @@ export class SessionUnderTest {
       reconnectDelaysMs: options.reconnectDelaysMs,
       analyticsIntervalMs: options.analyticsIntervalMs,
       recordConversation: options.recordConversation,
+      prices: options.prices,
+      modelDrainMs: options.modelDrainMs ?? 0,
+      modelSessionLimitMs: options.modelSessionLimitMs,
+      onModelRejected: options.onModelRejected,
       // Arrival times drive the jitter estimate; the harness moves them frame by frame.
       now: () => this.arrivalMs / 1000,
     });

@@ -20,6 +20,7 @@ export const TWILIO_RATE = 8000;
 export const FRAME_BYTES = 160;
 export const FRAME_MS = 20;
 const MULAW_SILENCE = 0xff;
+const MULAW_NEGATIVE_ZERO = 0x7f;
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -39,6 +40,14 @@ export interface TwilioSimulatorOptions {
   realtime?: boolean;
   /** Keep every parsed server message (turn off for long load runs). */
   recordMessages?: boolean;
+  /**
+   * Leave out frames that are all silence, as Twilio does on some calls: the next frame sent
+   * carries the true timestamp (so its `timestamp` jumps), and nothing at all comes while the
+   * caller is quiet. Seen in production by others: "For some calls, Twilio does not send silent
+   * chunks" (https://github.com/Phonic-Co/phonic-node/pull/32); openai-agents-js pads them in
+   * its Twilio transport (packages/agents-extensions/src/TwilioRealtimeTransport.ts).
+   */
+  omitSilentFrames?: boolean;
   connectTimeoutMs?: number;
 }
 
@@ -82,6 +91,7 @@ export class TwilioSimulator {
   readonly accountSid: string;
   readonly customParameters: Record<string, string>;
   readonly realtime: boolean;
+  readonly omitSilentFrames: boolean;
 
   /** Parsed server messages in arrival order (when recordMessages). */
   readonly messages: JsonObject[] = [];
@@ -93,6 +103,8 @@ export class TwilioSimulator {
   mediaBytesReceived = 0;
   clearsReceived = 0;
   framesSent = 0;
+  /** Silent frames left out (omitSilentFrames): their time passed, nothing was sent. */
+  framesOmitted = 0;
   /** `sequenceNumber` of the last message this simulator sent. */
   sequenceNumber = 0;
   closeInfo: { code: number; reason: string } | null = null;
@@ -124,6 +136,7 @@ export class TwilioSimulator {
       ...opts.customParameters,
     };
     this.realtime = opts.realtime ?? true;
+    this.omitSilentFrames = opts.omitSilentFrames ?? false;
     this.recordMessages = opts.recordMessages ?? true;
     this.finished = new Promise((resolve) => {
       ws.on("close", (code, reason) => {
@@ -214,9 +227,15 @@ export class TwilioSimulator {
           await sleep(wait);
         }
         if (!this.isOpen) return;
-        this.sendMediaFrame(frame, Math.round(due - this.startedAt));
         this.nextFrameDue = due + FRAME_MS;
+        if (this.omits(frame)) continue;
+        this.sendMediaFrame(frame, Math.round(due - this.startedAt));
       } else {
+        if (this.omits(frame)) {
+          // Its 20 ms still pass on Twilio's clock: the next frame sent is stamped after them.
+          this.lastTimestamp += FRAME_MS;
+          continue;
+        }
         this.sendMediaFrame(frame);
         if (i % 50 === 49) await this.drainSendBuffer();
       }
@@ -260,9 +279,11 @@ export class TwilioSimulator {
     if (this.isOpen) this.ws.send(data);
   }
 
-  close(code = 1000, reason = ""): void {
+  /** A close frame with `code`, or with no status at all for null (the server reads 1005). */
+  close(code: number | null = 1000, reason = ""): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
-      this.ws.close(code, reason);
+      if (code === null) this.ws.close();
+      else this.ws.close(code, reason);
     }
   }
 
@@ -330,6 +351,15 @@ export class TwilioSimulator {
   }
 
   // ---------- internals ----------
+
+  /** True (and counted) when omitSilentFrames leaves this frame out: every sample is zero. */
+  private omits(frame: Uint8Array): boolean {
+    if (!this.omitSilentFrames) return false;
+    // Mu-law has two zeros: 0xFF and 0x7F.
+    if (!frame.every((b) => b === MULAW_SILENCE || b === MULAW_NEGATIVE_ZERO)) return false;
+    this.framesOmitted++;
+    return true;
+  }
 
   private sendStartSequence(tracks: string[]): void {
     this.ws.send(JSON.stringify({ event: "connected", protocol: "Call", version: "1.0.0" }));
@@ -533,6 +563,7 @@ export interface CallSummary {
   streamSid: string;
   callSid: string;
   framesSent: number;
+  framesOmitted: number;
   mediaReceived: number;
   mediaBytesReceived: number;
   marksReceived: string[];
@@ -571,6 +602,7 @@ export async function playCall(opts: PlayCallOptions): Promise<CallSummary> {
     streamSid: sim.streamSid,
     callSid: sim.callSid,
     framesSent: sim.framesSent,
+    framesOmitted: sim.framesOmitted,
     mediaReceived: sim.mediaReceived,
     mediaBytesReceived: sim.mediaBytesReceived,
     marksReceived: sim.marksReceived,

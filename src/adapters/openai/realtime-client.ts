@@ -1,14 +1,16 @@
 import WebSocket from "ws";
 import type {
+  ConversationTurn,
   ModelCloseKind,
   RealtimeConnection,
   RealtimeListener,
   RealtimeModel,
   RealtimeSessionOptions,
+  ResponseOutcome,
 } from "../../application/ports/index.ts";
 import type { JsonObject } from "../../domain/analytics.ts";
 import { audioMessage } from "../ws/audio-message.ts";
-import { parseServerEvent } from "./realtime-events.ts";
+import { parseServerEvent, type RealtimeServerEvent } from "./realtime-events.ts";
 
 export interface RealtimeClientOptions {
   url: string;
@@ -19,7 +21,15 @@ export interface RealtimeClientOptions {
   connectTimeoutMs?: number;
   /** Caller audio kept while the socket is not open yet; older audio is dropped beyond it. */
   maxQueuedMs?: number;
+  /** Time allowed from `session.created` to `session.updated` before the update counts as rejected. */
+  sessionUpdateTimeoutMs?: number;
 }
+
+/** The id our session.update carries, so that an `error` naming it is known to reject it. */
+const SESSION_UPDATE_EVENT_ID = "callbridge_session_update";
+/** The commit we send at the end of a call may find nothing to commit; that is no error. */
+const COMMIT_EMPTY = "input_audio_buffer_commit_empty";
+const COMMIT = JSON.stringify({ type: "input_audio_buffer.commit" });
 
 const APPEND_PREFIX = Buffer.from('{"type":"input_audio_buffer.append","audio":"', "latin1");
 const APPEND_SUFFIX = Buffer.from('"}', "latin1");
@@ -44,6 +54,18 @@ const zeroMask = (mask: Buffer): void => {
 let sharedDeltaScratch = Buffer.allocUnsafeSlow(16_384);
 const MAX_SHARED_DELTA_SCRATCH = 1 << 20;
 
+/**
+ * A conversation turn as a Realtime conversation item (openai-node
+ * RealtimeConversationItemUserMessage / AssistantMessage: `input_text` and `output_text` parts).
+ */
+function conversationItem(turn: ConversationTurn): string {
+  const item =
+    turn.speaker === "caller"
+      ? { type: "message", role: "user", content: [{ type: "input_text", text: turn.text }] }
+      : { type: "message", role: "assistant", content: [{ type: "output_text", text: turn.text }] };
+  return JSON.stringify({ type: "conversation.item.create", item });
+}
+
 /** OpenAI Realtime over a plain `ws` client: one socket per call. */
 export class OpenAiRealtimeModel implements RealtimeModel {
   constructor(private readonly options: RealtimeClientOptions) {}
@@ -54,8 +76,11 @@ export class OpenAiRealtimeModel implements RealtimeModel {
 }
 
 export function sessionUpdate(session: RealtimeSessionOptions, transcriptionModel: string): string {
+  // The transcription takes an ISO-639-1 code; CALL_LANGUAGE is a BCP 47 tag such as en-US.
+  const language = session.language?.split("-")[0]?.toLowerCase();
   return JSON.stringify({
     type: "session.update",
+    event_id: SESSION_UPDATE_EVENT_ID,
     session: {
       type: "realtime",
       instructions: session.instructions,
@@ -64,7 +89,7 @@ export function sessionUpdate(session: RealtimeSessionOptions, transcriptionMode
         input: {
           format: { type: "audio/pcm", rate: 24000 },
           turn_detection: { type: "server_vad" },
-          transcription: { model: transcriptionModel },
+          transcription: { model: transcriptionModel, ...(language ? { language } : {}) },
         },
         output: {
           format: { type: "audio/pcm", rate: 24000 },
@@ -83,6 +108,15 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
   private lastErrorCode: string | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null;
   private readonly maxQueuedMs: number;
+  private readonly sessionUpdateTimeoutMs: number;
+  /** Earlier turns of the call, sent right after session.update. */
+  private replayed: string[] = [];
+  /** Caller turns committed whose transcription has not come yet. */
+  private readonly pendingTranscripts = new Set<string>();
+  /** Responses created and not done yet. */
+  private readonly openResponses = new Set<string>();
+  private drain_: { awaitingCommit: boolean; done: () => void; timer: NodeJS.Timeout } | null =
+    null;
 
   constructor(
     options: RealtimeClientOptions,
@@ -90,6 +124,7 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     private readonly listener: RealtimeListener,
   ) {
     this.maxQueuedMs = options.maxQueuedMs ?? 10_000;
+    this.sessionUpdateTimeoutMs = options.sessionUpdateTimeoutMs ?? 5_000;
     this.socket = new WebSocket(options.url, {
       headers: { Authorization: `Bearer ${options.apiKey}` },
       perMessageDeflate: false,
@@ -104,6 +139,8 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     const update = sessionUpdate(session, options.transcriptionModel ?? "gpt-4o-mini-transcribe");
     this.socket.on("open", () => {
       this.socket.send(update);
+      for (const message of this.replayed) this.socket.send(message, TEXT);
+      this.replayed = [];
       for (const message of this.queue) this.socket.send(message, TEXT);
       this.queue = [];
       this.queuedMs = 0;
@@ -132,8 +169,11 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
       this.fail(this.socket.readyState === WebSocket.OPEN ? "dropped" : "refused", error.message);
     });
     this.socket.on("close", (code: number, reason: Buffer) => {
-      const kind = this.lastErrorCode === "session_expired" ? "expired" : "dropped";
-      this.fail(kind, `closed with ${code}${reason.length ? ` ${reason.toString()}` : ""}`);
+      const text = reason.toString();
+      this.fail(
+        closeKind(code, text, this.lastErrorCode),
+        `closed with ${code}${text ? ` ${text}` : ""}`,
+      );
     });
   }
 
@@ -166,9 +206,36 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     );
   }
 
+  replay(turns: readonly ConversationTurn[]): void {
+    if (this.closed) return;
+    const messages = turns.map(conversationItem);
+    if (this.socket.readyState === WebSocket.OPEN) {
+      for (const message of messages) this.socket.send(message, TEXT);
+    } else {
+      this.replayed.push(...messages);
+    }
+  }
+
+  drain(maxWaitMs: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.socket.readyState !== WebSocket.OPEN || this.drain_) {
+      this.close();
+      return Promise.resolve();
+    }
+    // Server VAD commits a turn only after ~500 ms of silence: a caller who hangs up right after
+    // speaking would never be transcribed. A commit creates no response (input_audio_buffer.commit).
+    this.socket.send(COMMIT, TEXT);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.endDrain(), maxWaitMs);
+      timer.unref?.();
+      this.drain_ = { awaitingCommit: true, done: resolve, timer };
+    });
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.endDrain();
     this.clearTimer();
     this.queue = [];
     this.socket.removeAllListeners("close");
@@ -177,9 +244,32 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     else this.socket.close(1000, "call ended");
   }
 
+  /** Closes once nothing the call is waiting for is pending any more. */
+  private checkDrained(): void {
+    const d = this.drain_;
+    if (
+      d &&
+      !d.awaitingCommit &&
+      this.pendingTranscripts.size === 0 &&
+      this.openResponses.size === 0
+    ) {
+      this.endDrain();
+    }
+  }
+
+  private endDrain(): void {
+    const d = this.drain_;
+    if (!d) return;
+    this.drain_ = null;
+    clearTimeout(d.timer);
+    this.close();
+    d.done();
+  }
+
   private fail(kind: ModelCloseKind, message: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.endDrain();
     this.clearTimer();
     this.queue = [];
     this.socket.removeAllListeners("close");
@@ -203,10 +293,24 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     const event = parsed.event;
     switch (event.type) {
       case "session.created":
+        // Connected; the session.update must now be accepted in time, or it was rejected.
         this.clearTimer();
+        this.connectTimer = setTimeout(
+          () => this.fail("rejected", "no session.updated after session.update"),
+          this.sessionUpdateTimeoutMs,
+        );
+        this.connectTimer.unref?.();
         return;
       case "session.updated":
+        this.clearTimer();
         this.listener.onReady();
+        return;
+      case "input_audio_buffer.committed":
+        this.pendingTranscripts.add(event.item_id);
+        if (this.drain_) this.drain_.awaitingCommit = false;
+        return;
+      case "response.created":
+        this.openResponses.add(event.response.id);
         return;
       case "input_audio_buffer.speech_started":
         this.listener.onSpeechStarted(event.item_id ?? null, event.audio_start_ms);
@@ -215,7 +319,21 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
         this.listener.onSpeechStopped(event.item_id ?? null, event.audio_end_ms);
         return;
       case "conversation.item.input_audio_transcription.completed":
-        this.listener.onCallerTranscript(event.item_id, event.transcript);
+        this.pendingTranscripts.delete(event.item_id);
+        this.listener.onCallerTranscript(
+          event.item_id,
+          event.transcript,
+          event.usage ? toJsonObject(event.usage) : null,
+        );
+        this.checkDrained();
+        return;
+      case "conversation.item.input_audio_transcription.failed":
+        this.pendingTranscripts.delete(event.item_id);
+        this.listener.onCallerTranscriptFailed(
+          event.item_id,
+          event.error?.message ?? event.error?.code ?? "transcription failed",
+        );
+        this.checkDrained();
         return;
       case "response.output_audio.delta":
         this.delta(event.item_id, event.delta);
@@ -226,11 +344,26 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
       case "response.output_audio_transcript.done":
         this.listener.onAssistantTranscript(event.item_id, event.transcript);
         return;
-      case "response.done":
-        if (event.response.usage) this.listener.onUsage(toJsonObject(event.response.usage));
+      case "response.done": {
+        const { response } = event;
+        if (response.id) this.openResponses.delete(response.id);
+        if (response.usage) this.listener.onUsage(toJsonObject(response.usage));
+        this.listener.onResponseDone(responseOutcome(response));
+        this.checkDrained();
         return;
+      }
       case "error": {
         this.lastErrorCode = event.error.code ?? null;
+        if (event.error.code === COMMIT_EMPTY && this.drain_) {
+          this.drain_.awaitingCommit = false;
+          this.checkDrained();
+          return;
+        }
+        if (event.error.event_id === SESSION_UPDATE_EVENT_ID) {
+          // The session keeps its defaults (no transcription, another voice): not a call to run.
+          this.fail("rejected", event.error.message ?? "session.update was rejected");
+          return;
+        }
         // Upstream text becomes a metrics label, so only tidy identifiers pass through.
         const raw = event.error.code ?? event.error.type ?? "";
         const kind = /^[a-z0-9_]{1,40}$/.test(raw) ? raw : "error_event";
@@ -261,4 +394,31 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
 
 function toJsonObject(value: Record<string, unknown>): JsonObject {
   return JSON.parse(JSON.stringify(value)) as JsonObject;
+}
+
+/** Why the server closed: its close code and reason, and the error that came before. */
+function closeKind(code: number, reason: string, lastErrorCode: string | null): ModelCloseKind {
+  if (lastErrorCode === "session_expired" || /expire/i.test(reason)) return "expired";
+  if (code === 1011) return "server_error";
+  return "dropped";
+}
+
+type ResponseDoneBody = Extract<RealtimeServerEvent, { type: "response.done" }>["response"];
+
+const STATUSES: readonly ResponseOutcome["status"][] = [
+  "completed",
+  "cancelled",
+  "failed",
+  "incomplete",
+];
+
+function responseOutcome(response: ResponseDoneBody): ResponseOutcome {
+  const status = STATUSES.find((s) => s === response.status) ?? "completed";
+  const details = response.status_details;
+  return {
+    status,
+    reason: details?.reason ?? null,
+    errorCode: details?.error?.code ?? details?.error?.type ?? null,
+    itemIds: (response.output ?? []).flatMap((item) => (item.id ? [item.id] : [])),
+  };
 }

@@ -20,10 +20,33 @@ const SpeechStopped = z.object({
   item_id: z.string().nullish(),
 });
 
+const Usage = z.record(z.string(), z.unknown());
+
 const CallerTranscript = z.object({
   type: z.literal("conversation.item.input_audio_transcription.completed"),
   item_id: z.string(),
   transcript: z.string(),
+  // Transcription is billed apart from the model (openai-node: `usage` is TranscriptTextUsageTokens
+  // or TranscriptTextUsageDuration).
+  usage: Usage.nullish(),
+});
+
+/** openai-node ConversationItemInputAudioTranscriptionFailedEvent: the turn got no text. */
+const CallerTranscriptFailed = z.object({
+  type: z.literal("conversation.item.input_audio_transcription.failed"),
+  item_id: z.string(),
+  error: z.object({ code: z.string().nullish(), message: z.string().nullish() }).loose().nullish(),
+});
+
+/** A caller turn was committed (by server VAD or by us): its transcription is now pending. */
+const Committed = z.object({
+  type: z.literal("input_audio_buffer.committed"),
+  item_id: z.string(),
+});
+
+const ResponseCreated = z.object({
+  type: z.literal("response.created"),
+  response: z.object({ id: z.string() }).loose(),
 });
 
 const AudioDelta = z.object({
@@ -43,11 +66,30 @@ const AssistantTranscript = z.object({
   transcript: z.string(),
 });
 
-const Usage = z.record(z.string(), z.unknown());
-
+/**
+ * openai-node RealtimeResponse: `status` is completed, cancelled, failed or incomplete, and
+ * `status_details` says why (`reason`: turn_detected / client_cancelled for cancelled,
+ * max_output_tokens / content_filter for incomplete; `error` for failed).
+ */
 const ResponseDone = z.object({
   type: z.literal("response.done"),
-  response: z.looseObject({ usage: Usage.nullish() }),
+  response: z.looseObject({
+    id: z.string().nullish(),
+    status: z.string().nullish(),
+    status_details: z
+      .object({
+        type: z.string().nullish(),
+        reason: z.string().nullish(),
+        error: z
+          .object({ type: z.string().nullish(), code: z.string().nullish() })
+          .loose()
+          .nullish(),
+      })
+      .loose()
+      .nullish(),
+    output: z.array(z.object({ id: z.string().nullish() }).loose()).nullish(),
+    usage: Usage.nullish(),
+  }),
 });
 
 const ErrorEvent = z.object({
@@ -56,6 +98,8 @@ const ErrorEvent = z.object({
     type: z.string().nullish(),
     code: z.string().nullish(),
     message: z.string().nullish(),
+    /** The client event that caused it, when it was one (e.g. our session.update). */
+    event_id: z.string().nullish(),
   }),
 });
 
@@ -65,6 +109,9 @@ export const RealtimeServerEvent = z.discriminatedUnion("type", [
   SpeechStarted,
   SpeechStopped,
   CallerTranscript,
+  CallerTranscriptFailed,
+  Committed,
+  ResponseCreated,
   AudioDelta,
   AudioDone,
   AssistantTranscript,

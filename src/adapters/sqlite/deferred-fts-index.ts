@@ -52,9 +52,10 @@ export class DeferredFtsIndex {
     let indexWaiting: Database.Statement | undefined;
     let advance: Database.Statement | undefined;
     this.catchUpTransaction = sqlite.transaction(() => {
+      // The text the index holds is what the caller heard where that is known (migration 0004).
       indexWaiting ??= sqlite.prepare(
         `INSERT INTO transcripts_fts(rowid, text)
-         SELECT seq, text FROM transcripts
+         SELECT seq, coalesce(heard_text, text) FROM transcripts
          WHERE seq > (SELECT indexed_through FROM transcripts_fts_progress)
          ORDER BY seq`,
       );

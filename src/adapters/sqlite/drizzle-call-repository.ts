@@ -19,7 +19,7 @@ import type { Call } from "../../domain/call.ts";
 import type { CallMetadata } from "../../domain/call-metadata.ts";
 import { notFound } from "../../domain/errors.ts";
 import type { Recording } from "../../domain/recording.ts";
-import type { Transcript } from "../../domain/transcript.ts";
+import type { Transcript, TranscriptCut } from "../../domain/transcript.ts";
 import type { AppDatabase } from "./database.ts";
 import { DeferredFtsIndex } from "./deferred-fts-index.ts";
 import { prepareInsert } from "./prepared-insert.ts";
@@ -291,11 +291,21 @@ export class DrizzleCallRepository implements CallRepository {
     );
   }
 
-  markTranscriptInterrupted(id: string): Promise<void> {
+  markTranscriptInterrupted(id: string, cut?: TranscriptCut): Promise<void> {
     return this.runAfterPendingWrites(() => {
+      // Setting heard_text re-indexes the row for search (the update trigger of migration 0004).
       const result = this.db
         .update(transcripts)
-        .set({ interrupted: true })
+        .set(
+          cut
+            ? {
+                interrupted: true,
+                heardText: cut.heardText,
+                heardMs: cut.heardMs,
+                generatedMs: cut.generatedMs,
+              }
+            : { interrupted: true },
+        )
         .where(eq(transcripts.id, id))
         .run();
       if (result.changes === 0) throw notFound(`transcript ${id} not found`);

@@ -86,6 +86,10 @@ export const transcriptToRow = (transcript: Transcript): TranscriptInsert => ({
   confidence: transcript.confidence,
   offsetMs: transcript.offsetMs,
   interrupted: transcript.interrupted,
+  heardText: transcript.heardText,
+  heardMs: transcript.heardMs,
+  generatedMs: transcript.generatedMs,
+  failed: transcript.failed,
   createdAt: transcript.createdAt,
 });
 
@@ -97,6 +101,10 @@ export const rowToTranscript = (row: TranscriptRow): Transcript => ({
   confidence: row.confidence,
   offsetMs: row.offsetMs,
   interrupted: row.interrupted,
+  heardText: row.heardText,
+  heardMs: row.heardMs,
+  generatedMs: row.generatedMs,
+  failed: row.failed,
   createdAt: row.createdAt,
 });
 

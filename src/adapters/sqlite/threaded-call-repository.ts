@@ -9,7 +9,7 @@ import type { Analytics } from "../../domain/analytics.ts";
 import type { Call } from "../../domain/call.ts";
 import type { CallMetadata } from "../../domain/call-metadata.ts";
 import type { Recording } from "../../domain/recording.ts";
-import type { Transcript } from "../../domain/transcript.ts";
+import type { Transcript, TranscriptCut } from "../../domain/transcript.ts";
 import { databasePath } from "./database.ts";
 import { DatabaseThread, type DatabaseThreadEvents } from "./database-thread.ts";
 import type { DatabaseWorkerOptions, RepositoryMethod } from "./worker-protocol.ts";
@@ -195,8 +195,8 @@ export class ThreadedCallRepository implements CallRepository {
     return this.writeReturning("createTranscript", transcript);
   }
 
-  markTranscriptInterrupted(id: string): Promise<void> {
-    return this.write("markTranscriptInterrupted", [id]);
+  markTranscriptInterrupted(id: string, cut?: TranscriptCut): Promise<void> {
+    return this.write("markTranscriptInterrupted", cut ? [id, cut] : [id]);
   }
 
   getTranscriptsByCallId(callId: string): Promise<Transcript[]> {

@@ -76,7 +76,7 @@ const NEWEST_SQL = `
   LIMIT @limit OFFSET @offset`;
 
 const CANDIDATES_SQL = `
-  SELECT transcripts_fts.rowid AS seq, t.text AS text
+  SELECT transcripts_fts.rowid AS seq, coalesce(t.heard_text, t.text) AS text
   FROM transcripts_fts JOIN transcripts t ON t.seq = transcripts_fts.rowid
   WHERE transcripts_fts MATCH @match
     AND transcripts_fts.rowid < CAST(@before AS INTEGER)

@@ -57,6 +57,12 @@ const LOGGED_BAD_FRAMES = 5;
 const OVERSIZED_FRAME = "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
 /** A connection's decode buffer starts at this size; Twilio's frames are 160 bytes. */
 const TYPICAL_FRAME_BYTES = 1024;
+/**
+ * Close codes of a socket that ended cleanly: 1000 normal closure, 1005 a close frame without a
+ * status (RFC 6455 7.4.1). Anything else (1006 when the connection dropped without a close
+ * frame, 1011 and the like) means the stream broke off.
+ */
+const CLEAN_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1005]);
 
 /** The public base URL Twilio used to reach us: configured, or from Host and X-Forwarded-Proto. */
 export function publicBase(c: Context, configured?: string): string {
@@ -137,6 +143,7 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
         const transport = transportOf(c.env);
         let session: MediaStreamSession | null = null;
         let output: WsTelephonyOutput | null = null;
+        let stopReceived = false;
         let badFrames = 0;
         let log = deps.logger;
 
@@ -250,7 +257,9 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
               session?.dtmf(frame.dtmf.digit);
               return;
             case "stop":
-              void session?.stop("stop");
+              if (!session) return;
+              stopReceived = true;
+              void session.stop("stop");
               return;
           }
         };
@@ -278,8 +287,13 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
               }
             });
           },
-          onClose() {
-            void session?.stop("socket_closed");
+          onClose(event) {
+            if (!session || stopReceived) return;
+            // Twilio sends `stop` before it closes; without one, the call ended some other way,
+            // and only a clean close leaves it `completed`.
+            const clean = CLEAN_CLOSE_CODES.has(event.code);
+            if (!clean) log.warn({ code: event.code }, "media stream closed without stop");
+            void session.stop("socket_closed", clean ? "completed" : "failed");
           },
         };
       },

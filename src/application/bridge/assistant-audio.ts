@@ -8,6 +8,15 @@ import type { ConversationMixer } from "./conversation-mixer.ts";
 const OUTBOUND_HIGH_WATER_BYTES = 512 * 1024;
 /** 24 kHz samples in one 20 ms frame. */
 const SAMPLES_24K_PER_FRAME = 480;
+/** The model's audio rate, in samples per millisecond. */
+const SAMPLES_24K_PER_MS = 24;
+/**
+ * A truncate is kept this far inside the audio the model generated: the server answers an
+ * `audio_end_ms` past its item's audio with an error and truncates nothing (openai-node,
+ * ConversationItemTruncateEvent), and our count of that audio can differ from its own by the
+ * resampler's look-ahead and a delta in flight.
+ */
+const TRUNCATE_MARGIN_MS = 100;
 
 export interface AssistantAudioDeps {
   output: TelephonyOutput;
@@ -32,6 +41,8 @@ export class AssistantAudio {
   private fill = 0;
   private readonly interrupted = new Set<string>();
   private readonly startMs = new Map<string, number>();
+  /** 24 kHz samples the model generated per item: every delta, sent or not. */
+  private readonly generatedSamples = new Map<string, number>();
 
   constructor(private readonly deps: AssistantAudioDeps) {}
 
@@ -45,9 +56,16 @@ export class AssistantAudio {
     return this.startMs.get(itemId) ?? null;
   }
 
+  /** Milliseconds of audio the model has generated for the item so far. */
+  generatedMs(itemId: string): number {
+    return (this.generatedSamples.get(itemId) ?? 0) / SAMPLES_24K_PER_MS;
+  }
+
   /** A delta of the model's audio; `timelineMs` is the caller's timeline now. */
   delta(itemId: string, pcm24k: Int16Array, timelineMs: number): void {
     const { output, mixer, metrics } = this.deps;
+    // Counted before anything is dropped: the server's item holds all of it.
+    this.generatedSamples.set(itemId, (this.generatedSamples.get(itemId) ?? 0) + pcm24k.length);
     if (this.interrupted.has(itemId)) return;
     if (output.backlogBytes > OUTBOUND_HIGH_WATER_BYTES) {
       metrics.outboundDropped(Math.ceil(pcm24k.length / SAMPLES_24K_PER_FRAME));
@@ -85,18 +103,21 @@ export class AssistantAudio {
   }
 
   /**
-   * Barge-in: drops what Twilio has not played yet. Returns the item cut and how much of it the
-   * caller heard, or null when nothing was playing.
+   * Barge-in: drops what Twilio has not played yet. Returns the item cut, how much of it the
+   * caller heard (kept TRUNCATE_MARGIN_MS inside what was generated, so that a truncate at it
+   * is accepted) and how much the model had generated, or null when nothing was playing.
    */
-  interrupt(): { itemId: string | null; heardMs: number } | null {
+  interrupt(): { itemId: string | null; heardMs: number; generatedMs: number } | null {
     if (!this.playback.hasOutstanding) return null;
-    const { itemId, heardMs } = this.playback.clear();
+    const { itemId, heardMs: played } = this.playback.clear();
     this.deps.output.sendClear();
     this.deps.mixer?.clear();
     this.fill = 0;
     this.to8k = null;
     if (itemId) this.interrupted.add(itemId);
-    return { itemId, heardMs };
+    const generatedMs = itemId ? this.generatedMs(itemId) : 0;
+    const heardMs = Math.min(played, Math.max(0, generatedMs - TRUNCATE_MARGIN_MS));
+    return { itemId, heardMs, generatedMs };
   }
 
   /** A new model connection: nothing of the old one is playing or owed. */

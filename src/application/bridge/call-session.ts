@@ -6,6 +6,7 @@ import type {
   MediaStreamSession,
   ModelCloseKind,
   RealtimeListener,
+  ResponseOutcome,
   StartCallInput,
   StopReason,
 } from "../ports/index.ts";
@@ -16,6 +17,7 @@ export type { CallSessionDeps } from "./call-stages.ts";
 type SessionState = "new" | "live" | "ending" | "ended";
 
 const monotonicSeconds = () => performance.now() / 1000;
+const DEFAULT_MODEL_DRAIN_MS = 3000;
 
 /**
  * One media stream's call: the state machine (new → live → ending → ended) and the model's
@@ -70,6 +72,7 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
     }, this.deps.maxCallSeconds * 1000);
     this.maxDurationTimer.unref?.();
     stages.telemetry.startSnapshots();
+    stages.caller.start();
   }
 
   callerAudio(mulaw: Uint8Array, timestampMs: number | null): void {
@@ -96,9 +99,11 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
     return this.stopping;
   }
 
-  /** Ends the call, then closes the stream (shutdown, duration limit). */
+  /** Closes the stream at once and ends the call (shutdown, duration limit). */
   private hangUp(reason: StopReason): Promise<void> {
-    return this.stop(reason).finally(() => this.deps.output.close());
+    const stopping = this.stop(reason);
+    this.deps.output.close();
+    return stopping;
   }
 
   private async end(reason: StopReason, outcome: CallOutcome): Promise<void> {
@@ -107,19 +112,24 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
     this.state = "ending";
     if (this.maxDurationTimer) clearTimeout(this.maxDurationTimer);
     stages?.telemetry.stopSnapshots();
-    stages?.model.close();
+    stages?.caller.stop();
     if (!wasLive || !stages) {
+      stages?.model.close();
       this.state = "ended";
       return;
     }
+    // The call's audio ends now, whatever the model still has to say about it.
+    stages.call.audioEnded();
     try {
       stages.caller.finish();
     } catch {
       // The call was ended elsewhere: its recordings are finalized and take nothing more.
     }
+    // The caller's last words and an answer still generating arrive while the model drains.
+    await stages.model.drain(this.deps.modelDrainMs ?? DEFAULT_MODEL_DRAIN_MS);
     await stages.writes.settled();
     try {
-      await stages.telemetry.storeFinal();
+      await stages.telemetry.storeFinal(reason);
     } catch (error) {
       // The call still ends: its recordings and status matter more than its last figures.
       this.log.error({ err: describeError(error) }, "final analytics could not be stored");
@@ -142,6 +152,7 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
   }
 
   onSpeechStarted(itemId: string | null, audioStartMs: number): void {
+    this.stages?.caller.speechActive(true);
     const { model, transcripts, assistant, telemetry } = this.stages!;
     if (itemId) transcripts.callerSpeechStarted(itemId, model.toTimeline(audioStartMs));
     // Barge-in: the caller talks over assistant audio that is still playing.
@@ -149,13 +160,15 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
     if (!cut) return;
     if (cut.itemId) {
       model.truncate(cut.itemId, cut.heardMs);
-      transcripts.interrupted(cut.itemId);
+      transcripts.interrupted(cut.itemId, cut.heardMs, cut.generatedMs);
     }
     telemetry.bargeIn();
     this.log.debug({ item: cut.itemId, heardMs: cut.heardMs }, "barge-in");
   }
 
-  onSpeechStopped(): void {}
+  onSpeechStopped(): void {
+    this.stages?.caller.speechActive(false);
+  }
 
   onAudioDelta(itemId: string, pcm24k: Int16Array): void {
     if (this.state !== "live") return;
@@ -167,10 +180,11 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
     this.stages?.assistant.done(itemId);
   }
 
-  onCallerTranscript(itemId: string, text: string): void {
+  onCallerTranscript(itemId: string, text: string, usage: JsonObject | null): void {
     if (this.state !== "live" && this.state !== "ending") return;
     const { telemetry, transcripts } = this.stages!;
     telemetry.callerSaid(text);
+    if (usage) telemetry.addTranscriptionUsage(usage);
     transcripts.caller(itemId, text);
   }
 
@@ -182,7 +196,28 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
       text,
       assistant.startOf(itemId),
       assistant.wasInterrupted(itemId),
+      assistant.generatedMs(itemId),
     );
+  }
+
+  onCallerTranscriptFailed(itemId: string, message: string): void {
+    this.deps.metrics.upstreamError("transcription_failed");
+    this.log.warn({ item: itemId, message }, "a caller turn could not be transcribed");
+    if (this.state !== "live" && this.state !== "ending") return;
+    this.stages!.transcripts.callerFailed(itemId);
+  }
+
+  onResponseDone(outcome: ResponseOutcome): void {
+    if (outcome.status === "completed" || !this.stages) return;
+    const { telemetry, transcripts } = this.stages;
+    if (outcome.status === "failed") {
+      // Rate limits, quota, server errors: the caller hears nothing, so say why.
+      this.deps.metrics.upstreamError("response_failed");
+      this.log.error({ code: outcome.errorCode }, "the assistant's response failed");
+      telemetry.responseFailed(outcome.errorCode);
+    }
+    // Cancelled or cut short: what was stored of those answers was not all said.
+    for (const itemId of outcome.itemIds) transcripts.cut(itemId);
   }
 
   onUsage(usage: JsonObject): void {

@@ -1,3 +1,4 @@
+import type { CallPrices } from "../../domain/cost.ts";
 import type { ActiveCall } from "../active-call.ts";
 import type { CallManager } from "../call-manager.ts";
 import type {
@@ -14,6 +15,7 @@ import { AssistantAudio } from "./assistant-audio.ts";
 import { CallTelemetry } from "./call-telemetry.ts";
 import { CallTranscripts } from "./call-transcripts.ts";
 import { CallerAudio } from "./caller-audio.ts";
+import { ConversationHistory } from "./conversation-history.ts";
 import { ConversationMixer } from "./conversation-mixer.ts";
 import { ModelLink } from "./model-link.ts";
 import { PendingWrites } from "./pending-writes.ts";
@@ -36,6 +38,14 @@ export interface CallSessionDeps {
   language?: string;
   /** Also record the stereo conversation track (default true). */
   recordConversation?: boolean;
+  /** Longest wait for the model to finish with a call that has ended (default 3 s). */
+  modelDrainMs?: number;
+  /** How long one model session may last before it is renewed (default 60 minutes). */
+  modelSessionLimitMs?: number;
+  /** The model refused the session configuration (for /healthz). */
+  onModelRejected?(message: string): void;
+  /** Prices of the models in use, for each call's estimated cost (none: no estimate). */
+  prices?: CallPrices | null;
   /** High-resolution monotonic seconds, for the frame latency histogram. */
   now?: () => number;
   activity?: ActivitySpans;
@@ -51,6 +61,7 @@ export interface Stages {
   transcripts: CallTranscripts;
   writes: PendingWrites;
   timeline: Timeline;
+  history: ConversationHistory;
 }
 
 /** Wires one started call's stages to each other and to the session's ports. */
@@ -72,6 +83,7 @@ export function createStages(
     language: deps.language,
     snapshotIntervalMs: deps.analyticsIntervalMs ?? 15_000,
     activity: deps.activity,
+    prices: deps.prices,
   });
   const assistant = new AssistantAudio({
     output: deps.output,
@@ -80,6 +92,7 @@ export function createStages(
     onAnswerStarted: () => telemetry.answerStarted(),
   });
   const timeline = new Timeline();
+  const history = new ConversationHistory();
   const model = new ModelLink({
     model: deps.model,
     options: deps.modelOptions,
@@ -88,9 +101,12 @@ export function createStages(
     metrics: deps.metrics,
     timeline,
     onConnect: () => assistant.reset(),
+    history: () => history.recent(),
+    onRejected: deps.onModelRejected,
     reconnectDelaysMs: deps.reconnectDelaysMs,
+    sessionLimitMs: deps.modelSessionLimitMs,
   });
   const caller = new CallerAudio(call, mixer, telemetry, model, timeline);
-  const transcripts = new CallTranscripts(call, writes);
-  return { call, caller, assistant, model, telemetry, transcripts, writes, timeline };
+  const transcripts = new CallTranscripts(call, writes, history);
+  return { call, caller, assistant, model, telemetry, transcripts, writes, timeline, history };
 }

@@ -1,9 +1,11 @@
 import type { JsonObject } from "../../domain/analytics.ts";
+import type { CallPrices } from "../../domain/cost.ts";
 import type { ActiveCall } from "../active-call.ts";
-import type { ActivitySpans, SentimentAnalyzer } from "../ports/index.ts";
+import type { ActivitySpans, SentimentAnalyzer, StopReason } from "../ports/index.ts";
 import { CallAnalytics } from "./call-analytics.ts";
 import { NetworkQuality } from "./network-quality.ts";
 import type { PendingWrites } from "./pending-writes.ts";
+import { UsageMeter } from "./usage-meter.ts";
 
 export interface CallTelemetryDeps {
   call: ActiveCall;
@@ -15,6 +17,8 @@ export interface CallTelemetryDeps {
   snapshotIntervalMs: number;
   /** Labels the snapshot timer's work, which grows with the call, for the stall watchdog. */
   activity?: ActivitySpans;
+  /** Prices of the models in use, for the call's estimated cost (none: no estimate). */
+  prices?: CallPrices | null;
 }
 
 /**
@@ -25,27 +29,38 @@ export interface CallTelemetryDeps {
 export class CallTelemetry {
   private readonly analytics: CallAnalytics;
   private readonly network = new NetworkQuality();
-  private readonly usage: Record<string, number> = {};
+  private readonly usage: UsageMeter;
   private readonly digits: { digit: string; offsetMs: number }[] = [];
+  /** Failed responses by error code ("unknown" when none was given). */
+  private readonly failures: Record<string, number> = {};
   private timer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly deps: CallTelemetryDeps) {
     this.analytics = new CallAnalytics(deps.sentiment);
+    this.usage = new UsageMeter(deps.prices ?? null);
   }
 
   get interruptions(): number {
     return this.analytics.interruptions;
   }
 
-  /** One caller chunk (8 kHz) during which `assistantPlayed` assistant samples played. */
+  /**
+   * One caller chunk (8 kHz) during which `assistantPlayed` assistant samples played.
+   * `arrivalMs` is null for silence the bridge filled in: it is talk time, not a network frame.
+   */
   callerChunk(
     pcm8k: Int16Array,
     assistantPlayed: number,
-    arrivalMs: number,
+    arrivalMs: number | null,
     timestampMs: number | null,
   ): void {
     this.analytics.callerChunk(pcm8k, assistantPlayed);
-    this.network.frame(arrivalMs, timestampMs);
+    if (arrivalMs !== null) this.network.frame(arrivalMs, timestampMs);
+  }
+
+  /** `ms` of silence filled in for frames Twilio did not send; `newGap` when it opens a gap. */
+  silenceFilled(ms: number, newGap: boolean): void {
+    this.network.filled(ms, newGap);
   }
 
   answerStarted(): void {
@@ -61,9 +76,18 @@ export class CallTelemetry {
   }
 
   addUsage(usage: JsonObject): void {
-    for (const [key, value] of Object.entries(usage)) {
-      if (typeof value === "number") this.usage[key] = (this.usage[key] ?? 0) + value;
-    }
+    this.usage.add(usage);
+  }
+
+  /** The caller transcription's own usage (billed apart from the model's). */
+  addTranscriptionUsage(usage: JsonObject): void {
+    this.usage.addTranscription(usage);
+  }
+
+  /** A response the model gave up on: the caller heard nothing of it. */
+  responseFailed(code: string | null): void {
+    const key = code ?? "unknown";
+    this.failures[key] = (this.failures[key] ?? 0) + 1;
   }
 
   /** A key pressed at `offsetMs` on the caller's timeline; the digits so far are stored. */
@@ -85,19 +109,25 @@ export class CallTelemetry {
     this.timer = null;
   }
 
-  /** The last analytics snapshot, network quality, language and usage. */
-  async storeFinal(): Promise<void> {
+  /** The last analytics snapshot, network quality, language, usage and why the call ended. */
+  async storeFinal(endReason: StopReason): Promise<void> {
     const { call, language } = this.deps;
     await call.addAnalytics(this.snapshot());
     await call.setMetadata({
       networkQuality: this.network.label,
       ...(language ? { language } : {}),
-      customData: { network: this.network.summary(), ...this.usageData() },
+      customData: {
+        network: this.network.summary(),
+        endReason,
+        ...this.usageData(),
+        ...(Object.keys(this.failures).length > 0 ? { failedResponses: { ...this.failures } } : {}),
+      },
     });
   }
 
+  /** tokenUsage, transcriptionUsage and estimatedCostUsd, each once there is one. */
   private usageData(): JsonObject {
-    return Object.keys(this.usage).length > 0 ? { tokenUsage: { ...this.usage } } : {};
+    return this.usage.data();
   }
 
   private snapshot() {

@@ -1,6 +1,7 @@
 import { errorMessage } from "../../domain/errors.ts";
 import type {
   BridgeMetrics,
+  ConversationTurn,
   Logger,
   ModelCloseKind,
   RealtimeConnection,
@@ -11,6 +12,12 @@ import type {
 import type { Timeline } from "./timeline.ts";
 
 const RECONNECT_DELAYS_MS = [250, 1000, 2000];
+/**
+ * A Realtime session ends after 60 minutes (an `error` session_expired, then close 1001: see the
+ * Realtime API's session limits); a call that outlasts it moves to a new session a minute before.
+ */
+const SESSION_LIMIT_MS = 60 * 60 * 1000;
+const RENEW_BEFORE_MS = 60 * 1000;
 
 export interface ModelLinkDeps {
   /** null = record-only mode from the start. */
@@ -24,7 +31,13 @@ export interface ModelLinkDeps {
   timeline: Timeline;
   /** A new connection begins: nothing of the old one's answer is playing. */
   onConnect(): void;
+  /** The call so far, replayed into a new session so that the assistant remembers it. */
+  history(): ConversationTurn[];
+  /** The model refused our session configuration: no call will do better until it is fixed. */
+  onRejected?(message: string): void;
   reconnectDelaysMs?: readonly number[];
+  /** How long one model session may last (default 60 minutes, the Realtime API's limit). */
+  sessionLimitMs?: number;
 }
 
 /**
@@ -36,6 +49,7 @@ export class ModelLink {
   private connection: RealtimeConnection | null = null;
   private attempts = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private renewTimer: ReturnType<typeof setTimeout> | null = null;
   private recordOnly: boolean;
   /** Timeline position at which the current connection's audio clock started. */
   private baseMs = 0;
@@ -66,7 +80,11 @@ export class ModelLink {
       this.connection = model.connect(options, listener);
     } catch (error) {
       this.closed("connect_failed", errorMessage(error));
+      return;
     }
+    const history = this.deps.history();
+    if (history.length > 0) this.connection.replay(history);
+    this.scheduleRenewal();
   }
 
   /** PCM16 at 24 kHz; dropped when no connection is open. */
@@ -87,7 +105,18 @@ export class ModelLink {
   closed(kind: ModelCloseKind, message: string, reconnect = true): void {
     this.deps.metrics.upstreamError(kind);
     this.connection = null;
+    this.cancelRenewal();
     if (!reconnect) return;
+    if (kind === "rejected") {
+      // A configuration error: every attempt would be refused the same way.
+      this.recordOnly = true;
+      this.deps.log.error(
+        { kind, message },
+        "the assistant model rejected its session configuration; the call goes on in record-only mode",
+      );
+      this.deps.onRejected?.(message);
+      return;
+    }
     const delays = this.deps.reconnectDelaysMs ?? RECONNECT_DELAYS_MS;
     if (this.attempts >= delays.length) {
       this.recordOnly = true;
@@ -109,12 +138,53 @@ export class ModelLink {
     this.timer.unref?.();
   }
 
+  /**
+   * The call is over: the open connection drains (the caller's last words are transcribed, an
+   * answer in progress completes) for at most `maxWaitMs`; no reconnect happens any more.
+   */
+  drain(maxWaitMs: number): Promise<void> {
+    const connection = this.connection;
+    this.connection = null;
+    this.close();
+    if (!connection) return Promise.resolve();
+    if (maxWaitMs <= 0) {
+      connection.close();
+      return Promise.resolve();
+    }
+    return connection.drain(maxWaitMs);
+  }
+
   /** Closes the connection and cancels a pending reconnect, for good. */
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.cancelRenewal();
     this.recordOnly = true;
-    this.connection?.close();
+    const connection = this.connection;
     this.connection = null;
+    connection?.close();
+  }
+
+  private scheduleRenewal(): void {
+    this.cancelRenewal();
+    const limit = this.deps.sessionLimitMs ?? SESSION_LIMIT_MS;
+    this.renewTimer = setTimeout(() => this.renew(), Math.max(1000, limit - RENEW_BEFORE_MS));
+    this.renewTimer.unref?.();
+  }
+
+  private cancelRenewal(): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = null;
+  }
+
+  /** A new session before the old one expires; the conversation so far goes with it. */
+  private renew(): void {
+    this.renewTimer = null;
+    const old = this.connection;
+    if (!old || this.recordOnly) return;
+    this.deps.log.info({}, "renewing the assistant model session before it expires");
+    this.connection = null;
+    old.close();
+    this.connect();
   }
 }

@@ -3,7 +3,9 @@ import { FRAME_MS } from "../../domain/audio/telephony-frames.ts";
 
 /**
  * Inbound stream quality from frame timing: RFC 3550 interarrival jitter of our arrival times
- * against Twilio's media timestamps, and gaps where Twilio's timestamps skip frames.
+ * against Twilio's media timestamps, and gaps where Twilio's timestamps skip frames. Apart from
+ * those, the gaps the bridge filled with silence (Twilio leaves out silent frames on some calls,
+ * so a filled gap is not necessarily a lost one).
  */
 export class NetworkQuality {
   private frames = 0;
@@ -12,6 +14,8 @@ export class NetworkQuality {
   private lastTimestamp: number | null = null;
   private gaps = 0;
   private missingMs = 0;
+  private filledGaps = 0;
+  private filledMs = 0;
 
   frame(arrivalMs: number, timestampMs: number | null): void {
     this.frames++;
@@ -29,6 +33,12 @@ export class NetworkQuality {
     this.lastTimestamp = timestampMs;
   }
 
+  /** `ms` of silence put in for frames that never came; `newGap` when it opens a gap. */
+  filled(ms: number, newGap: boolean): void {
+    if (newGap) this.filledGaps++;
+    this.filledMs += ms;
+  }
+
   get label(): "good" | "fair" | "poor" | null {
     if (this.frames < 10) return null;
     const lossRatio = this.missingMs / Math.max(1, this.frames * FRAME_MS + this.missingMs);
@@ -43,6 +53,8 @@ export class NetworkQuality {
       jitterMs: Math.round(this.jitter * 10) / 10,
       gaps: this.gaps,
       missingMs: Math.round(this.missingMs),
+      filledGaps: this.filledGaps,
+      filledMs: Math.round(this.filledMs),
     };
   }
 }

@@ -1,8 +1,36 @@
 import type { JsonObject } from "../../domain/analytics.ts";
 import type { MetadataPatch } from "../../domain/call-metadata.ts";
 
-/** Why a model connection ended: its socket timed out, was refused, dropped, or expired. */
-export type ModelCloseKind = "timeout" | "refused" | "dropped" | "expired" | "connect_failed";
+/**
+ * Why a model connection ended: no session in time, the upgrade refused, the socket dropped,
+ * the session expired (60 minutes), the server failed (1011), or our session.update was
+ * rejected (a configuration error: reconnecting would only fail the same way).
+ */
+export type ModelCloseKind =
+  | "timeout"
+  | "refused"
+  | "dropped"
+  | "expired"
+  | "server_error"
+  | "rejected"
+  | "connect_failed";
+
+/** How a model response ended (openai-node RealtimeResponse.status and status_details). */
+export interface ResponseOutcome {
+  status: "completed" | "cancelled" | "failed" | "incomplete";
+  /** status_details.reason (turn_detected, client_cancelled, max_output_tokens, content_filter). */
+  reason: string | null;
+  /** status_details.error.code (or type) of a failed response. */
+  errorCode: string | null;
+  /** The assistant items it produced. */
+  itemIds: string[];
+}
+
+/** A turn of the conversation so far, replayed into a new model session. */
+export interface ConversationTurn {
+  speaker: "caller" | "assistant";
+  text: string;
+}
 
 /** Why a call's media stream ends. */
 export type StopReason = "stop" | "socket_closed" | "shutdown" | "max_duration";
@@ -28,8 +56,11 @@ export interface MediaStreamSession {
   callerAudio(mulaw: Uint8Array, timestampMs: number | null): void;
   mark(name: string): void;
   dtmf(digit: string): void;
-  /** Safe to call again: returns the same promise. */
-  stop(reason: StopReason): Promise<void>;
+  /**
+   * Safe to call again: returns the same promise. `outcome` is the call's final status
+   * (default completed): "failed" for a stream that broke off, e.g. a socket closed abnormally.
+   */
+  stop(reason: StopReason, outcome?: "completed" | "failed"): Promise<void>;
 }
 
 export interface SentimentAnalyzer {
@@ -47,7 +78,11 @@ export interface RealtimeListener {
   onAudioDelta(itemId: string, pcm24k: Int16Array): void;
   /** The model finished generating audio for an item (playback may still be going on). */
   onAudioDone(itemId: string): void;
-  onCallerTranscript(itemId: string, text: string): void;
+  /** `usage` is the transcription's own (billed apart from the model), when reported. */
+  onCallerTranscript(itemId: string, text: string, usage: JsonObject | null): void;
+  /** The caller's turn could not be transcribed. */
+  onCallerTranscriptFailed(itemId: string, message: string): void;
+  onResponseDone(outcome: ResponseOutcome): void;
   onAssistantTranscript(itemId: string, text: string): void;
   onUsage(usage: JsonObject): void;
   /** A problem that does not end the connection (an `error` event, an unparseable frame). */
@@ -61,12 +96,22 @@ export interface RealtimeConnection {
   appendAudio(pcm24k: Int16Array): void;
   /** Tells the model how much of an assistant item the caller actually heard. */
   truncate(itemId: string, audioEndMs: number): void;
+  /** Earlier turns of the call, sent as conversation items before any audio of this session. */
+  replay(turns: readonly ConversationTurn[]): void;
+  /**
+   * The call is over: commits the caller's last audio, waits (at most `maxWaitMs`) for its
+   * transcription and for a response still generating, then closes. Events keep coming to the
+   * listener meanwhile.
+   */
+  drain(maxWaitMs: number): Promise<void>;
   close(): void;
 }
 
 export interface RealtimeSessionOptions {
   voice: string;
   instructions: string;
+  /** The caller's language (ISO-639-1), a hint for the transcription. */
+  language?: string;
 }
 
 /** The assistant: one connection per call (never a shared, global session). */

@@ -2,7 +2,7 @@ import type { Analytics } from "../../domain/analytics.ts";
 import type { Call, CallStatus } from "../../domain/call.ts";
 import type { CallMetadata } from "../../domain/call-metadata.ts";
 import type { Recording } from "../../domain/recording.ts";
-import type { Speaker, Transcript } from "../../domain/transcript.ts";
+import type { Speaker, Transcript, TranscriptCut } from "../../domain/transcript.ts";
 
 export interface CallListQuery {
   limit: number;
@@ -80,8 +80,11 @@ export interface CallRepository {
   deleteRecording(id: string): Promise<boolean>;
 
   createTranscript(transcript: Transcript): Promise<Transcript>;
-  /** Marks a transcript as interrupted (barge-in). */
-  markTranscriptInterrupted(id: string): Promise<void>;
+  /**
+   * Marks a transcript as interrupted (barge-in), with what the caller heard of it when known.
+   * Search then finds it by the heard words only.
+   */
+  markTranscriptInterrupted(id: string, cut?: TranscriptCut): Promise<void>;
   getTranscriptsByCallId(callId: string): Promise<Transcript[]>;
   countTranscriptsByCallId(callId: string): Promise<number>;
   searchTranscripts(query: TranscriptSearchQuery): Promise<TranscriptHit[]>;

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openDatabase } from "../../../src/adapters/sqlite/database.ts";
 import { DrizzleCallRepository } from "../../../src/adapters/sqlite/drizzle-call-repository.ts";
 import { migrateDatabase } from "../../../src/adapters/sqlite/migrate.ts";
+import type { Transcript } from "../../../src/domain/transcript.ts";
 import {
   aCall,
   anAnalytics,
@@ -93,6 +94,28 @@ function addCallsRebuildMigration(folder: string): void {
   writeFileSync(join(folder, "meta", "_journal.json"), JSON.stringify(journal, null, 2));
 }
 
+/**
+ * A transcript as the schema of 0000_init holds it: the repository's own insert names every
+ * column of today's schema, which an older database does not have yet.
+ */
+function insertOldTranscript(db: OpenedDatabase, t: Transcript): void {
+  db.sqlite
+    .prepare(
+      `INSERT INTO transcripts (id, call_id, speaker, text, confidence, offset_ms, interrupted, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      t.id,
+      t.callId,
+      t.speaker,
+      t.text,
+      t.confidence,
+      t.offsetMs,
+      t.interrupted ? 1 : 0,
+      t.createdAt.getTime(),
+    );
+}
+
 /** Three calls, each with rows in every child table. */
 async function populate(db: OpenedDatabase): Promise<DrizzleCallRepository> {
   const repository = new DrizzleCallRepository(db.db, db.sqlite);
@@ -100,10 +123,8 @@ async function populate(db: OpenedDatabase): Promise<DrizzleCallRepository> {
     await repository.createCall(aCall(id, { startedAt: at(`2026-02-0${id[1]}T10:00:00Z`) }));
     await repository.createRecording(aRecording(`${id}-r1`, id));
     await repository.createRecording(aRecording(`${id}-r2`, id, { track: "conversation" }));
-    await repository.createTranscript(aTranscript(`${id}-t1`, id, "I want a refund"));
-    await repository.createTranscript(
-      aTranscript(`${id}-t2`, id, "sure", { speaker: "assistant" }),
-    );
+    insertOldTranscript(db, aTranscript(`${id}-t1`, id, "I want a refund"));
+    insertOldTranscript(db, aTranscript(`${id}-t2`, id, "sure", { speaker: "assistant" }));
     await repository.createAnalytics(anAnalytics(`${id}-a1`, id));
     await repository.createOrUpdateMetadata({
       callId: id,
@@ -247,6 +268,58 @@ describe("migrateDatabase", () => {
     opened.sqlite
       .prepare("INSERT INTO transcripts_fts(transcripts_fts, rank) VALUES ('integrity-check', 1)")
       .run();
+  });
+
+  it("moves a populated index over to heard text, keeping every row searchable", async () => {
+    opened = openDatabase(dbPath);
+    migrateDatabase(opened.sqlite, copyMigrations("before-heard-text", 3));
+    const before = await populate(opened);
+    // Indexed as 0002's catch-up did (today's reads a column this schema has not got yet).
+    opened.sqlite.exec(`
+      INSERT INTO transcripts_fts(rowid, text)
+        SELECT seq, text FROM transcripts
+        WHERE seq > (SELECT indexed_through FROM transcripts_fts_progress) ORDER BY seq;
+      UPDATE transcripts_fts_progress SET indexed_through = (SELECT max(seq) FROM transcripts);`);
+    // One transcript still waiting for the deferred index when the migration runs.
+    insertOldTranscript(opened, aTranscript("c1-t3", "c1", "a refund still waiting"));
+    const indexedThrough = () =>
+      (
+        opened!.sqlite
+          .prepare("SELECT indexed_through AS n FROM transcripts_fts_progress")
+          .get() as { n: number }
+      ).n;
+    expect(indexedThrough()).toBe(6);
+    migrateDatabase(opened.sqlite, MIGRATIONS);
+    expect(indexedThrough()).toBe(7);
+
+    const repository = new DrizzleCallRepository(opened.db, opened.sqlite);
+    const refunds = async () =>
+      (await repository.searchTranscripts({ q: "refund", limit: 20, offset: 0 }))
+        .map((hit) => hit.transcriptId)
+        .sort();
+    // Every row found once: the waiting one was indexed by the migration, not twice.
+    expect(await refunds()).toEqual(["c1-t1", "c1-t3", "c2-t1", "c3-t1"]);
+    expect(await repository.getTranscriptsByCallId("c2")).toMatchObject([
+      { id: "c2-t1", text: "I want a refund", heardText: null, heardMs: null, generatedMs: null },
+      { id: "c2-t2", heardText: null },
+    ]);
+    const check = () =>
+      opened!.sqlite
+        .prepare("INSERT INTO transcripts_fts(transcripts_fts, rank) VALUES ('integrity-check', 1)")
+        .run();
+    check();
+    // An old row cut afterwards is found by its heard words only.
+    await repository.markTranscriptInterrupted("c2-t1", {
+      heardMs: 600,
+      generatedMs: 1500,
+      heardText: "I want a",
+    });
+    expect(await refunds()).toEqual(["c1-t1", "c1-t3", "c3-t1"]);
+    check();
+    before.flush();
+    repository.flush();
+    opened.sqlite.close();
+    expect(counts(dbPath)).toEqual({ ...EXPECTED, transcripts: 7, searchHits: 3 });
   });
 
   it("keeps every child row through a migration that rebuilds the calls table", async () => {

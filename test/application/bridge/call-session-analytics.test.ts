@@ -33,27 +33,34 @@ describe("CallSession analytics", () => {
     // The caller cuts in: the 200 ms still queued are never played.
     s.connection.speechStarted("in2", 1300);
     s.connection.usage({ input_tokens: 200, output_tokens: 30, total_tokens: 230 });
-    // Twilio's clock skips 40 ms (two lost frames) before the last 300 ms of silence.
+    // Twilio's clock skips 40 ms (two lost frames) before the last 300 ms of silence: filled
+    // with silence, so the timeline and the silence count them.
     s.silence(15, 40);
     await s.session.stop("stop");
 
     const rows = await s.analytics();
     expect(rows).toHaveLength(1);
-    const tokenUsage = { input_tokens: 320, output_tokens: 75, total_tokens: 395 };
+    // Nested details are summed too: cached input is priced apart (usage-meter.ts).
+    const tokenUsage = {
+      input_tokens: 320,
+      output_tokens: 75,
+      total_tokens: 395,
+      input_token_details: { cached_tokens: 64 },
+    };
     expect(rows[0]).toMatchObject({
       callerTalkMs: 1000,
       assistantTalkMs: 200,
-      // 100 ms before the answer and 300 ms after the barge-in; none while it played.
-      silenceMs: 400,
+      // 100 ms before the answer, 340 ms after the barge-in; none while it played.
+      silenceMs: 440,
       interruptions: 1,
       avgResponseLatencyMs: 100,
       p95ResponseLatencyMs: 100,
       sentiment: null,
     });
-    // toEqual, not toMatchObject: the nested usage object must not gain cached_tokens.
+    // toEqual, not toMatchObject: nothing but the usage reported joins the snapshot.
     expect(rows[0]?.customMetrics).toEqual({
       responseLatenciesMs: [100],
-      timelineMs: 1600,
+      timelineMs: 1640,
       tokenUsage,
     });
 
@@ -61,7 +68,8 @@ describe("CallSession analytics", () => {
     const metadata = await s.metadata();
     expect(metadata?.networkQuality).toBe("fair");
     expect(metadata?.customData).toEqual({
-      network: { frames: 80, jitterMs: 0, gaps: 1, missingMs: 40 },
+      network: { frames: 80, jitterMs: 0, gaps: 1, missingMs: 40, filledGaps: 1, filledMs: 40 },
+      endReason: "stop",
       tokenUsage,
     });
   });
@@ -74,7 +82,8 @@ describe("CallSession analytics", () => {
     const metadata = await s.metadata();
     expect(metadata?.networkQuality).toBeNull();
     expect(metadata?.customData).toEqual({
-      network: { frames: 9, jitterMs: 0, gaps: 0, missingMs: 0 },
+      network: { frames: 9, jitterMs: 0, gaps: 0, missingMs: 0, filledGaps: 0, filledMs: 0 },
+      endReason: "stop",
     });
     expect((await s.analytics())[0]?.customMetrics).toEqual({
       responseLatenciesMs: [],

@@ -132,7 +132,8 @@ describe("CallSession.stop", () => {
     expect(s.callerTrack()).toHaveLength(37 * CALLER_TRACK_SAMPLES_PER_FRAME);
     expect(h.store.writerOf(s.streamSid, "caller")!.droppedBytes).toBe(0);
     expect((await s.metadata())?.customData).toEqual({
-      network: { frames: 37, jitterMs: 0, gaps: 0, missingMs: 0 },
+      network: { frames: 37, jitterMs: 0, gaps: 0, missingMs: 0, filledGaps: 0, filledMs: 0 },
+      endReason: "stop",
     });
   });
 

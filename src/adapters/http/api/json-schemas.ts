@@ -50,6 +50,25 @@ export const TranscriptJson = z
     confidence: z.number().nullable(),
     offsetMs: z.number().int().nullable().describe("milliseconds from the call start"),
     interrupted: z.boolean().describe("true when the caller cut the assistant off"),
+    heardText: z
+      .string()
+      .nullable()
+      .describe(
+        "of an interrupted assistant turn, an estimate of the words the caller heard before the cut (`text` is all the model generated); search matches these words. null otherwise",
+      ),
+    heardMs: z
+      .number()
+      .int()
+      .nullable()
+      .describe("of an interrupted assistant turn, milliseconds of its audio the caller heard"),
+    generatedMs: z
+      .number()
+      .int()
+      .nullable()
+      .describe("of an interrupted assistant turn, milliseconds of audio the model had generated"),
+    failed: z
+      .boolean()
+      .describe("true for a caller turn whose transcription failed (its text is empty)"),
     createdAt: timestamp,
   })
   .register(apiSchemas, { id: "Transcript" });
@@ -83,6 +102,25 @@ export const CallMetadataJson = z
   })
   .register(apiSchemas, { id: "CallMetadata" });
 
+export const CallUsageJson = z
+  .strictObject({
+    tokenUsage: jsonObject
+      .nullable()
+      .describe(
+        "the Realtime model's usage (response.done), summed, nested token details included",
+      ),
+    transcriptionUsage: jsonObject
+      .nullable()
+      .describe("the caller transcription's usage (tokens or seconds), summed"),
+    estimatedCostUsd: z
+      .number()
+      .nullable()
+      .describe(
+        "estimated from the usage and list prices (OPENAI_PRICES); null when a model in use has no price",
+      ),
+  })
+  .register(apiSchemas, { id: "CallUsage" });
+
 export const CallDetailJson = z
   .strictObject({
     ...CallJson.shape,
@@ -90,6 +128,9 @@ export const CallDetailJson = z
     recordings: z.array(RecordingJson),
     transcriptCount: z.number().int(),
     analyticsCount: z.number().int(),
+    usage: CallUsageJson.nullable().describe(
+      "what the call used of OpenAI and its estimated cost, once stored (at the end of the call); null for a call without any",
+    ),
   })
   .register(apiSchemas, { id: "CallDetail" });
 
@@ -144,4 +185,5 @@ export type RecordingJson = z.infer<typeof RecordingJson>;
 export type TranscriptJson = z.infer<typeof TranscriptJson>;
 export type AnalyticsJson = z.infer<typeof AnalyticsJson>;
 export type CallMetadataJson = z.infer<typeof CallMetadataJson>;
+export type CallUsageJson = z.infer<typeof CallUsageJson>;
 export type SearchHitJson = z.infer<typeof SearchHitJson>;

@@ -3,6 +3,7 @@ import type { CallDetail } from "../../../application/queries.ts";
 import type { Analytics } from "../../../domain/analytics.ts";
 import type { Call } from "../../../domain/call.ts";
 import type { CallMetadata } from "../../../domain/call-metadata.ts";
+import { storedUsage } from "../../../domain/cost.ts";
 import type { Recording } from "../../../domain/recording.ts";
 import type { Transcript } from "../../../domain/transcript.ts";
 import type {
@@ -10,6 +11,7 @@ import type {
   CallDetailJson,
   CallJson,
   CallMetadataJson,
+  CallUsageJson,
   RecordingJson,
   SearchHitJson,
   TranscriptJson,
@@ -56,6 +58,10 @@ export const transcriptJson = (transcript: Transcript): TranscriptJson => ({
   confidence: transcript.confidence,
   offsetMs: transcript.offsetMs,
   interrupted: transcript.interrupted,
+  heardText: transcript.heardText,
+  heardMs: transcript.heardMs,
+  generatedMs: transcript.generatedMs,
+  failed: transcript.failed,
   createdAt: iso(transcript.createdAt),
 });
 
@@ -84,12 +90,17 @@ export const metadataJson = (m: CallMetadata): CallMetadataJson => ({
   updatedAt: iso(m.updatedAt),
 });
 
+/** The usage and cost the bridge stored in the call's metadata (customData), if any. */
+const usageJson = (metadata: CallMetadata | null): CallUsageJson | null =>
+  storedUsage(metadata?.customData ?? null);
+
 export const callDetailJson = (detail: CallDetail): CallDetailJson => ({
   ...callJson(detail.call),
   metadata: detail.metadata === null ? null : metadataJson(detail.metadata),
   recordings: detail.recordings.map(recordingJson),
   transcriptCount: detail.transcriptCount,
   analyticsCount: detail.analyticsCount,
+  usage: usageJson(detail.metadata),
 });
 
 export const searchHitJson = (hit: TranscriptHit): SearchHitJson => ({

@@ -285,6 +285,10 @@ describe("GET /api/calls/:id and its sub-resources", () => {
       confidence: 0.9,
       offsetMs: 5000,
       interrupted: false,
+      heardText: null,
+      heardMs: null,
+      generatedMs: null,
+      failed: false,
       createdAt: "2026-01-01T10:00:01.000Z",
     });
   });

@@ -60,6 +60,7 @@ describe("GET /openapi.json", () => {
         "CallDetail",
         "CallMetadata",
         "CallPage",
+        "CallUsage",
         "Error",
         "Recording",
         "RecordingList",

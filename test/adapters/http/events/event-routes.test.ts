@@ -77,6 +77,7 @@ describe("the per-call feed", () => {
       recordings: _r,
       transcriptCount: _t,
       analyticsCount: _a,
+      usage: _u,
       ...detail
     } = (await (await fetch(`${w.baseUrl}/api/calls/call-a`)).json()) as Record<string, unknown>;
     expect(endedJson).toEqual(detail);

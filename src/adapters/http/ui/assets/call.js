@@ -31,9 +31,11 @@ import { drawWaveform } from "./waveform.js";
  *   networkQuality: string | null, customData: Record<string, unknown> | null }} Metadata
  * @typedef {{ id: string, streamSid: string, callSid: string | null, caller: string | null,
  *   status: string, startedAt: string, endedAt: string | null, durationSeconds: number | null,
- *   metadata?: Metadata | null, recordings?: Recording[] }} CallDetail
+ *   metadata?: Metadata | null, recordings?: Recording[],
+ *   usage?: { estimatedCostUsd: number | null } | null }} CallDetail
  * @typedef {{ id: string, callId: string, speaker: string, text: string, offsetMs: number | null,
- *   interrupted: boolean, createdAt: string }} Turn
+ *   interrupted: boolean, heardText?: string | null, heardMs?: number | null,
+ *   generatedMs?: number | null, createdAt: string }} Turn
  * @typedef {{ id: string, sentiment: string | null, sentimentScore: number | null,
  *   callerTalkMs: number, assistantTalkMs: number, silenceMs: number, interruptions: number,
  *   avgResponseLatencyMs: number | null, p95ResponseLatencyMs: number | null,
@@ -177,11 +179,12 @@ function renderMeta() {
     ["Region", m?.region],
     ["Device", m?.deviceType],
     ["Network", m?.networkQuality],
+    ["Estimated cost", formatUsd(call.usage?.estimatedCostUsd)],
     ["Call SID", call.callSid, "mono"],
     ["Stream SID", call.streamSid, "mono"],
   ];
   // The stream's custom parameters repeat the caller and call SID shown above.
-  const shown = new Set(["caller", "callsid", "streamsid"]);
+  const shown = new Set(["caller", "callsid", "streamsid", "estimatedcostusd"]);
   const custom = m?.customData ?? {};
   for (const [key, value] of Object.entries(custom)) {
     if (shown.has(key.toLowerCase())) continue;
@@ -369,11 +372,36 @@ function turnItem(turn, arrived) {
         : null,
     ]),
     h("p", { class: "turn-text" }, [turn.text]),
+    heardLine(turn),
   ]);
   if (at !== null) {
     item.addEventListener("click", () => seekTo(at / 1000, true));
   }
   return item;
+}
+
+/**
+ * What the caller heard of an answer they cut off, when it differs from what was generated.
+ * @param {Turn} turn
+ */
+function heardLine(turn) {
+  const heard = turn.heardText;
+  if (heard === null || heard === undefined || heard === turn.text) return null;
+  const of =
+    turn.heardMs != null && turn.generatedMs != null
+      ? ` (${formatMs(turn.heardMs)} of ${formatMs(turn.generatedMs)})`
+      : "";
+  return h(
+    "p",
+    { class: "turn-heard", title: "An estimate: the text cut in proportion to the audio played" },
+    [`Heard${of}: ${heard === "" ? "nothing" : `${heard} …`}`],
+  );
+}
+
+/** @param {number | null | undefined} usd */
+function formatUsd(usd) {
+  if (usd === null || usd === undefined) return null;
+  return `$${usd < 0.01 ? usd.toFixed(4) : usd.toFixed(2)}`;
 }
 
 /** @param {number} ms */

@@ -1,0 +1,1 @@
+ALTER TABLE `transcripts` ADD `failed` integer DEFAULT false NOT NULL;
