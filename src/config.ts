@@ -100,6 +100,16 @@ const ConfigSchema = z.object({
   MODEL_DRAIN_SECONDS: integerFrom(0, 30).default(3),
   ANALYTICS_INTERVAL_SECONDS: integerFrom(1, 3600).default(15),
   MAX_BODY_BYTES: integerFrom(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  TWILIO_MAX_BODY_BYTES: integerFrom(1024, 1024 * 1024).default(64 * 1024),
+  MEDIA_STREAM_START_TIMEOUT_SECONDS: integerFrom(1, 600).default(10),
+  MAX_MEDIA_STREAMS: integerFrom(1, 100_000).default(1000),
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["1", "0", "true", "false"], { message: "must be 1 or 0 (true or false)" }))
+    .transform((v) => v === "1" || v === "true")
+    .default(false),
   DATABASE_READER_THREADS: integerFrom(0, 8).default(1),
   MIGRATIONS_PATH: z.string().trim().min(1).default("./migrations"),
   CALL_LANGUAGE: z
@@ -127,7 +137,18 @@ export interface Config {
     readonly prices: PriceTable;
   };
   readonly publicBaseUrl: string | undefined;
+  /**
+   * Whether X-Forwarded-Host / X-Forwarded-Proto describe the public URL (a proxy we run sets
+   * them); otherwise any client could choose the URL signatures are checked against.
+   */
+  readonly trustProxy: boolean;
   readonly twilioAuthToken: string | undefined;
+  /** Twilio's webhooks are a few KB: a far smaller limit than the API's on /twilio/*. */
+  readonly twilioMaxBodyBytes: number;
+  /** A media stream that sends no `start` within this is closed (1008). */
+  readonly mediaStreamStartTimeoutMs: number;
+  /** Media streams open at once beyond this are closed at once (1013). */
+  readonly maxMediaStreams: number;
   readonly apiKey: string | undefined;
   readonly logLevel: string;
   readonly recordingRetentionDays: number | undefined;
@@ -186,7 +207,11 @@ export function loadConfig(env: Env = process.env): Config {
       prices: Object.freeze(withPriceOverrides(DEFAULT_PRICES, c.OPENAI_PRICES ?? {})),
     }),
     publicBaseUrl: c.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
+    trustProxy: c.TRUST_PROXY,
     twilioAuthToken: c.TWILIO_AUTH_TOKEN,
+    twilioMaxBodyBytes: c.TWILIO_MAX_BODY_BYTES,
+    mediaStreamStartTimeoutMs: c.MEDIA_STREAM_START_TIMEOUT_SECONDS * 1000,
+    maxMediaStreams: c.MAX_MEDIA_STREAMS,
     apiKey: c.API_KEY,
     logLevel: c.LOG_LEVEL,
     recordingRetentionDays: c.RECORDING_RETENTION_DAYS,

@@ -111,6 +111,13 @@ export async function start(config: Config, overrides: Overrides = {}): Promise<
   if (!config.openai.apiKey) logger.warn({}, "OPENAI_API_KEY is unset: record-only mode, no AI");
   if (!config.twilioAuthToken) {
     logger.warn({}, "TWILIO_AUTH_TOKEN is unset: Twilio signatures are not checked");
+  } else if (!config.publicBaseUrl) {
+    logger.warn(
+      { trustProxy: config.trustProxy },
+      config.trustProxy
+        ? "PUBLIC_BASE_URL is unset: signatures are checked against the URL in Host and X-Forwarded-Host/-Proto"
+        : "PUBLIC_BASE_URL is unset: signatures are checked against the URL in Host and X-Forwarded-Proto; behind a proxy, set PUBLIC_BASE_URL (or TRUST_PROXY=1)",
+    );
   }
   if (!config.apiKey) logger.warn({}, "API_KEY is unset: /api is open to anyone who can reach it");
 

@@ -12,7 +12,7 @@ import {
 } from "../domain/transcript.ts";
 import type { CallStorage } from "./call-storage.ts";
 import type { Logger, RecordingSpec, RecordingWriter, StopReason } from "./ports/index.ts";
-import { renderTranscriptText } from "./transcript-text.ts";
+import { writeCallSidecars } from "./sidecars.ts";
 
 export type CallOutcome = "completed" | "failed";
 
@@ -199,15 +199,8 @@ export class ActiveCall {
   }
 
   private async writeSidecars(call: Call): Promise<void> {
-    const { calls, recordings } = this.storage;
     try {
-      const transcripts = await calls.getTranscriptsByCallId(call.id);
-      const metadata = await calls.getMetadataByCallId(call.id);
-      const startedAtMs = call.startedAt.getTime();
-      const text = renderTranscriptText(transcripts);
-      await recordings.writeSidecar(call.streamSid, startedAtMs, "transcript", text);
-      const json = `${JSON.stringify({ call, metadata }, null, 2)}\n`;
-      await recordings.writeSidecar(call.streamSid, startedAtMs, "metadata", json);
+      await writeCallSidecars(this.storage.calls, this.storage.recordings, call);
     } catch (error) {
       this.log.error({ err: describeError(error) }, "sidecar files could not be written");
     }

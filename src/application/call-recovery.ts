@@ -1,9 +1,15 @@
-import { endCall as endCallState } from "../domain/call.ts";
+import { type Call, endCall as endCallState } from "../domain/call.ts";
+import { describeError } from "../domain/errors.ts";
 import type { CallStorage } from "./call-storage.ts";
+import { writeCallSidecars } from "./sidecars.ts";
+
+/** Calls looked up at once: enough to overlap the database thread's latency, not flood it. */
+const LOOKUP_BATCH = 32;
 
 /**
- * After a crash: unfinished recordings become valid files with Recording rows, and calls left
- * `active` by the dead process are marked `failed`, ending when their audio ended.
+ * After a crash: unfinished recordings become valid files with Recording rows, calls left
+ * `active` by the dead process are marked `failed`, ending when their audio ended, and every
+ * call a crash left without its sidecar files gets them.
  */
 export async function recoverInterruptedCalls(
   storage: CallStorage,
@@ -30,6 +36,7 @@ export async function recoverInterruptedCalls(
     keep(call.id, call.startedAt.getTime(), finished.durationSeconds);
   }
   const stale = (await calls.getActiveCalls()).filter((call) => !isLive(call.streamSid));
+  const ended: Call[] = [];
   for (const call of stale) {
     const startedAtMs = call.startedAt.getTime();
     // A crash after a recording's rename but before its row leaves a final file with no row.
@@ -41,13 +48,68 @@ export async function recoverInterruptedCalls(
     }
     const endedAt = new Date(audioEnd.get(call.id) ?? clock.now().getTime());
     const safeEnd = endedAt < call.startedAt ? call.startedAt : endedAt;
-    await calls.updateCall(endCallState(call, "failed", safeEnd));
+    ended.push(await calls.updateCall(endCallState(call, "failed", safeEnd)));
   }
-  if (stale.length > 0 || recordingRows > 0) {
+  let sidecars = 0;
+  // Written even if a file exists: the status they record changed just now.
+  for (const call of ended) if (await writeSidecars(storage, call)) sidecars++;
+  try {
+    for (const call of await endedWithoutSidecars(storage, isLive)) {
+      if (await writeSidecars(storage, call)) sidecars++;
+    }
+  } catch (error) {
+    // The calls and recordings above are what start-up needs; missing files are not worth
+    // refusing to serve for.
+    logger.error({ err: describeError(error) }, "could not look for calls missing sidecar files");
+  }
+  if (stale.length > 0 || recordingRows > 0 || sidecars > 0) {
     logger.warn(
-      { calls: stale.length, recordings: recordingRows },
+      { calls: stale.length, recordings: recordingRows, sidecars },
       "recovered calls interrupted by a previous crash",
     );
   }
   return { calls: stale.length, recordings: recordingRows };
+}
+
+/**
+ * Ended calls that have a recording file but not both sidecar files: a crash between a call's
+ * status update and its sidecar writes leaves them (as does a write that failed). Found through
+ * the recordings folder, not the database: one listing, which start-up already pays for to
+ * recover `.part` files, instead of a scan of every call. A call without a recording file
+ * (retention deleted it with its sidecars, or storage failed during the call) is not looked at.
+ */
+async function endedWithoutSidecars(
+  storage: CallStorage,
+  isLive: (streamSid: string) => boolean,
+): Promise<Call[]> {
+  const { calls, recordings } = storage;
+  const candidates = (await recordings.findMissingSidecars()).filter((f) => !isLive(f.streamSid));
+  const missing: Call[] = [];
+  for (let i = 0; i < candidates.length; i += LOOKUP_BATCH) {
+    const batch = candidates.slice(i, i + LOOKUP_BATCH);
+    const found = await Promise.all(
+      batch.map(async ({ streamSid, startedAtMs }) => {
+        const call = await calls.getCallByStreamSid(streamSid);
+        // No row: a recording kept on disk without a call (logged when it was recovered).
+        if (call === null || call.startedAt.getTime() !== startedAtMs) return null;
+        return call.status === "active" ? null : call;
+      }),
+    );
+    for (const call of found) if (call !== null) missing.push(call);
+  }
+  return missing;
+}
+
+/** One call's sidecars; a failure is logged and leaves the rest of recovery going. */
+async function writeSidecars(storage: CallStorage, call: Call): Promise<boolean> {
+  try {
+    await writeCallSidecars(storage.calls, storage.recordings, call);
+    return true;
+  } catch (error) {
+    storage.logger.error(
+      { err: describeError(error), callId: call.id, streamSid: call.streamSid },
+      "sidecar files of a recovered call could not be written",
+    );
+    return false;
+  }
 }

@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import { WebSocket } from "ws";
 import { apiRoutes } from "../adapters/http/api/api-routes.ts";
 import { openApiRoutes } from "../adapters/http/api/openapi.ts";
+import { signedUrlRoutes, urlSignerFor } from "../adapters/http/api/signed-urls.ts";
 import { createHttpApp } from "../adapters/http/app.ts";
 import { eventRoutes } from "../adapters/http/events/event-routes.ts";
 import { metricsRoutes } from "../adapters/http/metrics-routes.ts";
@@ -53,6 +54,8 @@ export function createHttp(config: Config, { storage, bridge, logger, metrics }:
   const nodeWs = createNodeWebSocket({ app });
   nodeWs.wss.options.maxPayload = MAX_WS_FRAME_BYTES;
   const isCallActive = (callId: string) => callManager.isCallActive(callId);
+  // One signer for minting and checking, so the page's audio and feed URLs never carry the key.
+  const urlSigner = urlSignerFor(config.apiKey);
   createHttpApp(
     {
       logger,
@@ -70,11 +73,14 @@ export function createHttp(config: Config, { storage, bridge, logger, metrics }:
           metrics.httpRequest(method, route, status, seconds),
         activity,
       },
-      bodyLimit: { maxBytes: config.maxBodyBytes, paths: ["/api/*", "/twilio/*"] },
-      auth: { apiKey: config.apiKey, paths: ["/api/*"] },
+      // /twilio/* has its own, far smaller limit, inside its routes (Twilio's webhooks are a
+      // few KB, and a large unsigned form held the event loop while it was parsed and signed).
+      bodyLimit: { maxBytes: config.maxBodyBytes, paths: ["/api/*"] },
+      auth: { apiKey: config.apiKey, paths: ["/api/*"], urlSigner },
       mounts: [
         { prefix: "/api", routes: apiRoutes({ queries, isCallActive }) },
         { prefix: "/api", routes: eventRoutes({ hub, queries }) },
+        { prefix: "/api", routes: signedUrlRoutes(urlSigner) },
         { prefix: "/", routes: openApiRoutes({ apiKeyRequired: config.apiKey !== undefined }) },
         {
           prefix: "/",
@@ -90,8 +96,12 @@ export function createHttp(config: Config, { storage, bridge, logger, metrics }:
           routes: twilioRoutes({
             upgradeWebSocket: nodeWs.upgradeWebSocket,
             publicBaseUrl: config.publicBaseUrl,
+            trustProxy: config.trustProxy,
             authToken: config.twilioAuthToken,
             signedCalls: new SignedCalls(),
+            maxBodyBytes: config.twilioMaxBodyBytes,
+            startTimeoutMs: config.mediaStreamStartTimeoutMs,
+            maxStreams: config.maxMediaStreams,
             logger,
             onBadFrame: (kind) => metrics.error(`frame_${kind}`),
             createSession: bridge.createSession,

@@ -63,7 +63,8 @@ export async function openStorage(
 
 function ensureWritableFolder(variable: string, path: string): void {
   try {
-    mkdirSync(path, { recursive: true });
+    // Private from the start: it will hold phone numbers and transcripts.
+    mkdirSync(path, { recursive: true, mode: 0o700 });
     accessSync(path, constants.W_OK);
   } catch {
     throw new ConfigError(variable, `is not a writable folder: ${path}`);

@@ -4,10 +4,20 @@ import { afterEach, describe, expect, it } from "vitest";
 import { computeTwilioSignature } from "../../src/adapters/twilio/signature.ts";
 import { tone } from "../support/signals.ts";
 import { eventually, startTestServer, type TestServer } from "../support/test-server.ts";
-import { randomSid, TwilioSimulator, UpgradeRejectedError } from "../support/twilio-simulator.ts";
+import {
+  randomSid,
+  streamOfTwiml,
+  TwilioSimulator,
+  type TwilioSimulatorOptions,
+  UpgradeRejectedError,
+} from "../support/twilio-simulator.ts";
 
 const TOKEN = "test-auth-token-0123456789abcdef";
 const PUBLIC = "https://callbridge.example.ngrok.app";
+/** The TwiML's stream URL: the same for every call, signatures checked or not. */
+const STREAM_URL = "wss://callbridge.example.ngrok.app/twilio/media-stream";
+/** The single-use token each signed call's TwiML gives its stream, as `<Parameter name="streamToken">`. */
+const STREAM_TOKEN_VALUE = /^[\w-]{24}$/;
 
 let server: TestServer | null = null;
 afterEach(async () => {
@@ -47,7 +57,9 @@ function httpRequest(
 }
 
 /** The form fields Twilio posts to a voice webhook for an incoming call. */
-function voiceParams(callSid = randomSid("CA")): Record<string, string> {
+function voiceParams(
+  callSid = randomSid("CA"),
+): Record<string, string> & { CallSid: string; From: string; To: string } {
   return {
     AccountSid: randomSid("AC"),
     ApiVersion: "2010-04-01",
@@ -83,11 +95,30 @@ function signedVoice(s: TestServer, params: Record<string, string>, signedUrl: s
 }
 
 function streamOf(twiml: string) {
-  const url = /<Stream url="([^"]*)">/.exec(twiml)?.[1];
-  const parameters = Object.fromEntries(
-    [...twiml.matchAll(/<Parameter name="([^"]*)" value="([^"]*)"\/>/g)].map((m) => [m[1], m[2]]),
-  );
-  return { url, parameters };
+  const stream = streamOfTwiml(twiml);
+  if (!stream) throw new Error(`no <Stream> in ${twiml}`);
+  return stream;
+}
+
+/** A signed webhook for a new call (to PUBLIC), the stream its TwiML names, and its token. */
+async function signedCall(s: TestServer, params = voiceParams()) {
+  const answer = await signedVoice(s, params, `${PUBLIC}/twilio/voice`);
+  expect(answer.status).toBe(200);
+  const stream = streamOf(answer.body);
+  const token = stream.parameters.streamToken;
+  if (token === undefined) throw new Error(`no streamToken parameter in ${answer.body}`);
+  return { params, stream, token };
+}
+
+/** Twilio opening `url` (a public one, from the TwiML) through the proxy to the test server. */
+function twilioStream(s: TestServer, url: string, opts: Partial<TwilioSimulatorOptions> = {}) {
+  return TwilioSimulator.connect({
+    url,
+    connectTo: `ws://127.0.0.1:${s.running.port}`,
+    authToken: TOKEN,
+    realtime: false,
+    ...opts,
+  });
 }
 
 function expectForbidden(answer: HttpAnswer) {
@@ -122,6 +153,19 @@ function endedCall(s: TestServer, streamSid: string) {
 const filesOf = (s: TestServer, streamSid: string) =>
   readdirSync(s.recordingsDir).filter((name) => name.includes(streamSid));
 
+/** The stream's parameters without its token. */
+function withoutToken(parameters: Record<string, string>): Record<string, string> {
+  const { streamToken: _, ...rest } = parameters;
+  return rest;
+}
+
+/** `sim`'s stream was accepted, then closed at `start` with 1008, and left no call or file. */
+async function refusedAtStart(s: TestServer, sim: TwilioSimulator) {
+  expect(await sim.finished).toEqual({ code: 1008, reason: "unknown call" });
+  expect(await s.running.composition.calls.getCallByStreamSid(sim.streamSid)).toBeNull();
+  expect(filesOf(s, sim.streamSid)).toEqual([]);
+}
+
 describe("POST /twilio/voice with TWILIO_AUTH_TOKEN set", () => {
   it("answers a validly signed webhook with TwiML that streams to the public base URL", async () => {
     server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
@@ -132,8 +176,15 @@ describe("POST /twilio/voice with TWILIO_AUTH_TOKEN set", () => {
     expect(answer.contentType).toContain("text/xml");
     expect(answer.body).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><Response><Connect>/);
     const stream = streamOf(answer.body);
-    expect(stream.url).toBe("wss://callbridge.example.ngrok.app/twilio/media-stream");
+    // The contract's URL, with no token in it: the token rides in a <Parameter>.
+    expect(stream.url).toBe(STREAM_URL);
     expect(stream.parameters).toMatchObject({ caller: params.From, callSid: params.CallSid });
+    expect(stream.parameters.streamToken).toMatch(STREAM_TOKEN_VALUE);
+    // Each webhook, even for the same call, gets its own token.
+    const again = streamOf((await signedVoice(server, params, `${PUBLIC}/twilio/voice`)).body);
+    expect(again.url).toBe(STREAM_URL);
+    expect(again.parameters.streamToken).toMatch(STREAM_TOKEN_VALUE);
+    expect(again.parameters.streamToken).not.toBe(stream.parameters.streamToken);
   });
 
   it("refuses a webhook without a signature, or with a wrong one, with 403 JSON", async () => {
@@ -187,13 +238,11 @@ describe("POST /twilio/voice with TWILIO_AUTH_TOKEN set", () => {
     server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: `${PUBLIC}/` });
     const answer = await signedVoice(server, voiceParams(), `${PUBLIC}/twilio/voice`);
     expect(answer.status).toBe(200);
-    expect(streamOf(answer.body).url).toBe(
-      "wss://callbridge.example.ngrok.app/twilio/media-stream",
-    );
+    expect(streamOf(answer.body).url).toBe(STREAM_URL);
   });
 
-  it("derives the URL from Host and X-Forwarded-Proto when PUBLIC_BASE_URL is unset", async () => {
-    server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN });
+  it("derives the URL from Host, X-Forwarded-Proto and X-Forwarded-Host when PUBLIC_BASE_URL is unset and TRUST_PROXY=1", async () => {
+    server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, TRUST_PROXY: "1" });
     const params = voiceParams();
     const signature = computeTwilioSignature(
       TOKEN,
@@ -219,82 +268,163 @@ describe("POST /twilio/voice with TWILIO_AUTH_TOKEN set", () => {
     // Straight to the server: the URL is the plain http one it was called on.
     const direct = await signedVoice(server, params, `${server.baseUrl}/twilio/voice`);
     expect(direct.status).toBe(200);
-    expect(streamOf(direct.body).url).toBe(`${server.mediaStreamUrl}`);
+    expect(streamOf(direct.body).url).toBe(server.mediaStreamUrl);
+
+    // The proxy may name the public host too.
+    const forwardedHost = await postVoice(server, params, {
+      "X-Forwarded-Host": "calls.example.com",
+      "X-Forwarded-Proto": "https",
+      "X-Twilio-Signature": signature,
+    });
+    expect(forwardedHost.status).toBe(200);
+    expect(streamOf(forwardedHost.body).url).toBe("wss://calls.example.com/twilio/media-stream");
+  });
+});
+
+describe("forwarded headers without TRUST_PROXY", () => {
+  it("honour X-Forwarded-Proto (as the contract says) but not X-Forwarded-Host", async () => {
+    server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN });
+    const params = voiceParams();
+    const signature = computeTwilioSignature(
+      TOKEN,
+      "https://calls.example.com/twilio/voice",
+      params,
+    );
+    const headers = {
+      Host: "calls.example.com",
+      "X-Forwarded-Proto": "https",
+      "X-Twilio-Signature": signature,
+    };
+    const proxied = await postVoice(server, params, headers);
+    expect(proxied.status).toBe(200);
+    expect(streamOf(proxied.body).url).toBe("wss://calls.example.com/twilio/media-stream");
+
+    // X-Forwarded-Host is ignored: the URL stays the Host one, for the signature and the TwiML.
+    const withHost = await postVoice(server, params, {
+      ...headers,
+      "X-Forwarded-Host": "attacker.example",
+    });
+    expect(withHost.status).toBe(200);
+    expect(streamOf(withHost.body).url).toBe("wss://calls.example.com/twilio/media-stream");
+    const signedForForwardedHost = computeTwilioSignature(
+      TOKEN,
+      "https://attacker.example/twilio/voice",
+      params,
+    );
+    expectForbidden(
+      await postVoice(server, params, {
+        ...headers,
+        "X-Forwarded-Host": "attacker.example",
+        "X-Twilio-Signature": signedForForwardedHost,
+      }),
+    );
+  });
+
+  it("X-Forwarded-Host is the client's own word: signatures are checked against Host, not it", async () => {
+    server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN });
+    const params = voiceParams();
+    // A webhook signed for another site (say, one the same Twilio account also serves).
+    const elsewhere = computeTwilioSignature(TOKEN, "https://other.example/twilio/voice", params);
+    expectForbidden(
+      await postVoice(server, params, {
+        "X-Forwarded-Host": "other.example",
+        "X-Forwarded-Proto": "https",
+        "X-Twilio-Signature": elsewhere,
+      }),
+    );
+  });
+
+  it("X-Forwarded-Host never chooses the host the TwiML sends the call's audio to", async () => {
+    server = await startTestServer();
+    const answer = await postVoice(server, voiceParams(), {
+      "X-Forwarded-Host": "attacker.example",
+      "X-Forwarded-Proto": "https",
+    });
+    expect(answer.status).toBe(200);
+    expect(streamOf(answer.body).url).toBe(
+      `wss://127.0.0.1:${server.running.port}/twilio/media-stream`,
+    );
   });
 });
 
 describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
-  const streamUrl = "wss://callbridge.example.ngrok.app/twilio/media-stream";
-  const streamSignature = computeTwilioSignature(TOKEN, streamUrl);
-
   it("is refused with 403 without a signature or with a wrong one", async () => {
     server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
-    const url = server.mediaStreamUrl;
-    expect(await rejectedUpgrade(TwilioSimulator.connect({ url }))).toBe(403);
+    const { stream } = await signedCall(server);
+    const local = `ws://127.0.0.1:${server.running.port}`;
+    const connectTo = { url: stream.url, connectTo: local, customParameters: stream.parameters };
+    expect(await rejectedUpgrade(TwilioSimulator.connect(connectTo))).toBe(403);
     expect(
       await rejectedUpgrade(
         TwilioSimulator.connect({
-          url,
-          headers: { "X-Twilio-Signature": computeTwilioSignature("wrong", streamUrl) },
+          ...connectTo,
+          headers: { "X-Twilio-Signature": computeTwilioSignature("wrong", stream.url) },
         }),
       ),
     ).toBe(403);
     // Signed for the local address, not the public one Twilio was told to use.
+    const localUrl = `${local}${new URL(stream.url).pathname}`;
     expect(
       await rejectedUpgrade(
         TwilioSimulator.connect({
-          url,
-          headers: { "X-Twilio-Signature": computeTwilioSignature(TOKEN, url) },
+          url: localUrl,
+          authToken: TOKEN,
+          customParameters: stream.parameters,
         }),
       ),
     ).toBe(403);
     expect(readdirSync(server.recordingsDir)).toEqual([]);
   });
 
-  it("closes a validly signed stream with 1008 when its call never came through a signed webhook", async () => {
+  it("is signed over the fixed URL: there is no per-call stream path", async () => {
     server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
-    const sim = await TwilioSimulator.connect({
-      url: server.mediaStreamUrl,
-      headers: { "X-Twilio-Signature": streamSignature },
-      realtime: false,
-    });
-    await sim.play(tone(440, 200, 8000));
-    const close = await sim.finished;
-
-    expect(close.code).toBe(1008);
-    expect(await server.running.composition.calls.getCallByStreamSid(sim.streamSid)).toBeNull();
-    expect(filesOf(server, sim.streamSid)).toEqual([]);
-    const health = await httpRequest(`${server.baseUrl}/healthz`);
-    expect(JSON.parse(health.body)).toMatchObject({ status: "ok", activeCalls: 0 });
+    const { token } = await signedCall(server);
+    const withToken = `${STREAM_URL}/${token}`;
+    expect(await rejectedUpgrade(twilioStream(server, withToken))).toBe(404);
+    expect(readdirSync(server.recordingsDir)).toEqual([]);
   });
 
-  it("refuses a stream naming a signed callSid only in its custom parameters", async () => {
+  it("closes a start without a stream token with 1008, however validly signed, and records nothing", async () => {
     server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
-    const params = voiceParams();
-    expect((await signedVoice(server, params, `${PUBLIC}/twilio/voice`)).status).toBe(200);
-    // start.callSid is what Twilio sets; a forged stream cannot borrow a real call's sid.
-    const sim = await TwilioSimulator.connect({
-      url: server.mediaStreamUrl,
-      headers: { "X-Twilio-Signature": streamSignature },
-      customParameters: { callSid: params.CallSid! },
+    const { params, stream } = await signedCall(server);
+    const sim = await twilioStream(server, stream.url, {
+      callSid: params.CallSid,
+      customParameters: withoutToken(stream.parameters),
     });
-    expect((await sim.finished).code).toBe(1008);
-    expect(await server.running.composition.calls.getCallByStreamSid(sim.streamSid)).toBeNull();
+    await refusedAtStart(server, sim);
+    expect(readdirSync(server.recordingsDir)).toEqual([]);
+  });
+
+  it("closes a start with a token the server never issued with 1008, and records nothing", async () => {
+    server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
+    const { params, stream } = await signedCall(server);
+    for (const forged of ["A".repeat(24), "x", ""]) {
+      const sim = await twilioStream(server, stream.url, {
+        callSid: params.CallSid,
+        customParameters: { ...stream.parameters, streamToken: forged },
+      });
+      await refusedAtStart(server, sim);
+    }
+    expect(readdirSync(server.recordingsDir)).toEqual([]);
+
+    // The refusals used nothing up: the call's own token still opens its stream.
+    const real = await twilioStream(server, stream.url, {
+      callSid: params.CallSid,
+      customParameters: stream.parameters,
+    });
+    await real.play(tone(440, 200, 8000));
+    await real.hangUp();
+    expect((await endedCall(server, real.streamSid)).status).toBe("completed");
   });
 
   it("records the call when a signed webhook is followed by its signed stream", async () => {
     server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
-    const params = voiceParams();
-    const twiml = await signedVoice(server, params, `${PUBLIC}/twilio/voice`);
-    const stream = streamOf(twiml.body);
-    expect(stream.url).toBe(streamUrl);
+    const { params, stream, token } = await signedCall(server);
+    expect(stream.url).toBe(STREAM_URL);
 
-    const sim = await TwilioSimulator.connect({
-      url: server.mediaStreamUrl,
-      headers: { "X-Twilio-Signature": computeTwilioSignature(TOKEN, stream.url!) },
+    const sim = await twilioStream(server, stream.url, {
       callSid: params.CallSid,
       customParameters: stream.parameters,
-      realtime: false,
     });
     await sim.play(tone(440, 1000, 8000, 0.3));
     await sim.hangUp();
@@ -309,21 +439,129 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
     expect(recording?.durationSeconds).toBeCloseTo(1, 6);
     const metadata = await server.running.composition.calls.getMetadataByCallId(call.id);
     expect(metadata?.region).toBe("US/CA/SAN FRANCISCO");
+    // The token was a credential for this one stream: it is not kept with the call.
+    expect(metadata?.customData).not.toHaveProperty("streamToken");
+    expect(JSON.stringify(metadata)).not.toContain(token);
+  });
+
+  it("takes the caller, To and region from the signed webhook, not the stream's parameters", async () => {
+    server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
+    const { params, stream } = await signedCall(server);
+    const sim = await twilioStream(server, stream.url, {
+      callSid: params.CallSid,
+      customParameters: {
+        ...stream.parameters,
+        caller: "client:impostor",
+        From: "+15559999999",
+        To: "+15550000000",
+        FromCountry: "XX",
+        FromCity: "NOWHERE",
+      },
+    });
+    await sim.play(tone(440, 200, 8000));
+    await sim.hangUp();
+
+    const call = await endedCall(server, sim.streamSid);
+    expect(call.caller).toBe(params.From);
+    const metadata = await server.running.composition.calls.getMetadataByCallId(call.id);
+    expect(metadata).toMatchObject({ region: "US/CA/SAN FRANCISCO", deviceType: "phone" });
+    expect(metadata?.customData).toMatchObject({
+      caller: params.From,
+      To: params.To,
+      FromCountry: "US",
+      FromCity: "SAN FRANCISCO",
+    });
+    expect(metadata?.customData).not.toHaveProperty("From");
+    expect(metadata?.customData).not.toHaveProperty("streamToken");
+  });
+
+  it("refuses a replayed upgrade with the same TwiML parameters at start (1008): the token is used", async () => {
+    server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
+    const { params, stream } = await signedCall(server);
+    const opts = { callSid: params.CallSid, customParameters: stream.parameters };
+    const first = await twilioStream(server, stream.url, opts);
+    await first.play(tone(440, 200, 8000));
+    // Sent again (a replay of Twilio's own upgrade and start): the upgrade's signature is over
+    // the fixed URL, so it is accepted, but the token was used by the first stream.
+    await refusedAtStart(server, await twilioStream(server, stream.url, opts));
+    await first.hangUp();
+    expect((await endedCall(server, first.streamSid)).status).toBe("completed");
+    // Nor once the call has ended.
+    await refusedAtStart(server, await twilioStream(server, stream.url, opts));
+    const calls = await server.running.composition.calls.getAllCalls({
+      limit: 10,
+      callSid: params.CallSid,
+    });
+    expect(calls.data).toHaveLength(1);
+  });
+
+  it("opens one stream per signed call, even with a second webhook's token", async () => {
+    server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
+    const params = voiceParams();
+    const { stream } = await signedCall(server, params);
+    const { stream: second } = await signedCall(server, params);
+    const first = await twilioStream(server, stream.url, {
+      callSid: params.CallSid,
+      customParameters: stream.parameters,
+    });
+    await first.play(tone(440, 200, 8000));
+
+    const again = await twilioStream(server, second.url, {
+      callSid: params.CallSid,
+      customParameters: second.parameters,
+    });
+    await refusedAtStart(server, again);
+    await first.hangUp();
+    expect((await endedCall(server, first.streamSid)).status).toBe("completed");
+  });
+
+  it("refuses a stream whose start names another call than its token's", async () => {
+    server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
+    const { stream } = await signedCall(server);
+    // start.callSid is what Twilio sets; the parameters cannot lend it a signed call's sid.
+    const sim = await twilioStream(server, stream.url, { customParameters: stream.parameters });
+    await refusedAtStart(server, sim);
+    const health = await httpRequest(`${server.baseUrl}/healthz`);
+    expect(JSON.parse(health.body)).toMatchObject({ status: "ok", activeCalls: 0 });
+  });
+
+  it("refuses a start with another call's token, which stays good for its own call", async () => {
+    server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
+    const a = await signedCall(server);
+    const b = await signedCall(server);
+    const borrowed = await twilioStream(server, a.stream.url, {
+      callSid: a.params.CallSid,
+      customParameters: { ...a.stream.parameters, streamToken: b.token },
+    });
+    await refusedAtStart(server, borrowed);
+    expect(readdirSync(server.recordingsDir)).toEqual([]);
+
+    const own = await twilioStream(server, b.stream.url, {
+      callSid: b.params.CallSid,
+      customParameters: b.stream.parameters,
+    });
+    await own.play(tone(440, 200, 8000));
+    await own.hangUp();
+    expect(await endedCall(server, own.streamSid)).toMatchObject({
+      status: "completed",
+      callSid: b.params.CallSid,
+    });
   });
 
   it("accepts the stream signature over the URL with :443 written out", async () => {
     server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
-    const params = voiceParams();
-    await signedVoice(server, params, `${PUBLIC}/twilio/voice`);
+    const { params, stream } = await signedCall(server);
+    const path = new URL(stream.url).pathname;
     const sim = await TwilioSimulator.connect({
-      url: server.mediaStreamUrl,
+      url: `ws://127.0.0.1:${server.running.port}${path}`,
       headers: {
         "X-Twilio-Signature": computeTwilioSignature(
           TOKEN,
-          "wss://callbridge.example.ngrok.app:443/twilio/media-stream",
+          `wss://callbridge.example.ngrok.app:443${path}`,
         ),
       },
       callSid: params.CallSid,
+      customParameters: stream.parameters,
       realtime: false,
     });
     await sim.play(tone(440, 200, 8000));

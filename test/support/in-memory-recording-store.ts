@@ -4,6 +4,7 @@ import {
   sidecarFileName,
 } from "../../src/adapters/fs/file-names.ts";
 import type {
+  CallFiles,
   FinishedRecording,
   ReadableRecording,
   RecordingSpec,
@@ -22,6 +23,7 @@ export type RecordingStoreOperation =
   | "recoverPartials"
   | "findFinished"
   | "writeSidecar"
+  | "findMissingSidecars"
   | "read"
   | "delete"
   | "check";
@@ -214,6 +216,19 @@ export class InMemoryRecordingStore implements RecordingStore {
     this.throwIfFailing("writeSidecar");
     this.sidecars.set(fileKey, content);
     return fileKey;
+  }
+
+  async findMissingSidecars(): Promise<CallFiles[]> {
+    this.throwIfFailing("findMissingSidecars");
+    const missing = new Map<string, CallFiles>();
+    for (const { spec } of this.finals.values()) {
+      const { streamSid, startedAtMs } = spec;
+      const both = (["transcript", "metadata"] as const).every((kind) =>
+        this.sidecars.has(sidecarFileName(streamSid, startedAtMs, kind)),
+      );
+      if (!both) missing.set(`${streamSid}_${startedAtMs}`, { streamSid, startedAtMs });
+    }
+    return [...missing.values()];
   }
 
   async read(fileKey: string): Promise<ReadableRecording | null> {

@@ -13,6 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { type RawData, WebSocket } from "ws";
+import { computeTwilioSignature } from "../../src/adapters/twilio/signature.ts";
 import { decodeMuLaw, encodeMuLaw } from "../../src/domain/audio/index.ts";
 import { Conditions } from "./conditions.ts";
 
@@ -25,8 +26,19 @@ const MULAW_NEGATIVE_ZERO = 0x7f;
 export type JsonObject = { [key: string]: unknown };
 
 export interface TwilioSimulatorOptions {
-  /** e.g. ws://127.0.0.1:PORT/twilio/media-stream */
+  /**
+   * The stream URL, as the TwiML's `<Stream url>` gave it, e.g.
+   * ws://127.0.0.1:PORT/twilio/media-stream. (When the server checks signatures, pass the
+   * TwiML's `<Parameter>`s, its `streamToken` among them, as `customParameters`.)
+   */
   url: string;
+  /**
+   * Where to dial instead, e.g. ws://127.0.0.1:PORT when `url` is the server's public address:
+   * `url`'s path and query are kept, as a proxy in front of the server would forward them.
+   */
+  connectTo?: string;
+  /** Sign the upgrade like Twilio: X-Twilio-Signature over `url` (not `connectTo`). */
+  authToken?: string;
   /** Extra upgrade headers, e.g. X-Twilio-Signature. */
   headers?: Record<string, string>;
   streamSid?: string;
@@ -153,7 +165,11 @@ export class TwilioSimulator {
 
   /** Opens the socket, then sends `connected` and `start`. */
   static async connect(opts: TwilioSimulatorOptions): Promise<TwilioSimulator> {
-    const ws = new WebSocket(opts.url, { headers: opts.headers ?? {} });
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.authToken) {
+      headers["X-Twilio-Signature"] = computeTwilioSignature(opts.authToken, opts.url);
+    }
+    const ws = new WebSocket(dialedUrl(opts), { headers });
     ws.on("error", () => {
       // Errors before open reject below; later ones always end in 'close', which `finished` reports.
     });
@@ -544,6 +560,35 @@ export class TwilioSimulator {
     this.echoedMarks.push({ name, atMs: at - this.startedAt, cleared });
     this.sendEvent("mark", { mark: { name } });
   }
+}
+
+/** `opts.url`, or its path and query at `opts.connectTo`. */
+function dialedUrl(opts: TwilioSimulatorOptions): string {
+  if (opts.connectTo === undefined) return opts.url;
+  // Text, not `new URL()`: the signed URL's exact path is what the server must see.
+  const pathAndQuery = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(.*)$/i.exec(opts.url)?.[1] ?? "";
+  return `${opts.connectTo.replace(/\/+$/, "")}${pathAndQuery}`;
+}
+
+const unescapeXml = (value: string): string =>
+  value
+    .replaceAll("&lt;", "<")
+    .replaceAll("&gt;", ">")
+    .replaceAll("&quot;", '"')
+    .replaceAll("&apos;", "'")
+    .replaceAll("&amp;", "&");
+
+/** The `<Stream url>` and `<Parameter>`s of `<Connect><Stream>` TwiML; null without a Stream. */
+export function streamOfTwiml(
+  xml: string,
+): { url: string; parameters: Record<string, string> } | null {
+  const url = /<Stream\b[^>]*\burl="([^"]*)"/.exec(xml)?.[1];
+  if (url === undefined) return null;
+  const parameters: Record<string, string> = {};
+  for (const m of xml.matchAll(/<Parameter\b[^>]*?\bname="([^"]*)"[^>]*?\bvalue="([^"]*)"/g)) {
+    parameters[unescapeXml(m[1] ?? "")] = unescapeXml(m[2] ?? "");
+  }
+  return { url: unescapeXml(url), parameters };
 }
 
 export interface PlayCallOptions extends TwilioSimulatorOptions {

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import type {
+  CallFiles,
   FinishedRecording,
   ReadableRecording,
   RecordingSpec,
@@ -43,6 +44,16 @@ const MAX_CHANNELS = 8;
 const MAX_SAMPLE_RATE = 384_000;
 const DEFAULT_CHANNELS: Record<RecordingTrack, number> = { caller: 1, conversation: 2 };
 const TEMP_SIDECAR = /^(.+)\.[0-9a-f]{16}\.tmp$/;
+/**
+ * Owner-only: recordings and sidecars hold full phone numbers and what was said. The mode given
+ * at creation is narrowed by the umask, never widened, so no umask makes these files looser.
+ */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+/** Group and other permission bits. */
+const SHARED_BITS = 0o077;
+/** The sticky bit marks a folder shared by design (/tmp): never made private. */
+const STICKY_BIT = 0o1000;
 
 /**
  * Recordings and their sidecar files in one flat folder (contract: "Files under
@@ -67,6 +78,7 @@ export class FsRecordingStore implements RecordingStore {
     this.onBytesWritten = options.onBytesWritten ?? (() => undefined);
     this.onError = options.onError ?? (() => undefined);
     this.io = { ...nodeWriterIo, ...options.io };
+    this.makeRootPrivate();
   }
 
   /**
@@ -197,7 +209,7 @@ export class FsRecordingStore implements RecordingStore {
     let handle: fs.promises.FileHandle | undefined;
     try {
       await this.ensureRoot();
-      handle = await fs.promises.open(tempPath, "wx", 0o644);
+      handle = await fs.promises.open(tempPath, "wx", FILE_MODE);
       await handle.writeFile(content, "utf8");
       await handle.sync();
       await handle.close();
@@ -212,6 +224,29 @@ export class FsRecordingStore implements RecordingStore {
     } finally {
       this.liveTempNames.delete(tempName);
     }
+  }
+
+  async findMissingSidecars(): Promise<CallFiles[]> {
+    let names: string[];
+    try {
+      names = await fs.promises.readdir(this.root);
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return [];
+      throw this.unavailable("recovery", error);
+    }
+    const recorded = new Map<string, CallFiles>();
+    const sidecars = new Map<string, number>();
+    for (const name of names) {
+      const parsed = parseFileKey(name);
+      if (parsed === null) continue;
+      const stem = `${parsed.streamSid}_${parsed.startedAtMs}`;
+      if (parsed.kind === "recording") {
+        recorded.set(stem, { streamSid: parsed.streamSid, startedAtMs: parsed.startedAtMs });
+      } else {
+        sidecars.set(stem, (sidecars.get(stem) ?? 0) + 1);
+      }
+    }
+    return [...recorded].filter(([stem]) => sidecars.get(stem) !== 2).map(([, call]) => call);
   }
 
   async read(fileKey: string): Promise<ReadableRecording | null> {
@@ -275,7 +310,7 @@ export class FsRecordingStore implements RecordingStore {
     const probe = this.pathOf(`.probe-${randomBytes(8).toString("hex")}`);
     try {
       await this.ensureRoot();
-      await fs.promises.writeFile(probe, "", { flag: "wx" });
+      await fs.promises.writeFile(probe, "", { flag: "wx", mode: FILE_MODE });
       await fs.promises.rm(probe, { force: true });
     } catch (error) {
       await fs.promises.rm(probe, { force: true }).catch(() => undefined);
@@ -363,16 +398,81 @@ export class FsRecordingStore implements RecordingStore {
 
   private openNewSync(filePath: string): number {
     try {
-      return fs.openSync(filePath, "wx", 0o644);
+      return fs.openSync(filePath, "wx", FILE_MODE);
     } catch (error) {
       if (errorCode(error) !== "ENOENT") throw error;
-      fs.mkdirSync(this.root, { recursive: true });
-      return fs.openSync(filePath, "wx", 0o644);
+      fs.mkdirSync(this.root, { recursive: true, mode: DIR_MODE });
+      return fs.openSync(filePath, "wx", FILE_MODE);
     }
   }
 
   private async ensureRoot(): Promise<void> {
-    await fs.promises.mkdir(this.root, { recursive: true });
+    await fs.promises.mkdir(this.root, { recursive: true, mode: DIR_MODE });
+  }
+
+  /**
+   * The folder is made owner-only (0700) at start: created so if missing, and tightened if it is
+   * open to other users (a folder made before files were private, or by `mkdir` with the default
+   * umask, as the start-up writability check does). Tightening also chmods to 0600 every file in
+   * it that this store named, once: afterwards the folder's own mode says it was done, so later
+   * starts cost one stat. A folder with the sticky bit (shared by design, like /tmp) or owned by
+   * another user is left alone and logged: changing it would take access from others it is not
+   * ours to take. Failures are logged, not thrown: files are still created 0600, and whether the
+   * folder is writable is for create() and check() to say.
+   */
+  private makeRootPrivate(): void {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(this.root);
+    } catch (error) {
+      if (errorCode(error) !== "ENOENT") return;
+      try {
+        fs.mkdirSync(this.root, { recursive: true, mode: DIR_MODE });
+        // mkdir's mode is narrowed by the umask; set it exactly.
+        fs.chmodSync(this.root, DIR_MODE);
+      } catch {
+        // Reported by create() and check(), which need the folder.
+      }
+      return;
+    }
+    if (!stat.isDirectory() || (stat.mode & SHARED_BITS) === 0) return;
+    const uid = process.getuid?.();
+    if ((stat.mode & STICKY_BIT) !== 0 || (uid !== undefined && stat.uid !== uid)) {
+      this.logger.warn(
+        { mode: (stat.mode & 0o7777).toString(8) },
+        "the recording folder is open to other users and not ours to close; recordings in it are private files",
+      );
+      return;
+    }
+    try {
+      let tightened = 0;
+      for (const name of fs.readdirSync(this.root)) {
+        if (!this.isOurs(name)) continue;
+        fs.chmodSync(this.pathOf(name), FILE_MODE);
+        tightened++;
+      }
+      // Last, so a start killed half-way tightens again next time.
+      fs.chmodSync(this.root, DIR_MODE);
+      // An empty folder is the one the start-up check just made with the umask's mode: nothing
+      // was exposed, nothing to say.
+      if (tightened === 0) return;
+      this.logger.warn(
+        { files: tightened, previousMode: (stat.mode & 0o777).toString(8) },
+        "the recording folder was open to other users; made it and its files owner-only",
+      );
+    } catch (error) {
+      this.logger.error(
+        { code: errorCode(error) },
+        "could not make the recording folder owner-only",
+      );
+    }
+  }
+
+  /** A file this store names: a recording or sidecar, its `.part`, or an interrupted temp file. */
+  private isOurs(name: string): boolean {
+    const base = name.endsWith(PART_SUFFIX) ? name.slice(0, -PART_SUFFIX.length) : name;
+    const temp = TEMP_SIDECAR.exec(base);
+    return parseFileKey(temp?.[1] ?? base) !== null;
   }
 
   private unavailable(

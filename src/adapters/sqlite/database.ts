@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
@@ -14,6 +14,9 @@ export interface OpenedDatabase {
 }
 
 const IN_MEMORY = ":memory:";
+/** Owner-only: the database holds full phone numbers and every transcript. */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
 
 /**
  * Turns a DATABASE_URL into a file path: a `file:` prefix is accepted (`file:./x.db`,
@@ -42,7 +45,7 @@ export function openDatabase(url: string, options: OpenOptions = {}): OpenedData
       sqlite.pragma("busy_timeout = 5000");
       return { sqlite, db: drizzle(sqlite, { schema }) };
     }
-    if (path !== IN_MEMORY) mkdirSync(dirname(path), { recursive: true });
+    if (path !== IN_MEMORY) makePrivate(path);
     sqlite = new Database(path);
     // WAL lets readers (API) run while the media path writes; NORMAL is durable in WAL mode
     // except for the last transactions on power loss, which recordings survive via their files.
@@ -62,4 +65,26 @@ export function openDatabase(url: string, options: OpenOptions = {}): OpenedData
     });
   }
   return { sqlite, db: drizzle(sqlite, { schema }) };
+}
+
+/**
+ * Before the writer opens the file: a folder the server creates is 0700, and the database file is
+ * created 0600 here (an empty file is a valid empty SQLite database), because SQLite would create
+ * it 0644 and gives its -wal and -shm files the database file's own mode. A database file (or
+ * -wal/-shm) that already exists and is open to other users is tightened to 0600: these files are
+ * unambiguously the server's, and three chmods cost nothing. An existing folder is left as it is:
+ * it may be shared (DATABASE_URL=/var/lib/x.db), and a 0600 file in it is private anyway.
+ */
+function makePrivate(path: string): void {
+  const created = mkdirSync(dirname(path), { recursive: true, mode: DIR_MODE });
+  // mkdir's mode is narrowed by the umask; set exactly the folder the database lives in.
+  if (created !== undefined) chmodSync(dirname(path), DIR_MODE);
+  closeSync(openSync(path, "a", FILE_MODE));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, FILE_MODE);
+    } catch {
+      // Missing (no -wal yet), or another user's file: SQLite's open says what matters.
+    }
+  }
 }

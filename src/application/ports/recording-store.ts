@@ -47,6 +47,12 @@ export interface ReadableRecording {
 
 export type SidecarKind = "transcript" | "metadata";
 
+/** The two parts of every file name of one call. */
+export interface CallFiles {
+  streamSid: string;
+  startedAtMs: number;
+}
+
 export interface RecordingStore {
   create(spec: RecordingSpec): RecordingWriter;
   /** Turns every unfinished (.part) recording into a valid final file. */
@@ -62,6 +68,12 @@ export interface RecordingStore {
     kind: SidecarKind,
     content: string,
   ): Promise<string>;
+  /**
+   * The calls (by file stem) that have a final recording but not both sidecar files: what a
+   * crash between a call's status update and its sidecar writes leaves, or a failed write.
+   * One listing of the folder, which recovery reads at start anyway.
+   */
+  findMissingSidecars(): Promise<CallFiles[]>;
   read(fileKey: string): Promise<ReadableRecording | null>;
   /** Deletes a recording and its sidecars; missing files are not an error. */
   delete(fileKey: string): Promise<void>;

@@ -1,63 +1,92 @@
 import { describe, expect, it } from "vitest";
-import { SignedCalls } from "../../../src/adapters/twilio/signed-calls.ts";
+import {
+  type SignedCall,
+  SignedCalls,
+  STREAM_TOKEN,
+} from "../../../src/adapters/twilio/signed-calls.ts";
 
 function withClock(ttlMs: number, maxEntries: number) {
   const clock = { now: 1_000_000 };
   return { clock, calls: new SignedCalls(ttlMs, maxEntries, () => clock.now) };
 }
 
+const call = (callSid: string): SignedCall => ({
+  callSid,
+  caller: "+15551230000",
+  parameters: { caller: "+15551230000", callSid, FromCountry: "US" },
+});
+
 describe("SignedCalls", () => {
-  it("knows a callSid once it has been added, and no other", () => {
+  it("issues a distinct URL-safe token per webhook, each good for one stream", () => {
     const { calls } = withClock(60_000, 10);
-    calls.add("CA1");
-    expect(calls.has("CA1")).toBe(true);
-    expect(calls.has("CA2")).toBe(false);
+    const first = calls.issue(call("CA1"));
+    const second = calls.issue(call("CA2"));
+    expect(first).toMatch(STREAM_TOKEN);
+    expect(second).not.toBe(first);
+    expect(calls.has(first)).toBe(true);
+    expect(calls.has("A".repeat(24))).toBe(false);
+
+    expect(calls.take(first)).toEqual(call("CA1"));
+    expect(calls.has(first)).toBe(false);
+    expect(calls.take(first)).toBeNull();
+    expect(calls.take(second)?.callSid).toBe("CA2");
   });
 
-  it("forgets a callSid older than its time to live", () => {
+  it("gives one stream per CallSid, whichever of its tokens comes first", () => {
     const { clock, calls } = withClock(60_000, 10);
-    calls.add("CA1");
+    const first = calls.issue(call("CA1"));
+    const second = calls.issue(call("CA1"));
+    expect(calls.take(second)?.callSid).toBe("CA1");
+    expect(calls.take(first)).toBeNull();
+    // A webhook for the same call later (a retry) gets a token, but no second stream.
+    clock.now += 59_000;
+    const late = calls.issue(call("CA1"));
+    clock.now += 59_000;
+    expect(calls.has(late)).toBe(true);
+    expect(calls.take(late)).toBeNull();
+  });
+
+  it("refuses a token for another CallSid, and leaves it to its own call", () => {
+    const { calls } = withClock(60_000, 10);
+    const token = calls.issue(call("CA1"));
+    expect(calls.take(token, "CA2")).toBeNull();
+    expect(calls.has(token)).toBe(true);
+    expect(calls.take(token, "CA1")).toEqual(call("CA1"));
+    expect(calls.take(token, "CA1")).toBeNull();
+  });
+
+  it("expires a token after its time to live", () => {
+    const { clock, calls } = withClock(60_000, 10);
+    const token = calls.issue(call("CA1"));
     clock.now += 60_000;
-    expect(calls.has("CA1")).toBe(true);
+    expect(calls.has(token)).toBe(true);
     clock.now += 1;
-    expect(calls.has("CA1")).toBe(false);
+    expect(calls.has(token)).toBe(false);
+    expect(calls.take(token)).toBeNull();
   });
 
-  it("keeps at most maxEntries, dropping the oldest first", () => {
+  it("keeps at most maxEntries tokens, dropping the oldest first", () => {
     const { clock, calls } = withClock(60_000, 3);
-    for (const sid of ["CA1", "CA2", "CA3", "CA4"]) {
-      calls.add(sid);
+    const tokens = ["CA1", "CA2", "CA3", "CA4"].map((sid) => {
       clock.now += 1;
-    }
-    expect(["CA1", "CA2", "CA3", "CA4"].map((sid) => calls.has(sid))).toEqual([
-      false,
-      true,
-      true,
-      true,
-    ]);
-  });
-
-  it("refreshes a callSid added again, so it is not the oldest any more", () => {
-    const { clock, calls } = withClock(60_000, 2);
-    calls.add("CA1");
-    clock.now += 1;
-    calls.add("CA2");
-    clock.now += 1;
-    calls.add("CA1");
-    clock.now += 1;
-    calls.add("CA3");
-    expect([calls.has("CA1"), calls.has("CA2"), calls.has("CA3")]).toEqual([true, false, true]);
+      return calls.issue(call(sid));
+    });
+    expect(tokens.map((t) => calls.has(t))).toEqual([false, true, true, true]);
   });
 
   it("prunes expired entries when new ones arrive, so memory does not grow with old calls", () => {
     const { clock, calls } = withClock(1000, 1_000_000);
     for (let i = 0; i < 100; i++) {
-      calls.add(`CA${i}`);
+      calls.take(calls.issue(call(`CA${i}`)));
+      calls.issue(call(`CB${i}`));
       clock.now += 100;
     }
-    // Only the last ~10 (1000 ms / 100 ms) can still be there.
-    const alive = Array.from({ length: 100 }, (_, i) => calls.has(`CA${i}`)).filter(Boolean);
-    expect(alive.length).toBeLessThanOrEqual(11);
-    expect((calls as unknown as { seen: Map<string, number> }).seen.size).toBeLessThanOrEqual(11);
+    const sizes = calls as unknown as {
+      tokens: Map<string, unknown>;
+      streamed: Map<string, number>;
+    };
+    // Only the last ~10 (1000 ms / 100 ms) of each can still be there.
+    expect(sizes.tokens.size).toBeLessThanOrEqual(11);
+    expect(sizes.streamed.size).toBeLessThanOrEqual(11);
   });
 });

@@ -311,6 +311,24 @@ describe("the call browser in a real browser", () => {
     expect(requests.filter((url) => !url.startsWith(`${server.baseUrl}/`))).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
+
+  it("never put the API key in a URL: the audio and the feeds were loaded with signed URLs", async () => {
+    expect(requests.filter((url) => url.includes("access_token") || url.includes(API_KEY))).toEqual(
+      [],
+    );
+    const audio = requests.filter((url) => /\/api\/recordings\/[\w-]+\/audio\?/.test(url));
+    const feeds = requests.filter((url) => /\/api\/(calls\/[\w-]+\/)?events\?/.test(url));
+    expect(audio.length).toBeGreaterThan(0);
+    expect(feeds.length).toBeGreaterThan(1);
+    for (const url of [...audio, ...feeds]) {
+      const query = new URL(url).searchParams;
+      expect([...query.keys()].sort(), url).toEqual(["expires", "sig"]);
+    }
+    // The download link is in plain sight (and may be copied): it too is signed.
+    await page.goto(`${server.baseUrl}/calls/${callId}`);
+    const href = (await page.locator("#download").getAttribute("href")) ?? "";
+    expect(href).toMatch(/^\/api\/recordings\/[\w-]+\/audio\?expires=\d+&sig=[\w-]{43}$/);
+  });
 });
 
 describe("the call browser without API_KEY or an AI model", () => {

@@ -4,7 +4,7 @@ import { FakeRealtimeServer } from "../../support/fake-openai-realtime.ts";
 import { LogCapture, type LogLine } from "../../support/log-capture.ts";
 import { concat, silence, tone } from "../../support/signals.ts";
 import { eventually, startTestServer, type TestServer } from "../../support/test-server.ts";
-import { randomSid, TwilioSimulator } from "../../support/twilio-simulator.ts";
+import { randomSid, streamOfTwiml, TwilioSimulator } from "../../support/twilio-simulator.ts";
 
 const OPENAI_KEY = "sk-test-openai-4f1c9a2b7e6d5c3a";
 const API_KEY = "api-key-93b1e0c4d7f2a6e8";
@@ -53,12 +53,15 @@ async function loggedCall(level: string) {
   });
   expect(voice.status).toBe(200);
 
-  const wsUrl = `${PUBLIC.replace("https", "wss")}/twilio/media-stream`;
+  // The stream the TwiML gave (its parameters carry the call's stream token), reached locally.
+  const stream = streamOfTwiml(await voice.text());
   const sim = await TwilioSimulator.connect({
-    url: s.mediaStreamUrl,
-    headers: { "X-Twilio-Signature": computeTwilioSignature(TWILIO_TOKEN, wsUrl) },
+    url: stream?.url ?? "",
+    connectTo: `ws://127.0.0.1:${s.running.port}`,
+    authToken: TWILIO_TOKEN,
     callSid,
     caller: CALLER,
+    customParameters: stream?.parameters,
   });
   await sim.play(concat(tone(300, 1200, 8000, 0.4), silence(700, 8000)));
   await sim.waitForMedia(10, 15_000);

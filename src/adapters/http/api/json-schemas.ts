@@ -170,6 +170,22 @@ export const SearchPageJson = z
   .strictObject({ data: z.array(SearchHitJson), nextCursor })
   .register(apiSchemas, { id: "SearchPage" });
 
+/** The body of POST /api/signed-urls. Not strict: a request may carry fields a newer client adds. */
+export const SignedUrlRequestJson = z
+  .object({
+    path: z
+      .string()
+      .describe("what to open: /api/recordings/{id}/audio, /api/events or /api/calls/{id}/events"),
+  })
+  .register(apiSchemas, { id: "SignedUrlRequest" });
+
+export const SignedUrlJson = z
+  .strictObject({
+    url: z.string().describe("the path with expires (unix seconds) and sig; GET only"),
+    expiresAt: timestamp.describe("after this the URL is refused (401)"),
+  })
+  .register(apiSchemas, { id: "SignedUrl" });
+
 export const ErrorJson = z
   .strictObject({
     error: z.strictObject({
@@ -187,3 +203,4 @@ export type AnalyticsJson = z.infer<typeof AnalyticsJson>;
 export type CallMetadataJson = z.infer<typeof CallMetadataJson>;
 export type CallUsageJson = z.infer<typeof CallUsageJson>;
 export type SearchHitJson = z.infer<typeof SearchHitJson>;
+export type SignedUrlJson = z.infer<typeof SignedUrlJson>;

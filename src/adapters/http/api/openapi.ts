@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Hono } from "hono";
 import { z } from "zod";
 import {
@@ -9,6 +10,8 @@ import {
   ErrorJson,
   RecordingListJson,
   SearchPageJson,
+  SignedUrlJson,
+  SignedUrlRequestJson,
   TranscriptListJson,
 } from "./json-schemas.ts";
 import { CallListParams, IdParam, SearchParams } from "./query-schemas.ts";
@@ -79,15 +82,38 @@ const idParameter = (resource: string) => ({
   schema: schemaOf(IdParam),
 });
 
-/** For what browsers load without headers; only these routes accept it (QUERY_TOKEN_PATHS). */
+/**
+ * For what browsers load without headers; only these routes accept it (QUERY_TOKEN_PATHS).
+ * Deprecated: the key ends up in history and logs; signed URLs (POST /api/signed-urls) do not.
+ */
 const accessTokenParameter = {
   name: "access_token",
   in: "query",
   required: false,
+  deprecated: true,
   description:
-    "The API_KEY, for clients that cannot send an Authorization header (EventSource, <audio>)",
+    "The API_KEY, for clients that cannot send an Authorization header (EventSource, <audio>). " +
+    "Deprecated: use a signed URL from POST /api/signed-urls, which does not carry the key.",
   schema: { type: "string" },
 };
+
+/** The two halves of a URL minted by POST /api/signed-urls, in place of the key. */
+const signedUrlParameters = [
+  {
+    name: "expires",
+    in: "query",
+    required: false,
+    description: "Signed URL: when it stops being accepted (unix seconds)",
+    schema: { type: "string", pattern: "^[0-9]{1,12}$" },
+  },
+  {
+    name: "sig",
+    in: "query",
+    required: false,
+    description: "Signed URL: HMAC over GET, this path and expires; from POST /api/signed-urls",
+    schema: { type: "string", pattern: "^[A-Za-z0-9_-]{43}$" },
+  },
+];
 
 const EVENT_STREAM_DESCRIPTION =
   "Server-Sent Events. Event names: `call.started` and `call.ended` (data: a Call), " +
@@ -121,6 +147,7 @@ const audioOperation = (method: "GET" | "HEAD") => ({
   parameters: [
     idParameter("recording"),
     { name: "Range", in: "header", required: false, schema: { type: "string" } },
+    ...(method === "GET" ? signedUrlParameters : []),
     accessTokenParameter,
   ],
   responses: {
@@ -214,7 +241,7 @@ function paths(): Record<string, Record<string, unknown>> {
         summary: "Live events of every call",
         description: EVENT_STREAM_DESCRIPTION,
         tags: ["events"],
-        parameters: [accessTokenParameter],
+        parameters: [...signedUrlParameters, accessTokenParameter],
         responses: { "200": eventStreamResponse("The event stream"), ...errors() },
       },
     },
@@ -224,13 +251,35 @@ function paths(): Record<string, Record<string, unknown>> {
         summary: "Live events of one call",
         description: EVENT_STREAM_DESCRIPTION,
         tags: ["events"],
-        parameters: [idParameter("call"), accessTokenParameter],
+        parameters: [idParameter("call"), ...signedUrlParameters, accessTokenParameter],
         responses: { "200": eventStreamResponse("The call's event stream"), ...errors(404) },
       },
     },
     "/api/recordings/{id}/audio": {
       get: audioOperation("GET"),
       head: audioOperation("HEAD"),
+    },
+    "/api/signed-urls": {
+      post: {
+        operationId: "createSignedUrl",
+        summary: "A short-lived URL that opens one recording's audio or one feed without the key",
+        description:
+          "For what a browser loads by itself (<audio>, a download link, EventSource), which " +
+          "cannot send an Authorization header. The URL is valid for GET on that path only, " +
+          "until expiresAt: one hour for audio, ten minutes for a feed (checked when the feed " +
+          "connects; an open feed is not cut at expiry). Signed with a key derived from " +
+          "API_KEY, so every server with the same API_KEY accepts it and changing API_KEY " +
+          "revokes it. Without API_KEY nothing checks the signature.",
+        tags: ["recordings", "events"],
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: ref(SignedUrlRequestJson) } },
+        },
+        responses: {
+          "200": jsonResponse("The signed URL (path and query)", SignedUrlJson),
+          ...errors(400),
+        },
+      },
     },
     "/api/search": {
       get: {
@@ -290,10 +339,19 @@ export function openApiDocument(options: OpenApiOptions = {}): Record<string, un
   };
 }
 
-/** GET /openapi.json. Public, like the API's shape itself; only /api/* is behind API_KEY. */
+/**
+ * GET /openapi.json. Public, like the API's shape itself; only /api/* is behind API_KEY. It
+ * changes only with a new version or a restart with(out) API_KEY, so clients may cache it but
+ * revalidate each time: the ETag makes that a 304.
+ */
 export function openApiRoutes(options: OpenApiOptions = {}): Hono {
-  const document = openApiDocument(options);
+  const body = JSON.stringify(openApiDocument(options));
+  const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 16)}"`;
+  const headers = { "Cache-Control": "public, no-cache", ETag: etag };
   const app = new Hono();
-  app.get("/openapi.json", (c) => c.json(document));
+  app.get("/openapi.json", (c) => {
+    if (c.req.header("if-none-match") === etag) return c.body(null, 304, headers);
+    return c.body(body, 200, { ...headers, "Content-Type": "application/json" });
+  });
   return app;
 }

@@ -22,7 +22,8 @@ const HEARTBEAT = Symbol("heartbeat");
 /**
  * Server-Sent Events, mounted at "/api": `GET /api/events` (every call) and
  * `GET /api/calls/:id/events` (one call). The API key applies (createHttpApp); since EventSource
- * cannot send headers, it is also accepted as `?access_token=` here (QUERY_TOKEN_PATHS).
+ * cannot send headers, a signed URL (signed-urls.ts) opens these too, as does the deprecated
+ * `?access_token=` (QUERY_TOKEN_PATHS).
  */
 export function eventRoutes(deps: EventRoutesDeps): Hono {
   const app = new Hono();

@@ -29,9 +29,13 @@ const PAGE_HEADERS = {
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
     "media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; " +
     "frame-ancestors 'none'",
-  // The audio and feed URLs may carry ?access_token=: never hand them to another site.
+  // The audio and feed URLs carry a signature (a short-lived credential): never hand them to
+  // another site.
   "Referrer-Policy": "no-referrer",
   "X-Content-Type-Options": "nosniff",
+  // The shell holds no call data (the script fetches it), so it may be kept, but revalidated
+  // so that a new version of the page is never hidden behind an old copy.
+  "Cache-Control": "no-cache",
 };
 
 const DEFAULT_BUCKETS = 800;

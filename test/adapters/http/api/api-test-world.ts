@@ -8,6 +8,7 @@ import { FsRecordingStore } from "../../../../src/adapters/fs/fs-recording-store
 import { WAV_HEADER_BYTES, wavHeader } from "../../../../src/adapters/fs/wav-header.ts";
 import { apiRoutes } from "../../../../src/adapters/http/api/api-routes.ts";
 import { openApiRoutes } from "../../../../src/adapters/http/api/openapi.ts";
+import { signedUrlRoutes, urlSignerFor } from "../../../../src/adapters/http/api/signed-urls.ts";
 import { createHttpApp } from "../../../../src/adapters/http/app.ts";
 import { createLogger } from "../../../../src/adapters/logging/pino-logger.ts";
 import { type OpenedDatabase, openDatabase } from "../../../../src/adapters/sqlite/database.ts";
@@ -47,7 +48,7 @@ export interface ApiWorld {
 
 /**
  * A real database file and a real recording folder in a fresh temp dir, behind the real HTTP
- * app: health routes, the API, /openapi.json, the one error mapping, and a stand-in
+ * app: health routes, the API and its signed URLs, /openapi.json, the one error mapping, and a stand-in
  * /twilio/voice route, with the body limit and API key applied as main.ts applies them.
  */
 export function createApiWorld(options: WorldOptions = {}): ApiWorld {
@@ -67,13 +68,15 @@ export function createApiWorld(options: WorldOptions = {}): ApiWorld {
     twilioBodies.push(await c.req.text());
     return c.text("<Response/>", 200, { "Content-Type": "text/xml" });
   });
+  const urlSigner = urlSignerFor(options.apiKey);
   const app = createHttpApp({
     logger: createLogger("silent"),
     health: { calls: repository, recordings: store, activeCalls: () => live.size },
     bodyLimit: { maxBytes: options.maxBodyBytes ?? 64 * 1024, paths: ["/api/*", "/twilio/*"] },
-    auth: { apiKey: options.apiKey, paths: ["/api/*"] },
+    auth: { apiKey: options.apiKey, paths: ["/api/*"], urlSigner },
     mounts: [
       { prefix: "/api", routes: apiRoutes({ queries, isCallActive: (id) => live.has(id) }) },
+      { prefix: "/api", routes: signedUrlRoutes(urlSigner) },
       { prefix: "/", routes: openApiRoutes({ apiKeyRequired: options.apiKey !== undefined }) },
       { prefix: "/", routes: twilio },
     ],

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { apiRoutes } from "../../../../src/adapters/http/api/api-routes.ts";
 import { openApiDocument } from "../../../../src/adapters/http/api/openapi.ts";
+import { signedUrlRoutes, UrlSigner } from "../../../../src/adapters/http/api/signed-urls.ts";
 import { CallEventHub } from "../../../../src/adapters/http/events/call-event-hub.ts";
 import { eventRoutes } from "../../../../src/adapters/http/events/event-routes.ts";
 import { CallQueries } from "../../../../src/application/queries.ts";
@@ -66,6 +67,8 @@ describe("GET /openapi.json", () => {
         "RecordingList",
         "SearchHit",
         "SearchPage",
+        "SignedUrl",
+        "SignedUrlRequest",
         "Transcript",
         "TranscriptList",
       ].sort(),
@@ -78,7 +81,8 @@ describe("GET /openapi.json", () => {
     // The live feeds are mounted at /api beside the API (main.ts) and documented with it.
     const app = new Hono()
       .route("/api", apiRoutes({ queries, isCallActive: () => false }))
-      .route("/api", eventRoutes({ hub: new CallEventHub(), queries }));
+      .route("/api", eventRoutes({ hub: new CallEventHub(), queries }))
+      .route("/api", signedUrlRoutes(UrlSigner.random()));
     const served = app.routes
       .filter((route) => route.method !== "ALL")
       .map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, "{$1}")}`);

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import { apiRoutes } from "../../../../src/adapters/http/api/api-routes.ts";
+import { signedUrlRoutes, urlSignerFor } from "../../../../src/adapters/http/api/signed-urls.ts";
 import { createHttpApp } from "../../../../src/adapters/http/app.ts";
 import { CallEventHub } from "../../../../src/adapters/http/events/call-event-hub.ts";
 import { eventRoutes } from "../../../../src/adapters/http/events/event-routes.ts";
@@ -30,13 +31,15 @@ export async function startEventsWorld(options: EventsWorldOptions = {}): Promis
   const api = createApiWorld({ apiKey: options.apiKey });
   const hub = new CallEventHub();
   const queries = new CallQueries({ calls: api.repository, recordings: api.store });
+  const urlSigner = urlSignerFor(options.apiKey);
   const app = createHttpApp({
     logger: createLogger("silent"),
     health: { calls: api.repository, recordings: api.store, activeCalls: () => 0 },
     bodyLimit: { maxBytes: 64 * 1024, paths: ["/api/*"] },
-    auth: { apiKey: options.apiKey, paths: ["/api/*"] },
+    auth: { apiKey: options.apiKey, paths: ["/api/*"], urlSigner },
     mounts: [
       { prefix: "/api", routes: apiRoutes({ queries, isCallActive: () => false }) },
+      { prefix: "/api", routes: signedUrlRoutes(urlSigner) },
       {
         prefix: "/api",
         routes: eventRoutes({

@@ -143,6 +143,29 @@ describe("the page's assets", () => {
       expect(source.replaceAll("http://www.w3.org/2000/svg", "")).not.toMatch(/https?:\/\//);
     }
   });
+
+  it("never put the API key in a URL: what the browser loads alone gets a signed URL", async () => {
+    start(API_KEY);
+    for (const name of ASSET_NAMES.filter((n) => n.endsWith(".js"))) {
+      const source = await (await get(`/ui/assets/${name}`)).text();
+      expect(source, name).not.toContain("access_token");
+    }
+    const common = await (await get("/ui/assets/common.js")).text();
+    expect(common).toContain("/api/signed-urls");
+  });
+});
+
+describe("headers of the pages and assets", () => {
+  it("are nosniff; the shell and its assets are revalidated on every load", async () => {
+    start(API_KEY);
+    for (const path of ["/", "/calls/call-1", "/calls/not%20an%20id", "/ui/assets/common.js"]) {
+      const response = await get(path);
+      expect(response.headers.get("x-content-type-options"), path).toBe("nosniff");
+      expect(response.headers.get("cache-control"), path).toBe("no-cache");
+    }
+    // An answer without a policy of its own (here a refused peaks request) is not kept at all.
+    expect((await get("/ui/recordings/x/peaks")).headers.get("cache-control")).toBe("no-store");
+  });
 });
 
 describe("waveform peaks", () => {

@@ -15,12 +15,13 @@ import {
   formatMs,
   formatOffset,
   h,
+  isFresh,
   openFeed,
   ready,
   showError,
+  signedUrl,
   speakerLabel,
   statusBadge,
-  withToken,
 } from "./common.js";
 import { drawWaveform } from "./waveform.js";
 
@@ -228,19 +229,41 @@ async function renderRecording() {
     ? "Caller and assistant, as the caller heard them. Click the lanes or a turn to jump there."
     : "Only the caller's side was recorded. Click the lane or a turn to jump there.";
   const audioPath = `/api/recordings/${encodeURIComponent(recording.id)}/audio`;
-  player.src = withToken(audioPath);
+  // A signed URL, not the key: the player and the download link are in plain sight.
+  let audioUrl = await signedUrl(audioPath);
+  player.src = audioUrl.url;
   player.hidden = false;
-  const download = h(
-    "a",
-    {
-      id: "download",
-      class: "button",
-      href: withToken(audioPath),
-      download: `call-${callId}-${recording.track}.wav`,
-    },
-    [`Download WAV (${stereo ? "stereo" : "mono"}, ${formatBytes(recording.sizeBytes)})`],
+  const download = /** @type {HTMLAnchorElement} */ (
+    h(
+      "a",
+      {
+        id: "download",
+        class: "button",
+        href: audioUrl.url,
+        download: `call-${callId}-${recording.track}.wav`,
+      },
+      [`Download WAV (${stereo ? "stereo" : "mono"}, ${formatBytes(recording.sizeBytes)})`],
+    )
   );
   del.before(download);
+  const renewAudioUrl = async () => {
+    audioUrl = await signedUrl(audioPath);
+    download.href = audioUrl.url;
+  };
+  // The player asks for each Range with the same URL; once it has expired the server refuses
+  // it, so the source is replaced where playback was.
+  player.addEventListener("error", async () => {
+    if (isFresh(audioUrl)) return;
+    const at = player.currentTime;
+    await renewAudioUrl();
+    player.src = audioUrl.url;
+    player.currentTime = at;
+  });
+  download.addEventListener("click", (event) => {
+    if (isFresh(audioUrl)) return;
+    event.preventDefault();
+    void renewAudioUrl().then(() => download.click());
+  });
 
   player.addEventListener("timeupdate", () => onTime(player.currentTime));
   player.addEventListener("seeked", () => onTime(player.currentTime));

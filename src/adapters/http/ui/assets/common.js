@@ -166,50 +166,108 @@ export async function api(path, init = {}) {
 }
 
 /**
- * The URL with `?access_token=` where a key is set: for what the browser loads by itself
- * (EventSource, <audio>, downloads) and so cannot be given an Authorization header.
- * @param {string} path
+ * @typedef {object} SignedUrl
+ * @property {string} url path and query
+ * @property {number} expiresAtMs when the server stops accepting it (Infinity without a key)
  */
-export function withToken(path) {
-  const key = currentKey();
-  if (!key) return path;
-  const url = new URL(path, location.origin);
-  url.searchParams.set("access_token", key);
-  return url.pathname + url.search;
+
+/** Asked for again this long before it expires, so a URL is never handed out nearly dead. */
+const RESIGN_MARGIN_MS = 30_000;
+
+/**
+ * A URL for what the browser loads by itself (EventSource, <audio>, downloads), which cannot be
+ * given an Authorization header. Where a key is set the server signs the path for a while
+ * (POST /api/signed-urls): the key itself never goes into a URL, so neither the history, a
+ * copied link nor a server log holds it.
+ * @param {string} path
+ * @returns {Promise<SignedUrl>}
+ */
+export async function signedUrl(path) {
+  if (!keyRequired()) return { url: path, expiresAtMs: Number.POSITIVE_INFINITY };
+  const answer = await api("/api/signed-urls", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ path }),
+  });
+  return { url: answer.url, expiresAtMs: Date.parse(answer.expiresAt) };
 }
+
+/** @param {SignedUrl} signed */
+export const isFresh = (signed) => Date.now() < signed.expiresAtMs - RESIGN_MARGIN_MS;
 
 /**
  * @typedef {object} Feed
- * @property {EventSource} source
  * @property {Promise<boolean>} opened resolves true once subscribed, false if that failed
  * @property {() => void} close
  */
 
+/** What the server asks EventSource to wait before reconnecting (event-routes.ts RETRY_MS). */
+const FEED_RETRY_MS = 3000;
+
 /**
  * Subscribes to an SSE feed. The server subscribes before it answers, so what is loaded after
- * `opened` resolves cannot miss an event; EventSource reconnects by itself after a drop.
+ * `opened` resolves cannot miss an event; EventSource reconnects by itself after a drop. Its
+ * signed URL is checked only when it connects: once it has expired, a reconnect is refused and
+ * EventSource gives up, so the feed is opened again with a new URL.
  * @param {string} path
  * @param {Record<string, (data: any) => void>} handlers by event name
  * @param {{ onReconnect?: () => void }} [options]
  * @returns {Feed}
  */
 export function openFeed(path, handlers, options = {}) {
-  const source = new EventSource(withToken(path));
-  for (const [name, handle] of Object.entries(handlers)) {
-    source.addEventListener(name, (event) => {
-      handle(JSON.parse(/** @type {MessageEvent} */ (event).data));
+  /** @type {EventSource | null} */
+  let source = null;
+  let closed = false;
+  let opens = 0;
+  /** @type {(value: boolean) => void} */
+  let settle = () => {};
+  const opened = /** @type {Promise<boolean>} */ (
+    new Promise((resolve) => {
+      settle = resolve;
+    })
+  );
+
+  async function connect() {
+    /** @type {SignedUrl} */
+    let signed;
+    try {
+      signed = await signedUrl(path);
+    } catch {
+      settle(false);
+      return;
+    }
+    if (closed) return;
+    const current = new EventSource(signed.url);
+    source = current;
+    for (const [name, handle] of Object.entries(handlers)) {
+      current.addEventListener(name, (event) => {
+        handle(JSON.parse(/** @type {MessageEvent} */ (event).data));
+      });
+    }
+    current.addEventListener("open", () => {
+      opens++;
+      settle(true);
+      if (opens > 1) options.onReconnect?.();
+    });
+    current.addEventListener("error", () => {
+      if (opens === 0) settle(false);
+      // CONNECTING: EventSource retries by itself. CLOSED: the server refused the reconnect;
+      // only an expired URL is worth replacing (a deleted call stays refused).
+      if (current.readyState !== EventSource.CLOSED || closed || isFresh(signed)) return;
+      setTimeout(() => {
+        if (!closed) void connect();
+      }, FEED_RETRY_MS);
     });
   }
-  let opens = 0;
-  source.addEventListener("open", () => {
-    opens++;
-    if (opens > 1) options.onReconnect?.();
-  });
-  const opened = new Promise((resolve) => {
-    source.addEventListener("open", () => resolve(true), { once: true });
-    source.addEventListener("error", () => resolve(false), { once: true });
-  });
-  return { source, opened: /** @type {Promise<boolean>} */ (opened), close: () => source.close() };
+
+  void connect();
+  return {
+    opened,
+    close: () => {
+      closed = true;
+      source?.close();
+    },
+  };
 }
 
 // ---- formatting -----------------------------------------------------------------------------
