@@ -138,14 +138,18 @@ export class FsRecordingStore implements RecordingStore {
     });
   }
 
-  async recoverPartials(): Promise<FinishedRecording[]> {
-    let names: string[];
+  /** The folder's file names; none when it does not exist (yet). */
+  private async namesForRecovery(): Promise<string[]> {
     try {
-      names = await fs.promises.readdir(this.root);
+      return await fs.promises.readdir(this.root);
     } catch (error) {
       if (errorCode(error) === "ENOENT") return [];
       throw this.unavailable("recovery", error);
     }
+  }
+
+  async recoverPartials(): Promise<FinishedRecording[]> {
+    const names = await this.namesForRecovery();
     const recovered: FinishedRecording[] = [];
     for (const name of names.sort()) {
       if (name.endsWith(PART_SUFFIX) && !this.livePartNames.has(name)) {
@@ -227,13 +231,7 @@ export class FsRecordingStore implements RecordingStore {
   }
 
   async findMissingSidecars(): Promise<CallFiles[]> {
-    let names: string[];
-    try {
-      names = await fs.promises.readdir(this.root);
-    } catch (error) {
-      if (errorCode(error) === "ENOENT") return [];
-      throw this.unavailable("recovery", error);
-    }
+    const names = await this.namesForRecovery();
     const recorded = new Map<string, CallFiles>();
     const sidecars = new Map<string, number>();
     for (const name of names) {
