@@ -115,7 +115,7 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
   private readonly pendingTranscripts = new Set<string>();
   /** Responses created and not done yet. */
   private readonly openResponses = new Set<string>();
-  private drain_: { awaitingCommit: boolean; done: () => void; timer: NodeJS.Timeout } | null =
+  private draining: { awaitingCommit: boolean; done: () => void; timer: NodeJS.Timeout } | null =
     null;
 
   constructor(
@@ -218,7 +218,7 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
 
   drain(maxWaitMs: number): Promise<void> {
     if (this.closed) return Promise.resolve();
-    if (this.socket.readyState !== WebSocket.OPEN || this.drain_) {
+    if (this.socket.readyState !== WebSocket.OPEN || this.draining) {
       this.close();
       return Promise.resolve();
     }
@@ -228,7 +228,7 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.endDrain(), maxWaitMs);
       timer.unref?.();
-      this.drain_ = { awaitingCommit: true, done: resolve, timer };
+      this.draining = { awaitingCommit: true, done: resolve, timer };
     });
   }
 
@@ -246,7 +246,7 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
 
   /** Closes once nothing the call is waiting for is pending any more. */
   private checkDrained(): void {
-    const d = this.drain_;
+    const d = this.draining;
     if (
       d &&
       !d.awaitingCommit &&
@@ -258,9 +258,9 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
   }
 
   private endDrain(): void {
-    const d = this.drain_;
+    const d = this.draining;
     if (!d) return;
-    this.drain_ = null;
+    this.draining = null;
     clearTimeout(d.timer);
     this.close();
     d.done();
@@ -307,7 +307,7 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
         return;
       case "input_audio_buffer.committed":
         this.pendingTranscripts.add(event.item_id);
-        if (this.drain_) this.drain_.awaitingCommit = false;
+        if (this.draining) this.draining.awaitingCommit = false;
         return;
       case "response.created":
         this.openResponses.add(event.response.id);
@@ -354,8 +354,8 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
       }
       case "error": {
         this.lastErrorCode = event.error.code ?? null;
-        if (event.error.code === COMMIT_EMPTY && this.drain_) {
-          this.drain_.awaitingCommit = false;
+        if (event.error.code === COMMIT_EMPTY && this.draining) {
+          this.draining.awaitingCommit = false;
           this.checkDrained();
           return;
         }

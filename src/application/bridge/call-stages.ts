@@ -61,7 +61,6 @@ export interface Stages {
   transcripts: CallTranscripts;
   writes: PendingWrites;
   timeline: Timeline;
-  history: ConversationHistory;
 }
 
 /** Wires one started call's stages to each other and to the session's ports. */
@@ -108,5 +107,5 @@ export function createStages(
   });
   const caller = new CallerAudio(call, mixer, telemetry, model, timeline);
   const transcripts = new CallTranscripts(call, writes, history);
-  return { call, caller, assistant, model, telemetry, transcripts, writes, timeline, history };
+  return { call, caller, assistant, model, telemetry, transcripts, writes, timeline };
 }
