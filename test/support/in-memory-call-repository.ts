@@ -299,6 +299,16 @@ export class InMemoryCallRepository implements CallRepository {
     });
   }
 
+  setRecordingCloudUrl(id: string, cloudUrl: string): Promise<boolean> {
+    return this.run("setRecordingCloudUrl", [id, cloudUrl], () => {
+      const index = this.recordings.findIndex((r) => r.id === id);
+      const recording = this.recordings[index];
+      if (!recording) return false;
+      this.recordings[index] = { ...recording, cloudUrl };
+      return true;
+    });
+  }
+
   createTranscript(transcript: Transcript): Promise<Transcript> {
     return this.run("createTranscript", [transcript], () => {
       if (this.transcripts.some((row) => row.transcript.id === transcript.id)) {

@@ -278,6 +278,14 @@ export class DrizzleCallRepository implements CallRepository {
     );
   }
 
+  setRecordingCloudUrl(id: string, cloudUrl: string): Promise<boolean> {
+    return this.run(
+      () =>
+        this.db.update(recordings).set({ cloudUrl }).where(eq(recordings.id, id)).run().changes >
+        0,
+    );
+  }
+
   createTranscript(transcript: Transcript): Promise<Transcript> {
     return this.writeLater(
       () => {

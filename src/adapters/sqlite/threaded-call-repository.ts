@@ -191,6 +191,10 @@ export class ThreadedCallRepository implements CallRepository {
     return this.write("deleteRecording", [id]);
   }
 
+  setRecordingCloudUrl(id: string, cloudUrl: string): Promise<boolean> {
+    return this.write("setRecordingCloudUrl", [id, cloudUrl]);
+  }
+
   createTranscript(transcript: Transcript): Promise<Transcript> {
     return this.writeReturning("createTranscript", transcript);
   }

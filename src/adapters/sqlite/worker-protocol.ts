@@ -12,6 +12,7 @@ export const REPOSITORY_METHODS = {
   deleteCall: "write",
   createRecording: "write",
   deleteRecording: "write",
+  setRecordingCloudUrl: "write",
   createTranscript: "write",
   markTranscriptInterrupted: "write",
   createAnalytics: "write",

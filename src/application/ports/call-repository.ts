@@ -78,6 +78,11 @@ export interface CallRepository {
   /** Recordings of calls that started before `before`, oldest first. */
   getRecordingsOfCallsStartedBefore(before: Date, limit: number): Promise<Recording[]>;
   deleteRecording(id: string): Promise<boolean>;
+  /**
+   * Records where a recording's file now lives outside the spool (object storage), once the
+   * copy there is verified; false when there is no such recording (its call was deleted).
+   */
+  setRecordingCloudUrl(id: string, cloudUrl: string): Promise<boolean>;
 
   createTranscript(transcript: Transcript): Promise<Transcript>;
   /**

@@ -101,6 +101,16 @@ describe.each(REPOSITORY_WORLDS)("%s", (_adapter, makeWorld) => {
       expect(await world.repository.getRecordingById("r1")).toBeNull();
       expect(await world.repository.getCallById("c1")).not.toBeNull();
     });
+
+    it("records a recording's object-storage address and says whether the row existed", async () => {
+      await world.repository.createRecording(aRecording("r1", "c1"));
+      await world.repository.createRecording(aRecording("r2", "c1", { fileKey: "other.wav" }));
+      const url = "s3://bucket/calls/MZc1_1767261600000.wav";
+      expect(await world.repository.setRecordingCloudUrl("r1", url)).toBe(true);
+      expect((await world.repository.getRecordingById("r1"))?.cloudUrl).toBe(url);
+      expect((await world.repository.getRecordingById("r2"))?.cloudUrl).toBeNull();
+      expect(await world.repository.setRecordingCloudUrl("missing", url)).toBe(false);
+    });
   });
 
   describe("DrizzleCallRepository transcripts", () => {
