@@ -1,0 +1,132 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  json,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+import type { JsonObject } from "../src/domain/analytics.ts";
+
+// The PostgreSQL twin of ./schema.ts (SQLite): the same tables, columns, nullability, defaults
+// and indexes, which test/adapters/postgres/schema-parity.test.ts holds them to. Times are
+// timestamptz with millisecond precision, so keyset paging compares the exact values the
+// SQLite side stores as integer milliseconds. The one index only this side has is the GIN
+// index that full-text search uses (SQLite's FTS5 table lives in its migrations). JSON is
+// `json`, not `jsonb`: it keeps the document as given (key order, number spelling), as SQLite.
+
+const millis = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
+
+export const calls = pgTable(
+  "calls",
+  {
+    id: text("id").primaryKey(),
+    streamSid: text("stream_sid").notNull(),
+    callSid: text("call_sid"),
+    caller: text("caller"),
+    status: text("status", { enum: ["active", "completed", "failed"] }).notNull(),
+    startedAt: millis("started_at").notNull(),
+    endedAt: millis("ended_at"),
+    durationSeconds: doublePrecision("duration_seconds"),
+    createdAt: millis("created_at").notNull(),
+    updatedAt: millis("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("calls_stream_sid_unique").on(t.streamSid),
+    index("calls_call_sid_idx").on(t.callSid),
+    index("calls_started_at_id_idx").on(t.startedAt, t.id),
+    index("calls_status_started_at_id_idx").on(t.status, t.startedAt, t.id),
+    index("calls_caller_started_at_id_idx").on(t.caller, t.startedAt, t.id),
+  ],
+);
+
+export const recordings = pgTable(
+  "recordings",
+  {
+    id: text("id").primaryKey(),
+    callId: text("call_id")
+      .notNull()
+      .references(() => calls.id, { onDelete: "cascade" }),
+    track: text("track", { enum: ["caller", "conversation"] }).notNull(),
+    format: text("format", { enum: ["wav"] }).notNull(),
+    codec: text("codec", { enum: ["pcm_s16le"] }).notNull(),
+    sampleRate: integer("sample_rate").notNull(),
+    channels: integer("channels").notNull(),
+    sizeBytes: bigint("size_bytes", { mode: "number" }).notNull(),
+    durationSeconds: doublePrecision("duration_seconds").notNull(),
+    fileKey: text("file_key").notNull(),
+    cloudUrl: text("cloud_url"),
+    createdAt: millis("created_at").notNull(),
+  },
+  (t) => [index("recordings_call_id_idx").on(t.callId)],
+);
+
+export const transcripts = pgTable(
+  "transcripts",
+  {
+    // Insertion order, as SQLite's AUTOINCREMENT rowid: search cursors and "recent" walk it.
+    seq: bigint("seq", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    id: text("id").notNull(),
+    callId: text("call_id")
+      .notNull()
+      .references(() => calls.id, { onDelete: "cascade" }),
+    speaker: text("speaker", { enum: ["caller", "assistant"] }).notNull(),
+    text: text("text").notNull(),
+    confidence: doublePrecision("confidence"),
+    offsetMs: integer("offset_ms"),
+    interrupted: boolean("interrupted").notNull().default(false),
+    heardText: text("heard_text"),
+    heardMs: integer("heard_ms"),
+    generatedMs: integer("generated_ms"),
+    failed: boolean("failed").notNull().default(false),
+    createdAt: millis("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("transcripts_id_unique").on(t.id),
+    index("transcripts_call_id_offset_ms_seq_idx").on(t.callId, t.offsetMs, t.seq),
+    // Full-text search: what the caller heard of a turn (all of it unless interrupted), with
+    // the 'simple' configuration (lower case, no stemming), as SQLite's unicode61 tokenizer.
+    index("transcripts_search_idx").using(
+      "gin",
+      sql`to_tsvector('simple', coalesce(${t.heardText}, ${t.text}))`,
+    ),
+  ],
+);
+
+export const analytics = pgTable(
+  "analytics",
+  {
+    id: text("id").primaryKey(),
+    callId: text("call_id")
+      .notNull()
+      .references(() => calls.id, { onDelete: "cascade" }),
+    sentiment: text("sentiment", { enum: ["positive", "neutral", "negative"] }),
+    sentimentScore: doublePrecision("sentiment_score"),
+    callerTalkMs: integer("caller_talk_ms").notNull(),
+    assistantTalkMs: integer("assistant_talk_ms").notNull(),
+    silenceMs: integer("silence_ms").notNull(),
+    interruptions: integer("interruptions").notNull(),
+    avgResponseLatencyMs: integer("avg_response_latency_ms"),
+    p95ResponseLatencyMs: integer("p95_response_latency_ms"),
+    customMetrics: json("custom_metrics").$type<JsonObject>(),
+    createdAt: millis("created_at").notNull(),
+  },
+  (t) => [index("analytics_call_id_created_at_idx").on(t.callId, t.createdAt)],
+);
+
+export const callMetadata = pgTable("call_metadata", {
+  callId: text("call_id")
+    .primaryKey()
+    .references(() => calls.id, { onDelete: "cascade" }),
+  language: text("language"),
+  region: text("region"),
+  deviceType: text("device_type"),
+  networkQuality: text("network_quality"),
+  customData: json("custom_data").$type<JsonObject>(),
+  updatedAt: millis("updated_at").notNull(),
+});
