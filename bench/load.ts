@@ -6,6 +6,8 @@
  *       [--warmup 5] [--tick-ms 1] [--data-dir /dev/shm]
  *   npx tsx bench/load.ts --server passthrough [...]    the reference forwarder, same harness
  *   npx tsx bench/load.ts --server-root DIR [...]       another checkout's server (before/after)
+ *   npx tsx bench/load.ts --backend sqlite,postgres-s3 [...]   storage backends, alternating
+ *       (postgres-s3: BENCH_POSTGRES_URL or TEST_POSTGRES_URL, a role that may CREATE DATABASE)
  *   npx tsx bench/load.ts --profile [--calls 200] [--profile-dir DIR]
  *       the server unpinned under `node --cpu-prof`, then a summary of the profile
  *   npx tsx bench/load/profile-summary.ts FILE.cpuprofile [--top 30]
@@ -20,6 +22,11 @@ import { summarizeProfile } from "./load/profile-summary.ts";
 import type { CallResult, GeneratorMessage, GeneratorResult, RunRequest } from "./load/protocol.ts";
 import { STALL_MS, type StallSummary, summarizeStalls } from "./load/stalls.ts";
 import { type LatencySummary, median } from "./load/stats.ts";
+import {
+  parseStorageBackend,
+  type StorageBackendName,
+  startStorageBackend,
+} from "./load/storage-backend.ts";
 import { storedCalls, waitForNoActiveCalls } from "./load/stored-calls.ts";
 
 export interface LoadBenchOptions {
@@ -46,6 +53,11 @@ export interface LoadBenchOptions {
   dataDir?: string;
   /** `passthrough`: measure the minimal reference forwarder instead of callbridge. */
   server?: "callbridge" | "passthrough";
+  /**
+   * Where the server stores calls: `sqlite` (default) or `postgres-s3`; several, comma
+   * separated, alternate run by run in one session (e.g. `sqlite,postgres-s3`).
+   */
+  backends?: StorageBackendName[];
   /** How the run was started, for the report. */
   command?: string;
   /** Progress lines (default: stderr). */
@@ -102,6 +114,11 @@ interface RunOutcome {
   callsWithBargeIn: number;
   failed: number;
   failures: string[];
+  backend: StorageBackendName;
+  /** CPU of the database server's own processes per call-second (PostgreSQL), else 0. */
+  databaseCpuMsPerCallS: number;
+  /** From the last call's end until every recording and sidecar was in the object store. */
+  uploadedAfterS: number | null;
   callerRecordingMin: number | null;
   callerRecordingMean: number | null;
   conversationRecordingMin: number | null;
@@ -117,6 +134,7 @@ interface RunSettings {
   serverRoot?: string;
   passthrough: boolean;
   dataDir: string;
+  backend: StorageBackendName;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -155,6 +173,15 @@ async function runOnce(
       throw error;
     },
   );
+  const storage = await startStorageBackend(
+    settings.backend,
+    dataDir,
+    settings.pin ? GENERATOR_CPU : null,
+  ).catch((error: unknown) => {
+    generator.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  });
   const server = await startServer({
     fakeUrl: generator.fakeUrl,
     dataDir,
@@ -164,8 +191,10 @@ async function runOnce(
     entry: settings.passthrough
       ? join(REPO_ROOT, "bench/load/passthrough-forwarder.ts")
       : undefined,
-  }).catch((error: unknown) => {
+    env: storage.env,
+  }).catch(async (error: unknown) => {
     generator.kill();
+    await storage.close();
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   });
@@ -175,7 +204,7 @@ async function runOnce(
     const memoryIdle = settings.passthrough ? null : await memoryPartsKb(server.baseUrl);
     let memoryAtEnd: Promise<{ parts: Record<string, number>; rss: number } | null> =
       Promise.resolve(null);
-    let windowStart = { at: 0, epoch: 0, server: 0, generator: 0, rss: 0 };
+    let windowStart = { at: 0, epoch: 0, server: 0, generator: 0, database: 0, rss: 0 };
     let windowEnd = { ...windowStart };
     const rssSamples: number[] = [];
     let sampler: ReturnType<typeof setInterval> | null = null;
@@ -198,6 +227,7 @@ async function runOnce(
       epoch: Date.now(),
       server: cpuMs(server.pid),
       generator: cpuMs(generator.pid),
+      database: storage.databaseCpuMs(),
       rss: rssKb(server.pid),
     });
     const result = await nextMessage(
@@ -230,12 +260,14 @@ async function runOnce(
     );
     const memoryLoaded = await memoryAtEnd;
     const drained = await waitForNoActiveCalls(server.baseUrl, 60_000);
+    const uploadedAfterS = drained ? await waitForUploads(storage, calls, log) : null;
     // The reference forwarder stores nothing and has no API.
     const stored = drained && !settings.passthrough ? await storedCalls(server.baseUrl) : new Map();
     const windowS = (windowEnd.at - windowStart.at) / 1000;
     const callSeconds = calls * windowS;
     const serverCpu = windowEnd.server - windowStart.server;
     const generatorCpu = windowEnd.generator - windowStart.generator;
+    const databaseCpu = windowEnd.database - windowStart.database;
 
     const failures: string[] = [];
     let failed = 0;
@@ -326,6 +358,9 @@ async function runOnce(
       callsWithBargeIn,
       failed,
       failures,
+      backend: settings.backend,
+      databaseCpuMsPerCallS: databaseCpu / callSeconds,
+      uploadedAfterS,
       callerRecordingMin: callerRatios.length ? Math.min(...callerRatios) : null,
       callerRecordingMean: callerRatios.length
         ? callerRatios.reduce((a, b) => a + b, 0) / callerRatios.length
@@ -336,7 +371,35 @@ async function runOnce(
   } finally {
     await server.stop();
     generator.kill();
+    await storage.close();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Seconds from the end of the last call until the store holds each call's two recordings and
+ * two sidecar files (null without object storage; Infinity when they are not there in 60 s).
+ */
+async function waitForUploads(
+  storage: Awaited<ReturnType<typeof startStorageBackend>>,
+  calls: number,
+  log: (line: string) => void,
+): Promise<number | null> {
+  const started = performance.now();
+  const expected = calls * 4;
+  for (;;) {
+    const stored = await storage.storedObjects();
+    if (stored === null) return null;
+    const seconds = (performance.now() - started) / 1000;
+    if (stored >= expected) {
+      log(`  ${stored} objects in the store ${seconds.toFixed(1)} s after the calls ended`);
+      return seconds;
+    }
+    if (seconds > 60) {
+      log(`  only ${stored} of ${expected} objects in the store after 60 s`);
+      return Number.POSITIVE_INFINITY;
+    }
+    await sleep(250);
   }
 }
 
@@ -403,6 +466,9 @@ function combine(runs: RunOutcome[]): RunOutcome {
     callsWithBargeIn: runs.reduce((a, r) => a + r.callsWithBargeIn, 0),
     failed: runs.reduce((a, r) => a + r.failed, 0),
     failures: runs.flatMap((r) => r.failures).slice(0, 5),
+    databaseCpuMsPerCallS: med((r) => r.databaseCpuMsPerCallS),
+    // The slowest upload of any run: the target is a bound, not a typical value.
+    uploadedAfterS: first.uploadedAfterS === null ? null : worst((r) => r.uploadedAfterS ?? 0),
     callerRecordingMin: Math.min(...runs.map((r) => r.callerRecordingMin ?? Number.NaN)),
     callerRecordingMean: med((r) => r.callerRecordingMean),
     conversationRecordingMin: Math.min(
@@ -455,7 +521,11 @@ const pct = (v: number | null) =>
 const lat = (s: LatencySummary) => `${f(s.p50)} / ${f(s.p99)} / ${f(s.p999)}`;
 
 const label = (o: RunOutcome) =>
-  o.passthrough ? `${o.calls} (reference forwarder)` : `${o.calls}`;
+  o.passthrough
+    ? `${o.calls} (reference forwarder)`
+    : o.backend === "sqlite"
+      ? `${o.calls}`
+      : `${o.calls} (${o.backend})`;
 
 function mark(ok: boolean): string {
   return ok ? "met" : "**missed**";
@@ -559,6 +629,7 @@ function report(
       "",
     );
   }
+  lines.push(...backendComparison(outcomes));
   const at200 = outcomes.find((o) => o.calls === 200 && !o.passthrough);
   if (at200 && !options.quick) lines.push(...targetsAt(at200), "");
   const failures = outcomes.flatMap((o) => o.failures);
@@ -605,7 +676,9 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
     `npx tsx bench/load.ts${quick ? " --quick" : ""}${options.profile ? " --profile" : ""}`;
 
   const passthrough = options.server === "passthrough";
+  const backends = options.backends ?? ["sqlite"];
   const base: RunSettings = {
+    backend: backends[0]!,
     warmupS,
     steadyS,
     tickMs,
@@ -642,19 +715,22 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
   const counts = [...fixed];
   for (let i = 0; i < counts.length; i++) {
     const calls = counts[i]!;
-    const repeats: RunOutcome[] = [];
+    // Backends alternate run by run, so that a machine's drift during the session is shared.
+    const repeats = new Map<StorageBackendName, RunOutcome[]>(backends.map((b) => [b, []]));
     for (let r = 0; r < runs; r++) {
-      log(
-        `load: ${calls} calls, run ${r + 1} of ${runs} (load average ${loadavg()[0]!.toFixed(2)})`,
-      );
-      const outcome = await runOnce(calls, base, log);
-      log(
-        `  server ${f(outcome.serverCpuMsPerCallS)} ms/call-s, inbound p99 ${f(outcome.inbound.p99)} ms, outbound p99 ${f(outcome.outbound.p99)} ms, generator core ${pct(outcome.generatorCoreShare)}, failed ${outcome.failed}`,
-      );
-      repeats.push(outcome);
+      for (const backend of backends) {
+        log(
+          `load: ${calls} calls, ${backend}, run ${r + 1} of ${runs} (load average ${loadavg()[0]!.toFixed(2)})`,
+        );
+        const outcome = await runOnce(calls, { ...base, backend }, log);
+        log(
+          `  server ${f(outcome.serverCpuMsPerCallS)} ms/call-s, inbound p99 ${f(outcome.inbound.p99)} ms, outbound p99 ${f(outcome.outbound.p99)} ms, generator core ${pct(outcome.generatorCoreShare)}, failed ${outcome.failed}`,
+        );
+        repeats.get(backend)!.push(outcome);
+      }
     }
-    const combined = combine(repeats);
-    outcomes.push(combined);
+    for (const list of repeats.values()) outcomes.push(combine(list));
+    const combined = outcomes.at(-1)!;
     const last = i === counts.length - 1;
     // Past the fixed counts, 100 more calls while both sides would keep headroom: a saturated
     // server measures only its own queueing, and its ceiling is extrapolated in the report.
@@ -681,6 +757,30 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
   });
 }
 
+/**
+ * PostgreSQL + object storage against the embedded default, per call count: the server's CPU
+ * ratio (the issue's target is ≤ 1.15×), the database server's own CPU, and how long after the
+ * calls ended every file was in the store (target: within 10 s).
+ */
+function backendComparison(outcomes: RunOutcome[]): string[] {
+  const others = outcomes.filter((o) => o.backend !== "sqlite" && !o.passthrough);
+  if (others.length === 0) return [];
+  const lines = [
+    "| calls | backend | server CPU ms / call-s | × SQLite + folder | database server CPU ms / call-s | every file in the store after |",
+    "|---:|---|---:|---:|---:|---:|",
+  ];
+  for (const o of others) {
+    const base = outcomes.find(
+      (b) => b.calls === o.calls && b.backend === "sqlite" && !b.passthrough,
+    );
+    const ratio = base ? o.serverCpuMsPerCallS / base.serverCpuMsPerCallS : null;
+    lines.push(
+      `| ${o.calls} | ${o.backend} | ${f(o.serverCpuMsPerCallS)} | ${ratio === null ? "n/a" : `${ratio.toFixed(2)}× (${mark(ratio <= 1.15)})`} | ${f(o.databaseCpuMsPerCallS)} | ${o.uploadedAfterS === null ? "n/a" : `${f(o.uploadedAfterS, 1)} s (${mark(o.uploadedAfterS <= 10)})`} |`,
+    );
+  }
+  return [...lines, ""];
+}
+
 function argValue(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
@@ -705,6 +805,7 @@ if (process.argv[1]?.endsWith("load.ts")) {
     serverRoot: argValue(argv, "--server-root"),
     server: argValue(argv, "--server") === "passthrough" ? "passthrough" : undefined,
     dataDir: argValue(argv, "--data-dir"),
+    backends: argValue(argv, "--backend")?.split(",").map(parseStorageBackend),
     command: `npx tsx bench/load.ts${argv.length ? ` ${argv.join(" ")}` : ""}`,
   }).then(
     (markdown) => process.stdout.write(`${markdown}\n`),

@@ -47,6 +47,8 @@ export interface ServerOptions {
   root?: string;
   /** The script to serve with, instead of src/main.ts (the reference forwarder). */
   entry?: string;
+  /** Variables that replace the defaults below (another storage backend). */
+  env?: Record<string, string>;
 }
 
 export async function startServer(options: ServerOptions): Promise<ServerProcess> {
@@ -85,6 +87,7 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
       OPENAI_API_KEY: "sk-load-bench",
       OPENAI_REALTIME_URL: options.fakeUrl,
       LOG_LEVEL: "warn",
+      ...options.env,
     },
   });
   const logLines: string[] = [];
