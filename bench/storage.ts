@@ -34,12 +34,13 @@ export interface StorageBenchOptions {
 const WRITERS = 200;
 /** Timed runs of each write-behind row, each adding its rows to the same tables. */
 const WRITER_RUNS = 5;
-const BASE = Date.UTC(2026, 0, 1);
+export const BASE = Date.UTC(2026, 0, 1);
 
 const COMMON = ["the", "a", "to", "and", "I", "you", "my", "is", "it", "for", "order", "call"];
 const RARE = ["refund", "invoice", "warranty", "cancel", "upgrade", "address", "delivery"];
 
-function sentence(random: () => number): string {
+/** One transcript of the storage corpus: 6 to 23 words, common, rare and others. */
+export function sentence(random: () => number): string {
   const words: string[] = [];
   const length = 6 + Math.floor(random() * 18);
   for (let i = 0; i < length; i++) {

@@ -20,7 +20,8 @@ import type { JsonObject } from "../src/domain/analytics.ts";
 // index that full-text search uses (SQLite's FTS5 table lives in its migrations). JSON is
 // `json`, not `jsonb`: it keeps the document as given (key order, number spelling), as SQLite.
 
-const millis = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
+const millis = (name: string) =>
+  timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
 
 export const calls = pgTable(
   "calls",
@@ -115,6 +116,10 @@ export const analytics = pgTable(
     p95ResponseLatencyMs: integer("p95_response_latency_ms"),
     customMetrics: json("custom_metrics").$type<JsonObject>(),
     createdAt: millis("created_at").notNull(),
+    // Insertion order, which breaks ties between snapshots of the same millisecond: SQLite
+    // orders those by the table's implicit rowid, PostgreSQL has no such column. Not the key
+    // (id is, on both sides).
+    seq: bigint("seq", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
   },
   (t) => [index("analytics_call_id_created_at_idx").on(t.callId, t.createdAt)],
 );

@@ -79,11 +79,51 @@ function realtimeModelOf(url: string): string | null {
   }
 }
 
+const S3_URL_HINT =
+  "must be s3://bucket or s3://bucket/prefix (bucket: 3-63 lowercase letters, digits, dots and hyphens)";
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** `s3://bucket/some/prefix/` → bucket and `some/prefix`; null for anything else. */
+function parseS3Url(value: string): { bucket: string; prefix: string } | null {
+  const match = /^s3:\/\/([^/?#]+)(?:\/([^?#]*))?$/i.exec(value);
+  if (match === null) return null;
+  const bucket = match[1] ?? "";
+  const prefix = (match[2] ?? "").replace(/^\/+|\/+$/g, "");
+  if (!S3_BUCKET.test(bucket) || bucket.includes("..")) return null;
+  const segments = prefix === "" ? [] : prefix.split("/");
+  if (segments.some((part) => part === "" || part === "." || part === "..")) return null;
+  return { bucket, prefix };
+}
+
 const ConfigSchema = z.object({
   PORT: integerFrom(0, 65_535).default(3000),
   HOST: z.string().trim().min(1).default("0.0.0.0"),
   DATABASE_URL: z.string().trim().min(1).default("./data/calls.db"),
   RECORDING_STORAGE_PATH: z.string().trim().min(1).default("./recordings"),
+  // Object storage for recordings (src/composition/recording-storage.ts); unset = the folder only.
+  RECORDING_STORAGE_URL: z
+    .string()
+    .trim()
+    .transform((value, ctx) => {
+      const location = parseS3Url(value);
+      if (location === null) ctx.addIssue({ code: "custom", message: S3_URL_HINT });
+      return location ?? z.NEVER;
+    })
+    .optional(),
+  S3_FORCE_PATH_STYLE: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["1", "0", "true", "false"], { message: "must be true or false" }))
+    .transform((v) => v === "1" || v === "true")
+    .default(false),
+  S3_PRESIGNED_DOWNLOADS: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["1", "0", "true", "false"], { message: "must be true or false" }))
+    .transform((v) => v === "1" || v === "true")
+    .default(false),
   OPENAI_API_KEY: optionalString,
   OPENAI_REALTIME_URL: urlWith(["wss:", "ws:"]).default(
     "wss://api.openai.com/v1/realtime?model=gpt-realtime",
@@ -111,6 +151,7 @@ const ConfigSchema = z.object({
     .transform((v) => v === "1" || v === "true")
     .default(false),
   DATABASE_READER_THREADS: integerFrom(0, 8).default(1),
+  DATABASE_POOL_SIZE: integerFrom(1, 1000).default(10),
   MIGRATIONS_PATH: z.string().trim().min(1).default("./migrations"),
   CALL_LANGUAGE: z
     .string()
@@ -119,12 +160,43 @@ const ConfigSchema = z.object({
     .optional(),
 });
 
+/** Where calls are stored: DATABASE_URL `postgres://` or `postgresql://` is PostgreSQL, anything else SQLite. */
+export type DatabaseConfig =
+  | {
+      readonly kind: "sqlite";
+      /** Path of the SQLite file, without any `file:` prefix. */
+      readonly path: string;
+    }
+  | {
+      readonly kind: "postgres";
+      /** The connection URL, password included: log `describeDatabase(...)` instead. */
+      readonly url: string;
+      readonly poolSize: number;
+    };
+
 export interface Config {
   readonly port: number;
   readonly host: string;
-  /** Path of the SQLite file, without any `file:` prefix. */
+  readonly database: DatabaseConfig;
+  /**
+   * The SQLite file's path (`database.path`); on PostgreSQL, the URL with its password masked,
+   * for messages only. Code that opens the database branches on `database.kind`.
+   */
   readonly databasePath: string;
   readonly recordingStoragePath: string;
+  /**
+   * RECORDING_STORAGE_URL: finished files go to this bucket and prefix, and leave the folder
+   * (which stays the spool); undefined = the folder is where they stay.
+   */
+  readonly recordingArchive:
+    | {
+        readonly bucket: string;
+        readonly prefix: string;
+        readonly forcePathStyle: boolean;
+        readonly presignedDownloads: boolean;
+      }
+    | undefined;
+  /** SQLite's migrations folder; PostgreSQL's is its `postgres` subfolder. */
   readonly migrationsPath: string;
   readonly openai: {
     readonly apiKey: string | undefined;
@@ -192,11 +264,21 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(variable, issue?.message ?? "is invalid");
   }
   const c = parsed.data;
+  const database = databaseFrom(c.DATABASE_URL, c.DATABASE_POOL_SIZE);
   return Object.freeze({
     port: c.PORT,
     host: c.HOST,
-    databasePath: c.DATABASE_URL.replace(/^file:/, ""),
+    database,
+    databasePath: database.kind === "sqlite" ? database.path : describeDatabase(database),
     recordingStoragePath: c.RECORDING_STORAGE_PATH,
+    recordingArchive:
+      c.RECORDING_STORAGE_URL === undefined
+        ? undefined
+        : Object.freeze({
+            ...c.RECORDING_STORAGE_URL,
+            forcePathStyle: c.S3_FORCE_PATH_STYLE,
+            presignedDownloads: c.S3_PRESIGNED_DOWNLOADS,
+          }),
     migrationsPath: c.MIGRATIONS_PATH,
     openai: Object.freeze({
       apiKey: c.OPENAI_API_KEY,
@@ -222,4 +304,52 @@ export function loadConfig(env: Env = process.env): Config {
     databaseReaderThreads: c.DATABASE_READER_THREADS,
     language: c.CALL_LANGUAGE,
   });
+}
+
+const POSTGRES_SCHEME = /^postgres(ql)?:/i;
+
+/** Never echoes the URL: it may hold a password. */
+function databaseFrom(value: string, poolSize: number): DatabaseConfig {
+  if (!POSTGRES_SCHEME.test(value)) return { kind: "sqlite", path: value.replace(/^file:/, "") };
+  const invalid = new ConfigError(
+    "DATABASE_URL",
+    "is not a valid PostgreSQL URL: expected postgres://user:password@host:5432/database " +
+      "(percent-encode any of : / @ # ? % in the user name or password)",
+  );
+  if (!/^postgres(ql)?:\/\//i.test(value)) throw invalid;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid;
+  }
+  // A PostgreSQL URL has no fragment: a `#` is an unencoded one in a password.
+  if (url.hash !== "") throw invalid;
+  if (url.pathname.replace(/^\//, "") === "") {
+    throw new ConfigError(
+      "DATABASE_URL",
+      "must name a database: expected postgres://user:password@host:5432/database",
+    );
+  }
+  return { kind: "postgres", url: value, poolSize };
+}
+
+/** Where the database is, fit for a log line: a PostgreSQL URL's password is masked. */
+export function describeDatabase(database: DatabaseConfig): string {
+  if (database.kind === "sqlite") return database.path;
+  return maskUrlPassword(database.url);
+}
+
+export function maskUrlPassword(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password !== "") url.password = "***";
+    for (const key of [...url.searchParams.keys()]) {
+      if (key.toLowerCase() === "password") url.searchParams.set(key, "***");
+    }
+    return url.toString();
+  } catch {
+    // Unparsable: nothing in it can be told apart from a password.
+    return "[unparsable URL]";
+  }
 }

@@ -3,6 +3,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { type AppLogger, createLogger } from "./adapters/logging/pino-logger.ts";
 import { PrometheusMetrics } from "./adapters/metrics/prometheus-metrics.ts";
+import { migratePostgres } from "./adapters/postgres/migrate.ts";
 import { openDatabase } from "./adapters/sqlite/database.ts";
 import { migrateDatabase } from "./adapters/sqlite/migrate.ts";
 import { systemClock } from "./adapters/system/system-clock.ts";
@@ -15,9 +16,10 @@ import type {
   RecordingStore,
 } from "./application/ports/index.ts";
 import { createBridge } from "./composition/bridge.ts";
+import { ensureReachable, postgresMigrationsFolder } from "./composition/database.ts";
 import { createHttp } from "./composition/http.ts";
 import { openStorage } from "./composition/storage.ts";
-import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { type Config, ConfigError, describeDatabase, loadConfig } from "./config.ts";
 import { errorMessage } from "./domain/errors.ts";
 
 export interface Overrides {
@@ -140,6 +142,25 @@ export async function start(config: Config, overrides: Overrides = {}): Promise<
   return { composition, server, port, stop };
 }
 
+/**
+ * `npm run db:migrate`. PostgreSQL: drizzle-orm's migrator, whose migrations alter tables in
+ * place in one transaction. SQLite: the safe migrator (foreign keys off around table rebuilds).
+ */
+async function migrate(config: Config): Promise<void> {
+  const { database } = config;
+  if (database.kind === "postgres") {
+    await ensureReachable(database.url);
+    await migratePostgres(database.url, postgresMigrationsFolder(config.migrationsPath));
+    return;
+  }
+  const opened = openDatabase(database.path);
+  try {
+    migrateDatabase(opened.sqlite, config.migrationsPath);
+  } finally {
+    opened.sqlite.close();
+  }
+}
+
 function fail(error: unknown): never {
   const line =
     error instanceof ConfigError
@@ -158,10 +179,8 @@ async function runCli(argv: string[]): Promise<void> {
   }
   if (argv[0] === "migrate") {
     try {
-      const database = openDatabase(config.databasePath);
-      migrateDatabase(database.sqlite, config.migrationsPath);
-      database.sqlite.close();
-      process.stdout.write(`migrations applied to ${config.databasePath}\n`);
+      await migrate(config);
+      process.stdout.write(`migrations applied to ${describeDatabase(config.database)}\n`);
       return;
     } catch (error) {
       fail(error);

@@ -19,6 +19,7 @@ import { RecordingRetention } from "../application/retention.ts";
 import type { Config } from "../config.ts";
 import { type CallPrices, pricesFor } from "../domain/cost.ts";
 import { errorMessage } from "../domain/errors.ts";
+import { createRecordingUploads, type RecordingUploadsJob } from "./recording-storage.ts";
 import type { Storage } from "./storage.ts";
 
 const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
@@ -67,8 +68,10 @@ export interface Bridge {
   createSession(output: TelephonyOutput): MediaStreamSession;
   /** What /healthz says about the assistant model's configuration. */
   modelStatus: ModelStatus;
-  /** Stops the retention job (its run in progress completes first). */
+  /** Stops the retention job and the uploads to object storage (runs in progress complete first). */
   stopRetention(): Promise<void>;
+  /** Uploads of finished files to object storage; null without RECORDING_STORAGE_URL. */
+  uploads: RecordingUploadsJob | null;
   watchdog: EventLoopWatchdog;
 }
 
@@ -77,7 +80,14 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
   const { storage, logger, metrics, clock, ids } = deps;
   const { calls, recordings } = storage;
   const hub = new CallEventHub();
-  const events = fanOut(metrics, hub);
+  const uploads = createRecordingUploads(storage.archive, {
+    calls,
+    clock,
+    logger,
+    metrics,
+    isCallLive: (callId) => callManager.isCallActive(callId),
+  });
+  const events = uploads ? fanOut(metrics, hub, uploads.events) : fanOut(metrics, hub);
   const callManager = new CallManager({ calls, recordings, clock, ids, logger, events });
   metrics.countLiveCalls(() => callManager.activeCount);
   await callManager.recoverInterruptedCalls();
@@ -91,6 +101,8 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
     onStall: () => metrics.eventLoopStall(),
   }).start();
   const retention = scheduleRetention(config, deps, callManager, activity);
+  // After recovery: the files of a call a crash left active are finished only once it ran.
+  uploads?.start(activity);
   const sentiment = new AfinnSentimentAnalyzer();
   const { apiKey, realtimeUrl, voice, instructions } = config.openai;
   const model = apiKey
@@ -117,8 +129,18 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
     });
   const stopRetention = async () => {
     await retention?.stop();
+    await uploads?.stop();
   };
-  return { callManager, hub, activity, createSession, stopRetention, watchdog, modelStatus };
+  return {
+    callManager,
+    hub,
+    activity,
+    createSession,
+    stopRetention,
+    watchdog,
+    modelStatus,
+    uploads,
+  };
 }
 
 function callPrices(config: Config): CallPrices {

@@ -66,7 +66,9 @@ export function createHttp(config: Config, { storage, bridge, logger, metrics }:
         degradedReasons: () => [
           ...storage.degradedReasons(),
           ...bridge.modelStatus.degradedReasons(),
+          ...(bridge.uploads?.degradedReasons() ?? []),
         ],
+        ...(bridge.uploads ? { uploads: bridge.uploads.status } : {}),
       },
       requestLogging: {
         onRequest: (method, route, status, seconds) =>
@@ -88,7 +90,11 @@ export function createHttp(config: Config, { storage, bridge, logger, metrics }:
             queries,
             apiKey: config.apiKey,
             computePeaks: (fileKey, sizeBytes, buckets) =>
-              peaks.compute(recordings.filePath(fileKey), sizeBytes, buckets),
+              recordings.withLocalFile
+                ? recordings.withLocalFile(fileKey, (path) =>
+                    peaks.compute(path, sizeBytes, buckets),
+                  )
+                : peaks.compute(recordings.filePath(fileKey), sizeBytes, buckets),
           }),
         },
         {

@@ -1,16 +1,19 @@
 import { accessSync, constants, mkdirSync } from "node:fs";
-import { FsRecordingStore } from "../adapters/fs/fs-recording-store.ts";
 import type { AppLogger } from "../adapters/logging/pino-logger.ts";
 import type { PrometheusMetrics } from "../adapters/metrics/prometheus-metrics.ts";
-import { ThreadedCallRepository } from "../adapters/sqlite/threaded-call-repository.ts";
+import type { RecordingArchive } from "../application/ports/index.ts";
 import { type Config, ConfigError } from "../config.ts";
+import { type CallDatabase, openCallRepository } from "./database.ts";
+import { openRecordingStorage, type SpooledRecordingStore } from "./recording-storage.ts";
 
 /** /healthz stays degraded this long after a storage write failed. */
 const STORAGE_ERROR_WINDOW_MS = 60_000;
 
 export interface Storage {
-  calls: ThreadedCallRepository;
-  recordings: FsRecordingStore;
+  calls: CallDatabase;
+  recordings: SpooledRecordingStore;
+  /** Object storage behind the recordings folder (RECORDING_STORAGE_URL), else null. */
+  archive: RecordingArchive | null;
   /** Why /healthz should say degraded now (storage failures in the last minute). */
   degradedReasons(): string[];
 }
@@ -27,38 +30,13 @@ export async function openStorage(
   const failed = () => {
     lastErrorAt = performance.now();
   };
-  // SQLite runs on worker threads (a writer, and readers for the API): no statement, however
-  // long, runs on this thread, which carries every call's audio. The writer migrates first.
-  const calls = await ThreadedCallRepository.open({
-    databaseUrl: config.databasePath,
-    migrationsPath: config.migrationsPath,
-    readers: config.databaseReaderThreads,
-    onBackgroundError: (message) => {
-      logger.error({ err: message }, "indexing transcripts for search failed; retrying in 1 s");
-      metrics.error("storage_search_index");
-      failed();
-    },
-    onUnexpectedExit: (thread, reason) => {
-      logger.error({ thread, err: reason }, "a database thread stopped; starting a new one");
-      failed();
-    },
-  });
-  const recordings = new FsRecordingStore({
-    root: config.recordingStoragePath,
-    logger,
-    onBytesWritten: (n) => metrics.bytesWritten(n),
-    onError: (kind) => {
-      metrics.error(kind);
-      // recording_overflow means audio came faster than real time, which any media-stream
-      // client can cause at will: counted, but not a storage failure that degrades /healthz.
-      if (kind.startsWith("storage_")) failed();
-    },
-  });
+  const calls = await openCallRepository(config, logger, metrics, failed);
+  const { recordings, archive } = await openRecordingStorage(config, logger, metrics, failed);
   const degradedReasons = () =>
     performance.now() - lastErrorAt < STORAGE_ERROR_WINDOW_MS
       ? ["recording storage writes failed in the last 60 s"]
       : [];
-  return { calls, recordings, degradedReasons };
+  return { calls, recordings, archive, degradedReasons };
 }
 
 function ensureWritableFolder(variable: string, path: string): void {

@@ -7,6 +7,8 @@ export interface HealthDeps {
   activeCalls: () => number;
   /** Extra reasons to report degraded (for example recent storage write errors). */
   degradedReasons?: () => string[];
+  /** Object storage's upload queue, when recordings are archived there. */
+  uploads?: () => { pending: number; oldestAgeSeconds: number; failing: boolean };
 }
 
 async function probe(check: () => Promise<void>): Promise<"ok" | "error"> {
@@ -16,6 +18,11 @@ async function probe(check: () => Promise<void>): Promise<"ok" | "error"> {
   } catch {
     return "error";
   }
+}
+
+function uploadsJson(status: { pending: number; oldestAgeSeconds: number; failing: boolean }) {
+  const { pending, failing } = status;
+  return { pending, oldestAgeSeconds: Math.round(status.oldestAgeSeconds), failing };
 }
 
 /** GET /healthz really touches the database and the storage folder. */
@@ -34,6 +41,7 @@ export function healthRoutes(deps: HealthDeps): Hono {
       storage,
       activeCalls: deps.activeCalls(),
       ...(reasons.length > 0 ? { reasons } : {}),
+      ...(deps.uploads ? { uploads: uploadsJson(deps.uploads()) } : {}),
     };
     return c.json(body, ok ? 200 : 503);
   });

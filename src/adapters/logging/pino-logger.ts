@@ -17,6 +17,7 @@ const REDACT = [
   "config.openai.apiKey",
   "config.twilioAuthToken",
   "config.apiKey",
+  "config.database.url",
 ];
 
 export type AppLogger = Logger & { flush?: () => void };

@@ -31,6 +31,8 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
   private readonly httpLatency: Histogram<"method" | "route" | "status">;
   private readonly activeGauge: Gauge;
   private liveCalls: () => number = () => 0;
+  private uploadQueue: () => { pending: number; oldestAgeSeconds: number } | null = () => null;
+  private readonly uploadFailures: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -124,6 +126,28 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
       labelNames: ["kind"],
       registers,
     });
+    // Object storage (RECORDING_STORAGE_URL): the spool's upload queue, read on scrape.
+    new Gauge({
+      name: "callbridge_recording_uploads_pending",
+      help: "Finished recording and sidecar files in the spool waiting for object storage",
+      registers,
+      collect() {
+        this.set(metrics.uploadQueue()?.pending ?? 0);
+      },
+    });
+    new Gauge({
+      name: "callbridge_recording_upload_oldest_age_seconds",
+      help: "How long the oldest file waiting for object storage has waited (0 when none)",
+      registers,
+      collect() {
+        this.set(metrics.uploadQueue()?.oldestAgeSeconds ?? 0);
+      },
+    });
+    this.uploadFailures = new Counter({
+      name: "callbridge_recording_upload_failures_total",
+      help: "Failed attempts to upload a file to object storage (each is retried with backoff)",
+      registers,
+    });
     this.httpLatency = new Histogram({
       name: "callbridge_http_request_duration_seconds",
       help: "HTTP request latency by route",
@@ -148,6 +172,15 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
   /** Where the active-calls gauge reads its value at each scrape. */
   countLiveCalls(source: () => number): void {
     this.liveCalls = source;
+  }
+
+  /** Where the upload-queue gauges read their values at each scrape. */
+  countRecordingUploads(source: () => { pending: number; oldestAgeSeconds: number }): void {
+    this.uploadQueue = source;
+  }
+
+  recordingUploadFailed(): void {
+    this.uploadFailures.inc();
   }
 
   eventLoopDelay(seconds: number): void {

@@ -281,8 +281,7 @@ export class DrizzleCallRepository implements CallRepository {
   setRecordingCloudUrl(id: string, cloudUrl: string): Promise<boolean> {
     return this.run(
       () =>
-        this.db.update(recordings).set({ cloudUrl }).where(eq(recordings.id, id)).run().changes >
-        0,
+        this.db.update(recordings).set({ cloudUrl }).where(eq(recordings.id, id)).run().changes > 0,
     );
   }
 

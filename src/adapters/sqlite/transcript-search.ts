@@ -31,13 +31,13 @@ export const SEARCH_CANDIDATES = 2_000;
 const CANDIDATE_READ_BUDGET = 200_000;
 
 /** Index entries read to count how many transcripts hold the query's words, shared among them. */
-const COUNT_READ_BUDGET = 40_000;
-const MIN_COUNT_PER_PHRASE = 500;
+export const COUNT_READ_BUDGET = 40_000;
+export const MIN_COUNT_PER_PHRASE = 500;
 /**
  * Distinct words counted at most; each count costs a fraction of a millisecond before it reads
  * anything. A word past these is weighed like the most common of them.
  */
-const MAX_COUNTED_PHRASES = 16;
+export const MAX_COUNTED_PHRASES = 16;
 
 /**
  * When one word is rare, FTS5 intersects by seeking in the other words' lists from one of its
@@ -357,7 +357,11 @@ const toHit = (row: PageRow, next: TranscriptSearchPosition): TranscriptHit => (
  * entries in the range, or, when one phrase is rare, seeks in the others once per row of the
  * rare one; a speaker filter reads the row of every match (at most as many as the rarest's).
  */
-function oldestWithinBudget(densities: number[], bySpeaker: boolean, anchor: number): number {
+export function oldestWithinBudget(
+  densities: number[],
+  bySpeaker: boolean,
+  anchor: number,
+): number {
   if (densities.length === 0) return 0;
   const rarest = Math.min(...densities);
   const read = densities.reduce((sum, d) => sum + d, 0);

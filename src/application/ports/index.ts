@@ -2,5 +2,6 @@
 export type * from "./bridge.ts";
 export type * from "./call-events.ts";
 export type * from "./call-repository.ts";
+export type * from "./recording-archive.ts";
 export type * from "./recording-store.ts";
 export type * from "./system.ts";

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CallListQuery } from "../../../src/application/ports/index.ts";
 import { endCall } from "../../../src/domain/call.ts";
 import { DomainError } from "../../../src/domain/errors.ts";
-import { aCall, at, REPOSITORY_WORLDS, type RepositoryWorld } from "./sqlite-test-world.ts";
+import { describeEachWorld, type RepositoryWorld } from "../repository-worlds.ts";
+import { aCall, at } from "./sqlite-test-world.ts";
 
 let world: RepositoryWorld;
 
@@ -30,7 +31,7 @@ async function allPages(query: Omit<CallListQuery, "after">): Promise<string[][]
   throw new Error("paging did not end");
 }
 
-describe.each(REPOSITORY_WORLDS)("%s", (_adapter, makeWorld) => {
+describeEachWorld("", (makeWorld, kind) => {
   beforeEach(async () => {
     world = await makeWorld();
   });
@@ -176,16 +177,23 @@ describe.each(REPOSITORY_WORLDS)("%s", (_adapter, makeWorld) => {
       expect(await ids({ since: at("2026-01-01T10:00:00.001Z") })).toEqual(["e"]);
     });
 
-    it("uses an index for the page query instead of scanning and sorting the table", () => {
-      const plan = world.sqlite
-        .prepare(
-          `EXPLAIN QUERY PLAN SELECT * FROM calls WHERE (started_at, id) < (?, ?)
+    it("uses an index for the page query instead of scanning and sorting the table", async () => {
+      if (world.sqlite) {
+        const details = await world.explain(
+          `SELECT * FROM calls WHERE (started_at, id) < (${Date.now()}, 'x')
          ORDER BY started_at DESC, id DESC LIMIT 51`,
-        )
-        .all(Date.now(), "x") as Array<{ detail: string }>;
-      const details = plan.map((p) => p.detail).join(" | ");
-      expect(details).toMatch(/USING (COVERING )?INDEX calls_started_at_id_idx/);
-      expect(details).not.toMatch(/TEMP B-TREE/);
+        );
+        expect(details).toMatch(/USING (COVERING )?INDEX calls_started_at_id_idx/);
+        expect(details).not.toMatch(/TEMP B-TREE/);
+        return;
+      }
+      expect(kind.name).toContain("PostgreSQL");
+      const plan = await world.explain(
+        `SELECT * FROM calls WHERE (started_at, id) < (now(), 'x')
+         ORDER BY started_at DESC, id DESC LIMIT 51`,
+      );
+      expect(plan).toMatch(/Index Scan Backward using calls_started_at_id_idx/);
+      expect(plan).not.toMatch(/Sort/);
     });
   });
 });

@@ -1,15 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CallMetadata } from "../../../src/domain/call-metadata.ts";
 import { DomainError } from "../../../src/domain/errors.ts";
-import {
-  aCall,
-  anAnalytics,
-  aRecording,
-  aTranscript,
-  at,
-  REPOSITORY_WORLDS,
-  type RepositoryWorld,
-} from "./sqlite-test-world.ts";
+import { describeEachWorld, type RepositoryWorld } from "../repository-worlds.ts";
+import { aCall, anAnalytics, aRecording, aTranscript, at } from "./sqlite-test-world.ts";
 
 let world: RepositoryWorld;
 
@@ -22,12 +15,7 @@ async function rejectionCode(promise: Promise<unknown>): Promise<string> {
   return (error as DomainError).code;
 }
 
-const rowCount = (table: string, callId: string): number =>
-  (
-    world.sqlite.prepare(`SELECT count(*) AS n FROM ${table} WHERE call_id = ?`).get(callId) as {
-      n: number;
-    }
-  ).n;
+const rowCount = (table: string, callId: string): Promise<number> => world.rowCount(table, callId);
 
 const aMetadata = (callId: string, overrides: Partial<CallMetadata> = {}): CallMetadata => ({
   callId,
@@ -40,7 +28,7 @@ const aMetadata = (callId: string, overrides: Partial<CallMetadata> = {}): CallM
   ...overrides,
 });
 
-describe.each(REPOSITORY_WORLDS)("%s", (_adapter, makeWorld) => {
+describeEachWorld("", (makeWorld) => {
   beforeEach(async () => {
     world = await makeWorld();
     await world.repository.createCall(aCall("c1"));
@@ -207,7 +195,7 @@ describe.each(REPOSITORY_WORLDS)("%s", (_adapter, makeWorld) => {
       });
       await world.repository.createOrUpdateMetadata(second);
       expect(await world.repository.getMetadataByCallId("c1")).toEqual(second);
-      expect(rowCount("call_metadata", "c1")).toBe(1);
+      expect(await rowCount("call_metadata", "c1")).toBe(1);
     });
 
     it("refuses metadata of an unknown call as not_found", async () => {
@@ -240,29 +228,27 @@ describe.each(REPOSITORY_WORLDS)("%s", (_adapter, makeWorld) => {
       expect(result.fileKeys.sort()).toEqual(["c1.wav", "c1_conversation.wav"]);
       expect(await world.repository.getCallById("c1")).toBeNull();
       for (const table of ["recordings", "transcripts", "analytics", "call_metadata"]) {
-        expect(rowCount(table, "c1")).toBe(0);
-        expect(rowCount(table, "c2")).toBeGreaterThan(0);
+        expect(await rowCount(table, "c1")).toBe(0);
+        expect(await rowCount(table, "c2")).toBeGreaterThan(0);
       }
       const hits = await world.repository.searchTranscripts({ q: "refund", limit: 10, offset: 0 });
       expect(hits.map((h) => h.callId)).toEqual(["c2"]);
     });
 
     it("leaves every row in place when any part of the delete fails", async () => {
-      world.sqlite.exec(
-        "CREATE TRIGGER refuse BEFORE DELETE ON call_metadata BEGIN SELECT RAISE(ABORT, 'refused'); END",
-      );
+      await world.refuseDeletes("call_metadata");
       const error = await world.repository.deleteCall("c1").catch((e: unknown) => e);
       expect(error).toMatchObject({ code: "storage_unavailable" });
       expect((error as Error).message).not.toMatch(/refused|DELETE|call_metadata/);
       expect(await world.repository.getCallById("c1")).not.toBeNull();
       for (const table of ["recordings", "transcripts", "analytics", "call_metadata"]) {
-        expect(rowCount(table, "c1")).toBeGreaterThan(0);
+        expect(await rowCount(table, "c1")).toBeGreaterThan(0);
       }
     });
 
     it("reports an unknown call as not deleted with no file keys", async () => {
       expect(await world.repository.deleteCall("ghost")).toEqual({ deleted: false, fileKeys: [] });
-      expect(rowCount("recordings", "c1")).toBe(2);
+      expect(await rowCount("recordings", "c1")).toBe(2);
     });
   });
 });

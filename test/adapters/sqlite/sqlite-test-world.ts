@@ -1,15 +1,19 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { drizzle } from "drizzle-orm/better-sqlite3";
+import { describe } from "vitest";
+import { analytics, transcripts } from "../../../drizzle/schema.ts";
 import { type OpenedDatabase, openDatabase } from "../../../src/adapters/sqlite/database.ts";
 import { DrizzleCallRepository } from "../../../src/adapters/sqlite/drizzle-call-repository.ts";
 import { defaultMigrationsFolder, migrateDatabase } from "../../../src/adapters/sqlite/migrate.ts";
+import { analyticsToRow, transcriptToRow } from "../../../src/adapters/sqlite/row-mapping.ts";
 import { ThreadedCallRepository } from "../../../src/adapters/sqlite/threaded-call-repository.ts";
-import type { CallRepository } from "../../../src/application/ports/index.ts";
 import type { Analytics } from "../../../src/domain/analytics.ts";
 import { type Call, startCall } from "../../../src/domain/call.ts";
 import type { Recording } from "../../../src/domain/recording.ts";
 import { createTranscript, type Transcript } from "../../../src/domain/transcript.ts";
+import type { RepositoryWorld, RepositoryWorldKind } from "../repository-worlds.ts";
 
 /** The committed migrations, found the way the server finds them. */
 export const MIGRATIONS = defaultMigrationsFolder();
@@ -43,25 +47,27 @@ export function createSqliteWorld(): SqliteWorld {
   };
 }
 
-/**
- * A CallRepository adapter under test, on a fresh migrated database file, with a connection of
- * the test's own (`sqlite`) for assertions and schema tricks.
- */
-export interface RepositoryWorld {
-  repository: CallRepository;
-  sqlite: OpenedDatabase["sqlite"];
-  /** Closes the repository's own database, as a failing disk or shutdown would. */
-  closeDatabase(): Promise<void>;
-  close(): Promise<void>;
-}
-
 async function inThreadWorld(): Promise<RepositoryWorld> {
   const world = createSqliteWorld();
   return {
     repository: world.repository,
     sqlite: world.sqlite,
+    ...sqliteHooks(world.sqlite, world.path),
     closeDatabase: async () => {
       world.sqlite.close();
+    },
+    commitAndCloseDatabase: async () => {
+      world.repository.flush();
+      world.sqlite.close();
+    },
+    reopen: async () => {
+      const reopened = openDatabase(`file:${world.path}`);
+      return {
+        repository: new DrizzleCallRepository(reopened.db, reopened.sqlite),
+        close: async () => {
+          reopened.sqlite.close();
+        },
+      };
     },
     close: async () => world.close(),
   };
@@ -70,16 +76,20 @@ async function inThreadWorld(): Promise<RepositoryWorld> {
 async function threadedWorld(): Promise<RepositoryWorld> {
   const dir = mkdtempSync(join(tmpdir(), "callbridge-threaded-"));
   const path = join(dir, "calls.db");
-  const repository = await ThreadedCallRepository.open({
-    databaseUrl: path,
-    migrationsPath: MIGRATIONS,
-    readers: 1,
-  });
+  const open = () =>
+    ThreadedCallRepository.open({ databaseUrl: path, migrationsPath: MIGRATIONS, readers: 1 });
+  const repository = await open();
   const { sqlite } = openDatabase(path);
   return {
     repository,
     sqlite,
+    ...sqliteHooks(sqlite, path),
     closeDatabase: () => repository.close(),
+    commitAndCloseDatabase: () => repository.close(),
+    reopen: async () => {
+      const reopened = await open();
+      return { repository: reopened, close: () => reopened.close() };
+    },
     async close() {
       await repository.close();
       sqlite.close();
@@ -88,11 +98,83 @@ async function threadedWorld(): Promise<RepositoryWorld> {
   };
 }
 
-/** Every CallRepository adapter: the contract suites run against each. */
-export const REPOSITORY_WORLDS: Array<[string, () => Promise<RepositoryWorld>]> = [
-  ["DrizzleCallRepository (in-thread)", inThreadWorld],
-  ["ThreadedCallRepository (worker threads)", threadedWorld],
-];
+/** The backend-neutral hooks of a SQLite world, on the test's own connection to its file. */
+function sqliteHooks(
+  sqlite: OpenedDatabase["sqlite"],
+  path: string,
+): Pick<
+  RepositoryWorld,
+  "rowCount" | "refuseDeletes" | "commits" | "insertDirectly" | "storedValues" | "explain"
+> {
+  // No checkpoint may reset the WAL file while a test counts the commits in it.
+  sqlite.pragma("wal_autocheckpoint = 0");
+  const db = drizzle(sqlite);
+  return {
+    rowCount: async (table, callId) =>
+      (
+        (callId === undefined
+          ? sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get()
+          : sqlite.prepare(`SELECT count(*) AS n FROM ${table} WHERE call_id = ?`).get(callId)) as {
+          n: number;
+        }
+      ).n,
+    refuseDeletes: async (table) => {
+      sqlite.exec(
+        `CREATE TRIGGER refuse_${table} BEFORE DELETE ON ${table} BEGIN SELECT RAISE(ABORT, 'refused'); END`,
+      );
+    },
+    commits: async () => walCommits(`${path}-wal`),
+    explain: async (query) =>
+      (sqlite.prepare(`EXPLAIN QUERY PLAN ${query}`).all() as Array<{ detail: string }>)
+        .map((step) => step.detail)
+        .join(" | "),
+    insertDirectly: async (rows) => {
+      for (const t of rows.transcripts) db.insert(transcripts).values(transcriptToRow(t)).run();
+      for (const a of rows.analytics) db.insert(analytics).values(analyticsToRow(a)).run();
+    },
+    storedValues: async (table, callId) => {
+      const columns = (sqlite.pragma(`table_info(${table})`) as Array<{ name: string }>)
+        .map((c) => c.name)
+        .filter((name) => !["id", "call_id", "seq"].includes(name));
+      const select = columns.map((c) => `typeof(${c}) || ':' || quote(${c}) AS ${c}`).join(", ");
+      const order = table === "transcripts" ? "seq" : "rowid";
+      return sqlite
+        .prepare(`SELECT ${select} FROM ${table} WHERE call_id = ? ORDER BY ${order}`)
+        .all(callId);
+    },
+  };
+}
+
+/**
+ * Transactions committed to the database file so far, read from the WAL file itself: each
+ * commit ends with one frame whose header carries the database size (zero in other frames).
+ * Frames with other salts are left over from an earlier generation of the WAL.
+ */
+function walCommits(walPath: string): number {
+  if (!existsSync(walPath)) return 0;
+  const wal = readFileSync(walPath);
+  if (wal.length < 32) return 0;
+  const pageSize = wal.readUInt32BE(8);
+  const salts = [wal.readUInt32BE(16), wal.readUInt32BE(20)];
+  let commits = 0;
+  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+    if (wal.readUInt32BE(at + 8) !== salts[0] || wal.readUInt32BE(at + 12) !== salts[1]) break;
+    if (wal.readUInt32BE(at + 4) !== 0) commits++;
+  }
+  return commits;
+}
+
+export const IN_THREAD_WORLD: RepositoryWorldKind = {
+  name: "DrizzleCallRepository (in-thread)",
+  describe,
+  open: inThreadWorld,
+};
+
+export const THREADED_WORLD: RepositoryWorldKind = {
+  name: "ThreadedCallRepository (worker threads)",
+  describe,
+  open: threadedWorld,
+};
 
 export const at = (iso: string): Date => new Date(iso);
 

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { ReadableRecording, RedirectableRecording } from "../../../application/ports/index.ts";
 import type { CallQueries } from "../../../application/queries.ts";
 import { errorBody } from "../errors.ts";
 import { decideRange } from "./byte-range.ts";
@@ -6,6 +7,10 @@ import { pathId } from "./validation.ts";
 
 /** Keeps the download name to the id alphabet, whatever is stored. */
 const fileNamePart = (text: string): string => text.replace(/[^A-Za-z0-9_-]/g, "_");
+
+/** An archived file with S3_PRESIGNED_DOWNLOADS: the client fetches it from the store itself. */
+const isRedirectable = (audio: ReadableRecording): audio is RedirectableRecording =>
+  "presignedUrl" in audio && typeof audio.presignedUrl === "function";
 
 /** Relative to "/api" (see api-routes.ts). */
 export function recordingRoutes({ queries }: { queries: CallQueries }): Hono {
@@ -35,6 +40,15 @@ export function recordingRoutes({ queries }: { queries: CallQueries }): Hono {
       );
     }
     headers["Content-Type"] = "audio/wav";
+    // The store answers the Range (206/416) itself; HEAD is still answered here (a presigned
+    // GET URL does not sign HEAD). Short-lived, so never cached.
+    if (c.req.method === "GET" && isRedirectable(audio)) {
+      const url = await audio.presignedUrl({
+        contentType: headers["Content-Type"],
+        contentDisposition: headers["Content-Disposition"] ?? "inline",
+      });
+      return c.redirect(url, 302);
+    }
     const start = range.kind === "partial" ? range.start : 0;
     const end = range.kind === "partial" ? range.end : size - 1;
     const length = end - start + 1;

@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { CallPageJson, ErrorJson } from "../../../../src/adapters/http/api/json-schemas.ts";
-import { type ApiWorld, createApiWorld, internalsIn, seedCall } from "./api-test-world.ts";
+import {
+  type ApiWorld,
+  createApiWorld,
+  describeEachBackend,
+  internalsIn,
+  seedCall,
+} from "./api-test-world.ts";
 
 let world: ApiWorld;
 afterEach(() => world.close());
@@ -117,11 +123,11 @@ describe("request body limit", () => {
   });
 });
 
-describe("failures", () => {
+describeEachBackend("failures of the database", (backend) => {
   it("answers 503 with no SQL, stack or paths when the database is gone", async () => {
-    world = createApiWorld();
+    world = await backend.createWorld();
     await seedCall(world, { id: "a" });
-    world.database.sqlite.close();
+    await world.loseDatabase();
     for (const path of ["/api/calls", "/api/calls/a", "/api/search?q=a"]) {
       const response = await world.request(path);
       expect(response.status).toBe(503);
@@ -131,7 +137,9 @@ describe("failures", () => {
       expect(text).not.toMatch(/stack|database connection|calls\.db/i);
     }
   });
+});
 
+describe("failures", () => {
   it("answers unknown /api routes with a JSON 404", async () => {
     world = createApiWorld();
     const response = await world.request("/api/nothing-here");

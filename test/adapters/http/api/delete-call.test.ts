@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorJson } from "../../../../src/adapters/http/api/json-schemas.ts";
 import {
   type ApiWorld,
-  createApiWorld,
+  describeEachBackend,
   seedAnalytics,
   seedCall,
   seedMetadata,
@@ -12,17 +12,11 @@ import {
 } from "./api-test-world.ts";
 
 let world: ApiWorld;
-beforeEach(() => {
-  world = createApiWorld();
-});
-afterEach(() => world.close());
 
-const rowCount = (table: string, callId: string): number => {
+const rowCount = async (table: string, callId: string): Promise<number> => {
   const column = table === "calls" ? "id" : "call_id";
-  const row = world.database.sqlite
-    .prepare(`SELECT count(*) AS n FROM ${table} WHERE ${column} = ?`)
-    .get(callId) as { n: number };
-  return row.n;
+  const [row] = await world.sql(`SELECT count(*) AS n FROM ${table} WHERE ${column} = ?`, [callId]);
+  return Number(row?.n);
 };
 
 const TABLES = ["calls", "recordings", "transcripts", "analytics", "call_metadata"];
@@ -43,69 +37,76 @@ async function aFullCall(id: string) {
 const filesOf = (stem: string) =>
   fs.readdirSync(world.recordingsDir).filter((name) => name.startsWith(stem));
 
-describe("DELETE /api/calls/:id", () => {
-  it("answers 204 and removes the call's rows, recordings and sidecar files", async () => {
-    const { stem } = await aFullCall("doomed");
-    const { stem: otherStem } = await aFullCall("keeper");
-    expect(filesOf(stem).sort()).toEqual([
-      `${stem}.wav`,
-      `${stem}_conversation.wav`,
-      `${stem}_metadata.json`,
-      `${stem}_transcript.txt`,
-    ]);
-    for (const table of TABLES) expect(rowCount(table, "doomed")).toBeGreaterThan(0);
-
-    const response = await world.request("/api/calls/doomed", { method: "DELETE" });
-    expect(response.status).toBe(204);
-    expect(await response.text()).toBe("");
-
-    for (const table of TABLES) expect(rowCount(table, "doomed")).toBe(0);
-    expect(filesOf(stem)).toEqual([]);
-    for (const table of TABLES) expect(rowCount(table, "keeper")).toBeGreaterThan(0);
-    expect(filesOf(otherStem)).toHaveLength(4);
-    expect((await world.request("/api/calls/doomed")).status).toBe(404);
-    expect((await world.request("/api/recordings/doomed-caller/audio")).status).toBe(404);
-    const search = await world.request("/api/search?q=delete");
-    const hits = ((await search.json()) as { data: Array<{ callId: string }> }).data;
-    expect(hits.map((hit) => hit.callId)).toEqual(["keeper"]);
+describeEachBackend("deleting a call", (backend) => {
+  beforeEach(async () => {
+    world = await backend.createWorld();
   });
+  afterEach(() => world.close());
 
-  it("answers 404 for an unknown call, a second delete and a hostile id", async () => {
-    await seedCall(world, { id: "once" });
-    expect((await world.request("/api/calls/once", { method: "DELETE" })).status).toBe(204);
-    for (const id of ["once", "never", encodeURIComponent("../../etc/passwd")]) {
-      const response = await world.request(`/api/calls/${id}`, { method: "DELETE" });
-      expect(response.status).toBe(404);
-      expect(ErrorJson.parse(await response.json()).error.code).toBe("not_found");
-    }
-  });
+  describe("DELETE /api/calls/:id", () => {
+    it("answers 204 and removes the call's rows, recordings and sidecar files", async () => {
+      const { stem } = await aFullCall("doomed");
+      const { stem: otherStem } = await aFullCall("keeper");
+      expect(filesOf(stem).sort()).toEqual([
+        `${stem}.wav`,
+        `${stem}_conversation.wav`,
+        `${stem}_metadata.json`,
+        `${stem}_transcript.txt`,
+      ]);
+      for (const table of TABLES) expect(await rowCount(table, "doomed")).toBeGreaterThan(0);
 
-  it("refuses with 409 to delete a call that is live in this process, and keeps it", async () => {
-    const { call, stem } = await aFullCall("live");
-    world.live.add(call.id);
-    const response = await world.request("/api/calls/live", { method: "DELETE" });
-    expect(response.status).toBe(409);
-    const body = ErrorJson.parse(await response.json());
-    expect(body.error.code).toBe("conflict");
-    expect(body.error.message).toContain("in progress");
-    expect(rowCount("calls", "live")).toBe(1);
-    expect(filesOf(stem)).toHaveLength(4);
-    world.live.delete(call.id);
-    expect((await world.request("/api/calls/live", { method: "DELETE" })).status).toBe(204);
-  });
+      const response = await world.request("/api/calls/doomed", { method: "DELETE" });
+      expect(response.status).toBe(204);
+      expect(await response.text()).toBe("");
 
-  it("refuses with 409 to delete a call whose stored status is still active", async () => {
-    await seedCall(world, { id: "ringing", outcome: "active" });
-    const response = await world.request("/api/calls/ringing", { method: "DELETE" });
-    expect(response.status).toBe(409);
-    expect(rowCount("calls", "ringing")).toBe(1);
-  });
+      for (const table of TABLES) expect(await rowCount(table, "doomed")).toBe(0);
+      expect(filesOf(stem)).toEqual([]);
+      for (const table of TABLES) expect(await rowCount(table, "keeper")).toBeGreaterThan(0);
+      expect(filesOf(otherStem)).toHaveLength(4);
+      expect((await world.request("/api/calls/doomed")).status).toBe(404);
+      expect((await world.request("/api/recordings/doomed-caller/audio")).status).toBe(404);
+      const search = await world.request("/api/search?q=delete");
+      const hits = ((await search.json()) as { data: Array<{ callId: string }> }).data;
+      expect(hits.map((hit) => hit.callId)).toEqual(["keeper"]);
+    });
 
-  it("deletes a call whose recording file has already gone from the disk", async () => {
-    const { call, stem } = await aFullCall("half");
-    fs.rmSync(`${world.recordingsDir}/${stem}.wav`);
-    expect((await world.request(`/api/calls/${call.id}`, { method: "DELETE" })).status).toBe(204);
-    expect(filesOf(stem)).toEqual([]);
-    expect(rowCount("calls", "half")).toBe(0);
+    it("answers 404 for an unknown call, a second delete and a hostile id", async () => {
+      await seedCall(world, { id: "once" });
+      expect((await world.request("/api/calls/once", { method: "DELETE" })).status).toBe(204);
+      for (const id of ["once", "never", encodeURIComponent("../../etc/passwd")]) {
+        const response = await world.request(`/api/calls/${id}`, { method: "DELETE" });
+        expect(response.status).toBe(404);
+        expect(ErrorJson.parse(await response.json()).error.code).toBe("not_found");
+      }
+    });
+
+    it("refuses with 409 to delete a call that is live in this process, and keeps it", async () => {
+      const { call, stem } = await aFullCall("live");
+      world.live.add(call.id);
+      const response = await world.request("/api/calls/live", { method: "DELETE" });
+      expect(response.status).toBe(409);
+      const body = ErrorJson.parse(await response.json());
+      expect(body.error.code).toBe("conflict");
+      expect(body.error.message).toContain("in progress");
+      expect(await rowCount("calls", "live")).toBe(1);
+      expect(filesOf(stem)).toHaveLength(4);
+      world.live.delete(call.id);
+      expect((await world.request("/api/calls/live", { method: "DELETE" })).status).toBe(204);
+    });
+
+    it("refuses with 409 to delete a call whose stored status is still active", async () => {
+      await seedCall(world, { id: "ringing", outcome: "active" });
+      const response = await world.request("/api/calls/ringing", { method: "DELETE" });
+      expect(response.status).toBe(409);
+      expect(await rowCount("calls", "ringing")).toBe(1);
+    });
+
+    it("deletes a call whose recording file has already gone from the disk", async () => {
+      const { call, stem } = await aFullCall("half");
+      fs.rmSync(`${world.recordingsDir}/${stem}.wav`);
+      expect((await world.request(`/api/calls/${call.id}`, { method: "DELETE" })).status).toBe(204);
+      expect(filesOf(stem)).toEqual([]);
+      expect(await rowCount("calls", "half")).toBe(0);
+    });
   });
 });

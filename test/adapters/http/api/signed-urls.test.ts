@@ -16,7 +16,7 @@ const bearer = { authorization: `Bearer ${API_KEY}` };
 let world: ApiWorld | null = null;
 let events: EventsWorld | null = null;
 afterEach(async () => {
-  world?.close();
+  await world?.close();
   world = null;
   await events?.close();
   events = null;

@@ -1,0 +1,250 @@
+import { performance } from "node:perf_hooks";
+import pg from "pg";
+import { connectPostgres } from "../src/adapters/postgres/connection.ts";
+import {
+  defaultPostgresMigrationsFolder,
+  migratePostgres,
+} from "../src/adapters/postgres/migrate.ts";
+import { SEARCH_VECTOR_MIGRATION } from "../src/adapters/postgres/search-vector.ts";
+import {
+  PostgresTranscriptSearch,
+  type SearchVector,
+} from "../src/adapters/postgres/transcript-search.ts";
+import type {
+  TranscriptSearchPosition,
+  TranscriptSearchQuery,
+  TranscriptSearchSort,
+} from "../src/application/ports/index.ts";
+import { loadAverage } from "./lib/machine.ts";
+import { prng } from "./lib/prng.ts";
+import { BASE, sentence } from "./storage.ts";
+
+/**
+ * Full-text search at 1,000,000 transcripts on PostgreSQL: the corpus, queries and table of
+ * `bench/storage.ts --search` (the same seed, so the same rows in the same order), searched
+ * through PostgresTranscriptSearch as the repository calls it.
+ *
+ *   TEST_POSTGRES_URL=postgres://… npx tsx bench/storage-postgres.ts [--quick] [--rebuild]
+ *     [--vector column] [--runs N]
+ *
+ * The corpus goes into a database of its own (callbridge_search_bench, _50000 with --quick,
+ * then _vector with --vector column), built on the first run and kept: loading and indexing
+ * 1,000,000 rows takes minutes. `--vector column` searches the stored search vector that
+ * search-vector.ts proposes, in a database with that migration applied.
+ */
+
+const SEARCH_PAGE = 20;
+const LOAD_BATCH = 20_000;
+
+interface Percentiles {
+  p50: number;
+  p99: number;
+}
+
+async function percentiles(runs: number, work: () => Promise<unknown>): Promise<Percentiles> {
+  for (let i = 0; i < Math.min(10, runs); i++) await work();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await work();
+    samples.push(performance.now() - start);
+  }
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.max(0, Math.ceil(q * samples.length) - 1)]!;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+const pct = (p: Percentiles) => `${p.p50.toFixed(1)} ms | ${p.p99.toFixed(1)} ms`;
+const count = (n: number) => n.toLocaleString("en-US");
+
+async function admin(url: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The corpus of bench/storage.ts's search bench: `total` transcripts, ten a call. */
+async function loadCorpus(url: string, total: number): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const started = performance.now();
+  try {
+    const random = prng(7);
+    const calls = Math.ceil(total / 10);
+    for (let from = 0; from < calls; from += LOAD_BATCH) {
+      const to = Math.min(calls, from + LOAD_BATCH);
+      const ids = Array.from({ length: to - from }, (_, k) => from + k);
+      await client.query(
+        `INSERT INTO calls (id, stream_sid, status, started_at, created_at, updated_at)
+         SELECT 'call-' || i, 'MZs' || i, 'completed', t, t, t
+         FROM unnest($1::int[]) AS i, LATERAL (SELECT to_timestamp(($2::bigint + i::bigint * 60000) / 1000.0) AS t) AS x`,
+        [ids, BASE],
+      );
+    }
+    // seq is an identity column: inserted in order, row i gets seq i + 1 as in SQLite.
+    for (let from = 0; from < total; from += LOAD_BATCH) {
+      const to = Math.min(total, from + LOAD_BATCH);
+      const ids = Array.from({ length: to - from }, (_, k) => from + k);
+      const texts = ids.map(() => sentence(random));
+      await client.query(
+        `INSERT INTO transcripts (id, call_id, speaker, text, confidence, offset_ms, created_at)
+         SELECT 's-' || i, 'call-' || (i / 10), CASE WHEN i % 2 = 0 THEN 'caller' ELSE 'assistant' END,
+                text, 0.9, (i % 10) * 5000, to_timestamp(($3::bigint + i) / 1000.0)
+         FROM unnest($1::int[], $2::text[]) WITH ORDINALITY AS r(i, text, n) ORDER BY n`,
+        [ids, texts, BASE],
+      );
+    }
+    await client.query("VACUUM ANALYZE");
+  } finally {
+    await client.end();
+  }
+  return `${count(total)} transcripts loaded, indexed and analysed in ${((performance.now() - started) / 1000).toFixed(0)} s`;
+}
+
+/** The bench database's URL, built (migrated and loaded) unless it already holds the corpus. */
+async function benchDatabase(
+  serverUrl: string,
+  total: number,
+  rebuild: boolean,
+  vector: SearchVector,
+) {
+  const name = `callbridge_search_bench${total === 1_000_000 ? "" : `_${total}`}${vector === "column" ? "_vector" : ""}`;
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const probe = new pg.Client({ connectionString: serverUrl });
+  await probe.connect();
+  const exists =
+    (await probe.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount === 1;
+  await probe.end();
+  let rows = 0;
+  if (exists && !rebuild) {
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    try {
+      const result = await client.query<{ n: string }>("SELECT count(*) AS n FROM transcripts");
+      rows = Number(result.rows[0]?.n ?? 0);
+    } catch {
+      rows = 0;
+    } finally {
+      await client.end();
+    }
+  }
+  if (rows === total) return { url: url.toString(), loaded: "kept from an earlier run" };
+  await admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin(serverUrl, `CREATE DATABASE ${name}`);
+  await migratePostgres(url.toString(), defaultPostgresMigrationsFolder());
+  if (vector === "column") {
+    for (const statement of SEARCH_VECTOR_MIGRATION) await admin(url.toString(), statement);
+  }
+  return { url: url.toString(), loaded: await loadCorpus(url.toString(), total) };
+}
+
+export async function runPostgresSearchBench(options: {
+  serverUrl: string;
+  quick?: boolean;
+  rebuild?: boolean;
+  vector?: SearchVector;
+  runs?: number;
+}): Promise<string> {
+  const quick = options.quick ?? false;
+  const vector = options.vector ?? "expression";
+  const total = quick ? 50_000 : 1_000_000;
+  const runs = options.runs ?? (quick ? 20 : 200);
+  const { url, loaded } = await benchDatabase(
+    options.serverUrl,
+    total,
+    options.rebuild ?? false,
+    vector,
+  );
+  const connection = connectPostgres(url, 2);
+  try {
+    const searcher = new PostgresTranscriptSearch(connection.db, { vector });
+    const search = (query: Omit<TranscriptSearchQuery, "limit">) =>
+      searcher.search({ ...query, limit: SEARCH_PAGE + 1 });
+    const rankedBy = async (q: string) => {
+      let after: TranscriptSearchPosition | undefined;
+      let ranked = 0;
+      for (;;) {
+        const hits = await searcher.search({ q, limit: 100, after });
+        ranked += hits.length;
+        if (hits.length < 100) return ranked;
+        after = hits.at(-1)?.next;
+      }
+    };
+    const queries: Array<[label: string, q: string]> = [
+      ["common word `order`", "order"],
+      ["rare word `warranty`", "warranty"],
+      ["two words `refund invoice`", "refund invoice"],
+      ["three words, two common: `cancel my order`", "cancel my order"],
+      ["word in no transcript `zzzznothing`", "zzzznothing"],
+    ];
+    const loadBefore = loadAverage();
+    const rows: string[] = [];
+    for (const [label, q] of queries) {
+      const first = await search({ q, sort: "relevance" });
+      const anchor = first[0]?.next?.sort === "relevance" ? first[0].next.anchor : total + 1;
+      const ranked = await rankedBy(q);
+      const deep: Record<TranscriptSearchSort, TranscriptSearchPosition> = {
+        relevance: { sort: "relevance", anchor, offset: Math.max(1, ranked - SEARCH_PAGE) },
+        recent: { sort: "recent", before: Math.floor(total / 2) },
+      };
+      for (const sort of ["relevance", "recent"] as const) {
+        const firstPage = await percentiles(runs, () => search({ q, sort }));
+        const deepPage = await percentiles(runs, () => search({ q, sort, after: deep[sort] }));
+        const bySpeaker = await percentiles(runs, () => search({ q, sort, speaker: "assistant" }));
+        const scope = sort === "relevance" ? `ranks ${count(ranked)}` : "every match";
+        rows.push(
+          `| ${label} | ${sort} (${scope}) | first | ${pct(firstPage)} |`,
+          `| ${label} | ${sort} | deep (${describeDeep(deep[sort])}) | ${pct(deepPage)} |`,
+          `| ${label} | ${sort} | first, speaker=assistant | ${pct(bySpeaker)} |`,
+        );
+      }
+    }
+    return [
+      `### Search at ${count(total)} transcripts on PostgreSQL, ${vector === "column" ? "stored search vector" : "expression index of migration 0000"}${quick ? " (quick)" : ""}`,
+      "",
+      `The corpus of \`bench/storage.ts --search\` (same seed): ${loaded}. Each search goes ` +
+        `through PostgresTranscriptSearch (a page of ${SEARCH_PAGE} and one more), ${runs} ` +
+        `timed runs after 10 untimed, wall time including the round trips (load average ` +
+        `before: ${loadBefore}; after: ${loadAverage()}).`,
+      "",
+      "| query | sort | page | p50 | p99 |",
+      "|---|---|---|---:|---:|",
+      ...rows,
+      "",
+    ].join("\n");
+  } finally {
+    await connection.end();
+  }
+}
+
+function describeDeep(position: TranscriptSearchPosition): string {
+  return position.sort === "relevance"
+    ? `offset ${count(position.offset)}`
+    : `below seq ${count(position.before)}`;
+}
+
+if (process.argv[1]?.endsWith("storage-postgres.ts")) {
+  const serverUrl = process.env.TEST_POSTGRES_URL ?? process.env.DATABASE_URL ?? "";
+  if (serverUrl === "") {
+    console.error("set TEST_POSTGRES_URL to a PostgreSQL server (a role that may CREATE DATABASE)");
+    process.exit(2);
+  }
+  const option = (name: string) => {
+    const at = process.argv.indexOf(name);
+    return at < 0 ? undefined : process.argv[at + 1];
+  };
+  const loadOnly = process.argv.includes("--load-only");
+  const quick = process.argv.includes("--quick");
+  const rebuild = process.argv.includes("--rebuild");
+  const vector: SearchVector = option("--vector") === "column" ? "column" : "expression";
+  const runs = option("--runs") === undefined ? undefined : Number(option("--runs"));
+  const run = loadOnly
+    ? benchDatabase(serverUrl, quick ? 50_000 : 1_000_000, rebuild, vector).then((d) => d.loaded)
+    : runPostgresSearchBench({ serverUrl, quick, rebuild, vector, runs });
+  run.then((markdown) => process.stdout.write(`${markdown}\n`));
+}
