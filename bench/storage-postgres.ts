@@ -5,12 +5,10 @@ import {
   defaultPostgresMigrationsFolder,
   migratePostgres,
 } from "../src/adapters/postgres/migrate.ts";
-import { SEARCH_VECTOR_MIGRATION } from "../src/adapters/postgres/search-vector.ts";
-import {
-  PostgresTranscriptSearch,
-  type SearchVector,
-} from "../src/adapters/postgres/transcript-search.ts";
+import { PostgresCallRepository } from "../src/adapters/postgres/postgres-call-repository.ts";
+import { PostgresTranscriptSearch } from "../src/adapters/postgres/transcript-search.ts";
 import type {
+  CallListQuery,
   TranscriptSearchPosition,
   TranscriptSearchQuery,
   TranscriptSearchSort,
@@ -25,12 +23,15 @@ import { BASE, sentence } from "./storage.ts";
  * through PostgresTranscriptSearch as the repository calls it.
  *
  *   TEST_POSTGRES_URL=postgres://… npx tsx bench/storage-postgres.ts [--quick] [--rebuild]
- *     [--vector column] [--runs N]
+ *     [--runs N] [--calls]
  *
- * The corpus goes into a database of its own (callbridge_search_bench, _50000 with --quick,
- * then _vector with --vector column), built on the first run and kept: loading and indexing
- * 1,000,000 rows takes minutes. `--vector column` searches the stored search vector that
- * search-vector.ts proposes, in a database with that migration applied.
+ * The corpus goes into a database of its own (callbridge_search_bench, _50000 with --quick),
+ * built with the committed migrations on the first run and kept: loading and indexing
+ * 1,000,000 rows takes minutes. --rebuild builds it again (after a migration).
+ *
+ * --calls times pages of the calls list instead (GET /api/calls: PostgresCallRepository's
+ * getAllCalls) at 1,000,000 calls, the calls of `bench/storage.ts` (same ids, times, statuses
+ * and callers), in callbridge_calls_bench (kept as well).
  */
 
 const SEARCH_PAGE = 20;
@@ -106,13 +107,8 @@ async function loadCorpus(url: string, total: number): Promise<string> {
 }
 
 /** The bench database's URL, built (migrated and loaded) unless it already holds the corpus. */
-async function benchDatabase(
-  serverUrl: string,
-  total: number,
-  rebuild: boolean,
-  vector: SearchVector,
-) {
-  const name = `callbridge_search_bench${total === 1_000_000 ? "" : `_${total}`}${vector === "column" ? "_vector" : ""}`;
+async function benchDatabase(serverUrl: string, total: number, rebuild: boolean) {
+  const name = `callbridge_search_bench${total === 1_000_000 ? "" : `_${total}`}`;
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const probe = new pg.Client({ connectionString: serverUrl });
@@ -137,9 +133,6 @@ async function benchDatabase(
   await admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin(serverUrl, `CREATE DATABASE ${name}`);
   await migratePostgres(url.toString(), defaultPostgresMigrationsFolder());
-  if (vector === "column") {
-    for (const statement of SEARCH_VECTOR_MIGRATION) await admin(url.toString(), statement);
-  }
   return { url: url.toString(), loaded: await loadCorpus(url.toString(), total) };
 }
 
@@ -147,22 +140,15 @@ export async function runPostgresSearchBench(options: {
   serverUrl: string;
   quick?: boolean;
   rebuild?: boolean;
-  vector?: SearchVector;
   runs?: number;
 }): Promise<string> {
   const quick = options.quick ?? false;
-  const vector = options.vector ?? "expression";
   const total = quick ? 50_000 : 1_000_000;
   const runs = options.runs ?? (quick ? 20 : 200);
-  const { url, loaded } = await benchDatabase(
-    options.serverUrl,
-    total,
-    options.rebuild ?? false,
-    vector,
-  );
+  const { url, loaded } = await benchDatabase(options.serverUrl, total, options.rebuild ?? false);
   const connection = connectPostgres(url, 2);
   try {
-    const searcher = new PostgresTranscriptSearch(connection.db, { vector });
+    const searcher = new PostgresTranscriptSearch(connection.db);
     const search = (query: Omit<TranscriptSearchQuery, "limit">) =>
       searcher.search({ ...query, limit: SEARCH_PAGE + 1 });
     const rankedBy = async (q: string) => {
@@ -205,7 +191,7 @@ export async function runPostgresSearchBench(options: {
       }
     }
     return [
-      `### Search at ${count(total)} transcripts on PostgreSQL, ${vector === "column" ? "stored search vector" : "expression index of migration 0000"}${quick ? " (quick)" : ""}`,
+      `### Search at ${count(total)} transcripts on PostgreSQL${quick ? " (quick)" : ""}`,
       "",
       `The corpus of \`bench/storage.ts --search\` (same seed): ${loaded}. Each search goes ` +
         `through PostgresTranscriptSearch (a page of ${SEARCH_PAGE} and one more), ${runs} ` +
@@ -228,6 +214,124 @@ function describeDeep(position: TranscriptSearchPosition): string {
     : `below seq ${count(position.before)}`;
 }
 
+/** An empty database `name` on the server of `serverUrl`, migrated; its URL. */
+async function freshDatabase(serverUrl: string, name: string): Promise<string> {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  await admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin(serverUrl, `CREATE DATABASE ${name}`);
+  await migratePostgres(url.toString(), defaultPostgresMigrationsFolder());
+  return url.toString();
+}
+
+/**
+ * The calls of bench/storage.ts's page bench, generated in the server: ten calls share each
+ * start second (pages cross ties on id), one in 50 active, one in 7 of the others failed,
+ * 5,000 callers.
+ */
+async function loadCalls(url: string, total: number): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const started = performance.now();
+  try {
+    await client.query(
+      `INSERT INTO calls (id, stream_sid, call_sid, caller, status, started_at, ended_at,
+         duration_seconds, created_at, updated_at)
+       SELECT 'call-' || lpad(i::text, 8, '0'), 'MZ' || i, 'CA' || i,
+              '+1555' || lpad((i % 5000)::text, 7, '0'),
+              CASE WHEN i % 50 = 0 THEN 'active' WHEN i % 7 = 0 THEN 'failed' ELSE 'completed' END,
+              t, t + interval '60 seconds', 60, t, t
+       FROM generate_series(0, $1::int - 1) AS i,
+            LATERAL (SELECT to_timestamp(($2::bigint + (i / 10)::bigint * 1000) / 1000.0) AS t) AS x`,
+      [total, BASE],
+    );
+    await client.query("VACUUM ANALYZE calls");
+  } finally {
+    await client.end();
+  }
+  return `${count(total)} calls loaded and analysed in ${((performance.now() - started) / 1000).toFixed(0)} s`;
+}
+
+async function callsDatabase(serverUrl: string, total: number, rebuild: boolean) {
+  const name = `callbridge_calls_bench${total === 1_000_000 ? "" : `_${total}`}`;
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  if (!rebuild) {
+    const client = new pg.Client({ connectionString: url.toString() });
+    try {
+      await client.connect();
+      const result = await client.query<{ n: string }>("SELECT count(*) AS n FROM calls");
+      if (Number(result.rows[0]?.n ?? 0) === total) {
+        return { url: url.toString(), loaded: "kept from an earlier run" };
+      }
+    } catch {
+      // Not there yet: built below.
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  const fresh = await freshDatabase(serverUrl, name);
+  return { url: fresh, loaded: await loadCalls(fresh, total) };
+}
+
+export async function runPostgresCallsBench(options: {
+  serverUrl: string;
+  quick?: boolean;
+  rebuild?: boolean;
+  runs?: number;
+}): Promise<string> {
+  const quick = options.quick ?? false;
+  const total = quick ? 20_000 : 1_000_000;
+  const runs = options.runs ?? (quick ? 200 : 1000);
+  const { url, loaded } = await callsDatabase(options.serverUrl, total, options.rebuild ?? false);
+  const repository = await PostgresCallRepository.open({
+    url,
+    migrationsPath: defaultPostgresMigrationsFolder(),
+  });
+  try {
+    const middle = Math.floor(total / 2);
+    const deep = {
+      startedAt: new Date(BASE + Math.floor(middle / 10) * 1000),
+      id: `call-${middle.toString().padStart(8, "0")}`,
+    };
+    const pages: Array<[string, Omit<CallListQuery, "limit">]> = [
+      ["first page", {}],
+      ["page at the middle (keyset)", { after: deep }],
+      ["status=failed, first page", { status: "failed" }],
+      ["status=failed, page at the middle", { status: "failed", after: deep }],
+      ["status=active (2%), page at the middle", { status: "active", after: deep }],
+      [`caller filter (${count(total / 5000)} calls), first page`, { caller: "+15550000042" }],
+      [
+        "since/until the hour before the middle, first page",
+        { since: new Date(deep.startedAt.getTime() - 3_600_000), until: deep.startedAt },
+      ],
+    ];
+    const loadBefore = loadAverage();
+    const rows: string[] = [];
+    for (const [label, query] of pages) {
+      const page = await repository.getAllCalls({ ...query, limit: 50 });
+      if (page.data.length === 0) throw new Error(`${label}: no call`);
+      const timing = await percentiles(runs, () => repository.getAllCalls({ ...query, limit: 50 }));
+      rows.push(`| ${label} | ${pct(timing)} |`);
+    }
+    return [
+      `### Calls pages at ${count(total)} calls on PostgreSQL${quick ? " (quick)" : ""}`,
+      "",
+      `The calls of \`bench/storage.ts\`: ${loaded}. Each page goes through ` +
+        `PostgresCallRepository.getAllCalls (50 calls and one more), ${runs} timed runs after ` +
+        `10 untimed, wall time including the round trip (load average before: ${loadBefore}; ` +
+        `after: ${loadAverage()}).`,
+      "",
+      "| page of 50 | p50 | p99 |",
+      "|---|---:|---:|",
+      ...rows,
+      "",
+    ].join("\n");
+  } finally {
+    await repository.close();
+  }
+}
+
 if (process.argv[1]?.endsWith("storage-postgres.ts")) {
   const serverUrl = process.env.TEST_POSTGRES_URL ?? process.env.DATABASE_URL ?? "";
   if (serverUrl === "") {
@@ -241,10 +345,11 @@ if (process.argv[1]?.endsWith("storage-postgres.ts")) {
   const loadOnly = process.argv.includes("--load-only");
   const quick = process.argv.includes("--quick");
   const rebuild = process.argv.includes("--rebuild");
-  const vector: SearchVector = option("--vector") === "column" ? "column" : "expression";
   const runs = option("--runs") === undefined ? undefined : Number(option("--runs"));
-  const run = loadOnly
-    ? benchDatabase(serverUrl, quick ? 50_000 : 1_000_000, rebuild, vector).then((d) => d.loaded)
-    : runPostgresSearchBench({ serverUrl, quick, rebuild, vector, runs });
+  const run = process.argv.includes("--calls")
+    ? runPostgresCallsBench({ serverUrl, quick, rebuild, runs })
+    : loadOnly
+      ? benchDatabase(serverUrl, quick ? 50_000 : 1_000_000, rebuild).then((d) => d.loaded)
+      : runPostgresSearchBench({ serverUrl, quick, rebuild, runs });
   run.then((markdown) => process.stdout.write(`${markdown}\n`));
 }

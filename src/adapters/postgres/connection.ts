@@ -1,13 +1,12 @@
 import { drizzle as drizzleNodePostgres, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import type { PgDatabase as DrizzlePgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
 import pg from "pg";
-import postgres from "postgres";
 import * as schema from "../../../drizzle/pg-schema.ts";
 import type { BatchStatement } from "./batch-insert.ts";
 
-// The server talks to PostgreSQL through `pg` (node-postgres); /tmp/notes/pg-driver.md and
-// bench/postgres-drivers.ts say why. postgres.js is kept here, and only here, for that bench.
+// The server talks to PostgreSQL through `pg` (node-postgres); README ("Running against
+// PostgreSQL") and bench/postgres-drivers.ts say why. The postgres.js twin of connectPostgres,
+// which only that bench uses, lives in the bench (postgres.js is a devDependency).
 
 /** The drizzle instance the PostgreSQL adapters query through (node-postgres). */
 export type PgDatabase = NodePgDatabase<typeof schema>;
@@ -41,6 +40,7 @@ export interface PgConnection {
   end(): Promise<void>;
 }
 
+/** The same through postgres.js: bench/postgres-drivers.ts makes it. */
 export interface PostgresJsConnection {
   driver: "postgres";
   db: AnyDriverDatabase;
@@ -85,33 +85,6 @@ export function connectPostgres(url: string, poolSize = DEFAULT_POOL_SIZE): PgCo
     end: () => {
       ended ??= Promise.all([pool.end(), batchPool.end()]).then(() => {});
       return ended;
-    },
-  };
-}
-
-/** The same through postgres.js, for bench/postgres-drivers.ts. */
-export function connectPostgresJs(url: string, poolSize = DEFAULT_POOL_SIZE): PostgresJsConnection {
-  const client = postgres(url, { max: poolSize, onnotice: () => {} });
-  const batchClient = postgres(url, {
-    max: 1,
-    onnotice: () => {},
-    connection: { synchronous_commit: "off" },
-  });
-  return {
-    driver: "postgres",
-    db: drizzlePostgresJs(client, { schema }),
-    runBatch: async (statements) => {
-      const [only] = statements;
-      if (statements.length <= 1) {
-        if (only) await batchClient.unsafe(only.text, only.values, { prepare: true });
-        return;
-      }
-      await batchClient.begin(async (tx) => {
-        for (const { text, values } of statements) await tx.unsafe(text, values, { prepare: true });
-      });
-    },
-    end: async () => {
-      await Promise.all([client.end({ timeout: 5 }), batchClient.end({ timeout: 5 })]);
     },
   };
 }

@@ -4,6 +4,7 @@ import {
   callMetadata,
   calls,
   recordings,
+  transcriptRowColumns,
   transcripts,
 } from "../../../drizzle/pg-schema.ts";
 import type {
@@ -360,7 +361,7 @@ export class PostgresCallRepository implements CallRepository {
     return this.runAfterPendingWrites(async () =>
       (
         await this.db
-          .select()
+          .select(transcriptRowColumns)
           .from(transcripts)
           .where(eq(transcripts.callId, callId))
           // Spoken order: by offset from call start where known (a caller's transcription can

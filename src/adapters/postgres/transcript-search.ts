@@ -29,19 +29,7 @@ import { type WordQuery, wordQuery } from "./search-tsquery.ts";
 export interface PostgresTranscriptSearchOptions {
   /** Matches ranked per relevance search at most (the newest); default SEARCH_CANDIDATES. */
   candidates?: number;
-  /**
-   * What rows are matched against. `expression` (the default): transcripts_search_idx as
-   * migration 0000 defines it, on to_tsvector('simple', coalesce(heard_text, text)), which a
-   * plan that reads rows outside that index computes again for each row (tens of µs).
-   * `column`: a stored `search_vector` column, to_tsvector('simple',
-   * callbridge_search_text(coalesce(heard_text, text))) with the text folded as unicode61 folds
-   * it (diacritics off, anything but letters and digits a space), GIN-indexed: not in the
-   * schema yet, proposed with the measurements of bench/storage-postgres.ts.
-   */
-  vector?: SearchVector;
 }
-
-export type SearchVector = "expression" | "column";
 
 /** Above every seq: "no upper bound" in statements that always take one. */
 const NO_BOUND = Number.MAX_SAFE_INTEGER;
@@ -96,14 +84,11 @@ type Executor = Pick<PgDatabase, "select">;
  *   into that ranking;
  * - snippets are FTS5's, computed here (search-snippet.ts).
  *
- * Matching uses the GIN index on to_tsvector('simple', …), which differs from FTS5's unicode61
- * tokenizer where PostgreSQL's parser keeps a compound whole ("john@example.com", "3.14",
- * URLs: a query for a part of one does not find it) and in diacritics: the index keeps them, so
- * "cafe" does not find "Café" (while "café" finds both "café" and "cafe", as on SQLite).
+ * Matching reads transcripts.search_vector (GIN-indexed), which holds the tokens FTS5's
+ * unicode61 tokenizer makes (drizzle/pg-schema.ts), so a word finds the same rows on both.
  */
 export class PostgresTranscriptSearch {
   private readonly candidates: number;
-  private readonly vector: SearchVector;
   private estimate: { totals: Totals; until: number } | undefined;
 
   constructor(
@@ -111,7 +96,6 @@ export class PostgresTranscriptSearch {
     options: PostgresTranscriptSearchOptions = {},
   ) {
     this.candidates = Math.max(1, Math.floor(options.candidates ?? SEARCH_CANDIDATES));
-    this.vector = options.vector ?? "expression";
   }
 
   async search(query: TranscriptSearchQuery): Promise<TranscriptHit[]> {
@@ -122,7 +106,7 @@ export class PostgresTranscriptSearch {
     if (after !== undefined && after.sort !== sort) {
       throw invalidArgument(`cursor: was issued for sort=${after.sort}, not sort=${sort}`);
     }
-    const prepared = prepare(distinctWords(words), this.vector);
+    const prepared = prepare(distinctWords(words));
     if (prepared === null) return [];
     const speaker = query.speaker ?? null;
     const skip = after === undefined ? Math.max(0, Math.floor(query.offset ?? 0)) : 0;
@@ -308,30 +292,23 @@ export class PostgresTranscriptSearch {
  * token (FTS5 drops those words, and a query left empty matches nothing), or a word has one
  * PostgreSQL cannot hold.
  */
-function prepare(distinct: string[], vector: SearchVector): Prepared | null {
+function prepare(distinct: string[]): Prepared | null {
   const queries: Array<{ word: WordQuery; query: SQL }> = [];
   for (const text of distinct) {
     const word = wordQuery(text);
     if (word === null) return null;
-    if (word.tokens === "" || word.folded === "") continue;
-    const query =
-      vector === "column"
-        ? sql`to_tsquery('simple', ${word.folded})`
-        : word.whole === null
-          ? sql`to_tsquery('simple', ${word.tokens})`
-          : sql`(to_tsquery('simple', ${word.tokens}) || phraseto_tsquery('simple', ${word.whole}))`;
-    queries.push({ word, query });
+    if (word.folded === "") continue;
+    queries.push({ word, query: sql`to_tsquery('simple', ${word.folded})` });
   }
   if (queries.length === 0) return null;
-  const matches = (query: SQL): SQL => sql`${vectorOf(vector)} @@ ${query}`;
+  const matches = (query: SQL): SQL => sql`${transcripts.searchVector} @@ ${query}`;
   const keyQueries = new Map<string, SQL>();
   for (const { word, query } of queries) {
     const key = word.phrase.join(" ");
     if (!keyQueries.has(key)) keyQueries.set(key, matches(query));
   }
   return {
-    // One tsquery for all the words: a plan that reads rows without the index computes the
-    // row's vector once, not once a word.
+    // One tsquery for all the words: one test of a row's stored vector, one GIN lookup.
     match: matches(
       sql`(${sql.join(
         queries.map((q) => q.query),
@@ -354,16 +331,6 @@ const HIT_COLUMNS = {
   speaker: transcripts.speaker,
   offsetMs: transcripts.offsetMs,
 };
-
-/**
- * The row holds every word. The vector is the expression transcripts_search_idx indexes
- * (drizzle/pg-schema.ts), written exactly as there: PostgreSQL uses an expression index only
- * for the same expression.
- */
-const vectorOf = (vector: SearchVector): SQL =>
-  vector === "column"
-    ? sql`${transcripts}.search_vector`
-    : sql`to_tsvector('simple', coalesce(${transcripts.heardText}, ${transcripts.text}))`;
 
 async function newestSeq(tx: Executor): Promise<number> {
   const [row] = await tx

@@ -97,13 +97,26 @@ const appliedMigrations = async (url: string): Promise<number> =>
     await query<{ n: number }>(url, "SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations")
   )[0]?.n ?? 0;
 
-/** A database at the committed migrations, with calls that have rows in every child table. */
-async function populatedDatabase(): Promise<TestDatabase> {
+/** The committed migrations up to `tag`, in a folder of the test's own. */
+function migrationsUpTo(tag: string): string {
+  const folder = join(dir, `migrations-${tag}`);
+  cpSync(PG_MIGRATIONS, folder, { recursive: true });
+  const journalPath = join(folder, "meta", "_journal.json");
+  const journal = JSON.parse(readFileSync(journalPath, "utf8")) as Journal;
+  const last = journal.entries.findIndex((entry) => entry.tag === tag);
+  if (last < 0) throw new Error(`no migration ${tag}`);
+  journal.entries = journal.entries.slice(0, last + 1);
+  writeFileSync(journalPath, JSON.stringify(journal, null, 2));
+  return folder;
+}
+
+/**
+ * A database at the committed migrations (or those of `migrationsPath`), with calls that have
+ * rows in every child table.
+ */
+async function populatedDatabase(migrationsPath = PG_MIGRATIONS): Promise<TestDatabase> {
   const database = await createTestDatabase("cb_migr");
-  const repository = await PostgresCallRepository.open({
-    url: database.url,
-    migrationsPath: PG_MIGRATIONS,
-  });
+  const repository = await PostgresCallRepository.open({ url: database.url, migrationsPath });
   try {
     for (const [n, callId] of ["c1", "c2", "c3"].entries()) {
       await repository.createCall(aCall(callId, { startedAt: at(`2026-01-0${n + 1}T10:00:00Z`) }));
@@ -175,8 +188,8 @@ describePostgres("PostgreSQL migrations on a populated database", () => {
     for (const database of databases) await database.drop();
   });
 
-  const populated = async () => {
-    const database = await populatedDatabase();
+  const populated = async (migrationsPath?: string) => {
+    const database = await populatedDatabase(migrationsPath);
     databases.push(database);
     return database;
   };
@@ -218,6 +231,32 @@ describePostgres("PostgreSQL migrations on a populated database", () => {
     expect(await appliedMigrations(url)).toBe(committed + 1);
     expect(await counts(url)).toEqual(EXPECTED);
   }, 180_000);
+
+  it("fills the search vector of the rows already stored when it is added (0003, 0004)", async () => {
+    const { url } = await populated(migrationsUpTo("0002_ids_in_byte_order"));
+    expect(await appliedMigrations(url)).toBe(3);
+    await migratePostgres(url, PG_MIGRATIONS);
+    expect(await appliedMigrations(url)).toBe(committed);
+    expect(await counts(url)).toEqual(EXPECTED);
+    const vectors = await query<{ id: string; vector: string }>(
+      url,
+      "SELECT id, search_vector::text AS vector FROM transcripts",
+    );
+    expect(vectors).toHaveLength(EXPECTED.transcripts);
+    for (const { id, vector } of vectors) expect(vector).toBe(`'${id.at(-1)}':2 'turn':1`);
+    const [index] = await query<{ indexdef: string }>(
+      url,
+      "SELECT indexdef FROM pg_indexes WHERE indexname = 'transcripts_search_idx'",
+    );
+    expect(index?.indexdef).toMatch(/USING gin \(search_vector\)$/);
+    const repository = await PostgresCallRepository.open({ url, migrationsPath: PG_MIGRATIONS });
+    try {
+      const hits = await repository.searchTranscripts({ q: "TURN 3", limit: 20, sort: "recent" });
+      expect(hits.map((h) => h.transcriptId).sort()).toEqual(["c1-t3", "c2-t3", "c3-t3"]);
+    } finally {
+      await repository.close();
+    }
+  }, 60_000);
 
   it("lets instances that start together on an empty database take turns migrating", async () => {
     const database = await createTestDatabase("cb_migr");

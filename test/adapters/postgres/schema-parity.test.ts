@@ -21,12 +21,18 @@ import * as pgSchema from "../../../drizzle/pg-schema.ts";
 import * as sqliteSchema from "../../../drizzle/schema.ts";
 
 /**
- * What the PostgreSQL schema may have that the SQLite one has not: the GIN index of full-text
- * search (SQLite's FTS5 table lives in its migrations, outside drizzle/schema.ts) and
- * analytics.seq, the explicit form of the implicit rowid SQLite orders same-millisecond
- * snapshots by.
+ * What the PostgreSQL schema may have that the SQLite one has not:
+ * - full-text search's stored, folded transcripts.search_vector (generated from the text, never
+ *   written by the adapter) and the GIN index on it: SQLite's FTS5 table and its triggers
+ *   live in its migrations, outside drizzle/schema.ts;
+ * - analytics.seq, the explicit form of the implicit rowid SQLite orders same-millisecond
+ *   snapshots by.
  */
-const ONLY_IN_POSTGRES = new Set(["transcripts: index transcripts_search_idx", "analytics.seq"]);
+const ONLY_IN_POSTGRES = new Set([
+  "transcripts.search_vector",
+  "transcripts: index transcripts_search_idx using gin (search_vector)",
+  "analytics.seq",
+]);
 
 /** A column as both dialects can state it. */
 interface ColumnShape {
@@ -98,7 +104,10 @@ function shapeOf(config: TableConfig, dialect: "sqlite" | "pg"): TableShape {
     const parts = on.map((part) =>
       is(part, SQL) ? "(expression)" : (part as { name: string }).name,
     );
-    indexes.set(name ?? "(unnamed)", `${unique ? "unique " : ""}(${parts.join(",")})`);
+    // SQLite has B-trees only; PostgreSQL's default is one too.
+    const method = (index.config as { method?: string }).method ?? "btree";
+    const using = method === "btree" ? "" : `using ${method} `;
+    indexes.set(name ?? "(unnamed)", `${unique ? "unique " : ""}${using}(${parts.join(",")})`);
   }
   return {
     columns,
@@ -159,8 +168,9 @@ function schemaDifferences(
     for (const index of new Set([...left.indexes.keys(), ...right.indexes.keys()])) {
       const a = left.indexes.get(index);
       const b = right.indexes.get(index);
-      if (!a || !b) note(b ? `${name}: index ${index}` : `${name}: index ${index} only in SQLite`);
-      else if (a !== b) note(`${name}: index ${index}: SQLite ${a}, PostgreSQL ${b}`);
+      if (!a || !b) {
+        note(b ? `${name}: index ${index} ${b}` : `${name}: index ${index} only in SQLite`);
+      } else if (a !== b) note(`${name}: index ${index}: SQLite ${a}, PostgreSQL ${b}`);
     }
   }
   return differences;
