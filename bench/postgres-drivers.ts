@@ -9,11 +9,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
 import pg from "pg";
+import postgres from "postgres";
+import * as schema from "../drizzle/pg-schema.ts";
 import {
   connectPostgres,
-  connectPostgresJs,
+  DEFAULT_POOL_SIZE,
   type DriverConnection,
+  type PostgresJsConnection,
 } from "../src/adapters/postgres/connection.ts";
 import {
   defaultPostgresMigrationsFolder,
@@ -169,3 +173,30 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+/** connectPostgres's twin through postgres.js (the same batch session settings). */
+export function connectPostgresJs(url: string, poolSize = DEFAULT_POOL_SIZE): PostgresJsConnection {
+  const client = postgres(url, { max: poolSize, onnotice: () => {} });
+  const batchClient = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { synchronous_commit: "off" },
+  });
+  return {
+    driver: "postgres",
+    db: drizzlePostgresJs(client, { schema }),
+    runBatch: async (statements) => {
+      const [only] = statements;
+      if (statements.length <= 1) {
+        if (only) await batchClient.unsafe(only.text, only.values, { prepare: true });
+        return;
+      }
+      await batchClient.begin(async (tx) => {
+        for (const { text, values } of statements) await tx.unsafe(text, values, { prepare: true });
+      });
+    },
+    end: async () => {
+      await Promise.all([client.end({ timeout: 5 }), batchClient.end({ timeout: 5 })]);
+    },
+  };
+}
