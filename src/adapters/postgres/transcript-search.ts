@@ -19,10 +19,10 @@ import {
   COUNT_READ_BUDGET,
   MAX_COUNTED_PHRASES,
   MIN_COUNT_PER_PHRASE,
-  oldestWithinBudget,
   SEARCH_CANDIDATES,
 } from "../sqlite/transcript-search.ts";
 import type { PgDatabase } from "./connection.ts";
+import { candidatePlan, type LexemeShares, lexemeShares } from "./search-budget.ts";
 import { snippetOf } from "./search-snippet.ts";
 import { type WordQuery, wordQuery } from "./search-tsquery.ts";
 
@@ -63,7 +63,7 @@ interface Prepared {
   match: SQL;
   /** The phrases of the distinct words (FTS5's phrases), for the snippets. */
   snippetPhrases: string[][];
-  /** Each distinct token sequence (a BM25 key) and the condition that finds it. */
+  /** Each distinct token sequence (a BM25 key) and its tsquery. */
   keyQueries: Map<string, SQL>;
   /** Words searched for (those with a token). */
   words: number;
@@ -79,9 +79,10 @@ type Executor = Pick<PgDatabase, "select">;
  * - every word must be there; the words are never read as syntax (each becomes a tsquery of
  *   its own lexemes, built here, never parsed from the user's text);
  * - `recent` walks the matches newest first from the cursor (`seq` only grows) and stops at the
- *   page; `relevance` ranks the newest `candidates` matches stored before the first page by
- *   BM25 in code (bm25.ts), weighing each word by its rows as SQLite does, and pages by offset
- *   into that ranking;
+ *   page; `relevance` ranks the newest `candidates` matches stored before the first page, and
+ *   among those within a read budget (search-budget.ts, PostgreSQL's costs where SQLite has
+ *   FTS5's), by BM25 in code (bm25.ts), weighing each word by its rows as SQLite does, and pages
+ *   by offset into that ranking;
  * - snippets are FTS5's, computed here (search-snippet.ts).
  *
  * Matching reads transcripts.search_vector (GIN-indexed), which holds the tokens FTS5's
@@ -90,6 +91,7 @@ type Executor = Pick<PgDatabase, "select">;
 export class PostgresTranscriptSearch {
   private readonly candidates: number;
   private estimate: { totals: Totals; until: number } | undefined;
+  private shares: { value: LexemeShares | null; until: number } | undefined;
 
   constructor(
     private readonly db: PgDatabase,
@@ -199,13 +201,20 @@ export class PostgresTranscriptSearch {
         ? MIN_COUNT_PER_PHRASE
         : Math.max(MIN_COUNT_PER_PHRASE, Math.floor(COUNT_READ_BUDGET / Math.max(1, keys.length))),
     );
-    const readCandidates = (from: number) =>
+    // Above EXACT_TOTALS_ROWS a word the planner's statistics list is weighed by the share of
+    // transcripts they give it: counting the newest rows of a word in a few % of them would walk
+    // thousands of rows (tens of ms); the others are rarer than every listed word, so their few
+    // rows come cheaply from the GIN index.
+    const shares = newest > EXACT_TOTALS_ROWS ? await this.lexemeShares(tx) : null;
+    const shareOf = (key: string): number | undefined =>
+      key.includes(" ") ? undefined : shares?.shares.get(key);
+    const readCandidates = (from: number, match: SQL = prepared.match) =>
       tx
         .select({ seq: transcripts.seq, text: SPOKEN_TEXT })
         .from(transcripts)
         .where(
           and(
-            prepared.match,
+            match,
             lt(transcripts.seq, anchor),
             gte(transcripts.seq, from),
             speaker === null ? undefined : eq(transcripts.speaker, speaker),
@@ -213,9 +222,13 @@ export class PostgresTranscriptSearch {
         )
         .orderBy(desc(transcripts.seq))
         .limit(this.candidates);
-    // One word and no speaker: counting it reads the first of its newest `candidates` matches,
-    // so one statement does for both (cut at the budget's lower bound once that is known).
-    const oneStatement = keys.length === 1 && prepared.words === 1 && speaker === null;
+    // One uncounted word and no speaker: counting it reads the first of its newest
+    // `candidates` matches, so one statement does for both (cut at the budget's bound after).
+    const oneStatement =
+      keys.length === 1 &&
+      prepared.words === 1 &&
+      speaker === null &&
+      shareOf(keys[0]!) === undefined;
     let candidates = oneStatement ? await readCandidates(0) : [];
     const counted: PhraseRows[] = [];
     if (oneStatement) {
@@ -223,9 +236,14 @@ export class PostgresTranscriptSearch {
       counted.push(extrapolated(rows, candidates[rows - 1]?.seq ?? null, anchor, countLimit));
     } else {
       for (const key of keys.slice(0, MAX_COUNTED_PHRASES)) {
+        const share = shareOf(key);
         const keyQuery = prepared.keyQueries.get(key);
         counted.push(
-          keyQuery ? await phraseRows(tx, keyQuery, anchor, countLimit) : { rows: 0, density: 0 },
+          share !== undefined
+            ? { rows: Math.round(share * (anchor - 1)), density: share }
+            : keyQuery
+              ? await phraseRows(tx, matches([keyQuery]), anchor, countLimit)
+              : { rows: 0, density: 0 },
         );
       }
     }
@@ -234,14 +252,22 @@ export class PostgresTranscriptSearch {
       { rows: 0, density: 0 },
     );
     const rowsOf = keys.map((_, k) => counted[k] ?? mostCommon);
-    const from = oldestWithinBudget(
+    const plan = candidatePlan(
       rowsOf.map((rows) => rows.density),
-      speaker !== null,
       anchor,
     );
+    const indexed: SQL[] = [];
+    const tested: SQL[] = [];
+    keys.forEach((key, k) => {
+      const query = prepared.keyQueries.get(key);
+      if (query) (plan.indexed[k] ? indexed : tested).push(query);
+    });
     candidates = oneStatement
-      ? candidates.filter((row) => row.seq >= from)
-      : await readCandidates(from);
+      ? candidates.filter((row) => row.seq >= plan.from)
+      : await readCandidates(
+          plan.from,
+          indexed.length > 0 ? matches(indexed, tested) : prepared.match,
+        );
     if (offset >= candidates.length) return [];
 
     const measured = candidates.map((row) => measureRow(row.text, distinct));
@@ -265,6 +291,27 @@ export class PostgresTranscriptSearch {
       anchor,
       offset: offset + i + 1,
     }));
+  }
+
+  /** The planner's statistics of search_vector (lexemeShares()), kept for ESTIMATE_TTL_MS. */
+  private async lexemeShares(tx: Executor): Promise<LexemeShares | null> {
+    const now = Date.now();
+    if (this.shares === undefined || this.shares.until <= now) {
+      const [row] = await tx
+        .select({
+          elements: sql<string[] | null>`most_common_elems::text::text[]`,
+          frequencies: sql<number[] | null>`most_common_elem_freqs`,
+        })
+        .from(sql`pg_stats`)
+        .where(
+          sql`schemaname = current_schema() AND tablename = 'transcripts' AND attname = 'search_vector'`,
+        );
+      this.shares = {
+        value: lexemeShares(row?.elements ?? null, row?.frequencies ?? null),
+        until: now + ESTIMATE_TTL_MS,
+      };
+    }
+    return this.shares.value;
   }
 
   /** totalsOf(), its estimates kept for ESTIMATE_TTL_MS. */
@@ -301,24 +348,31 @@ function prepare(distinct: string[]): Prepared | null {
     queries.push({ word, query: sql`to_tsquery('simple', ${word.folded})` });
   }
   if (queries.length === 0) return null;
-  const matches = (query: SQL): SQL => sql`${transcripts.searchVector} @@ ${query}`;
   const keyQueries = new Map<string, SQL>();
   for (const { word, query } of queries) {
     const key = word.phrase.join(" ");
-    if (!keyQueries.has(key)) keyQueries.set(key, matches(query));
+    if (!keyQueries.has(key)) keyQueries.set(key, query);
   }
   return {
     // One tsquery for all the words: one test of a row's stored vector, one GIN lookup.
-    match: matches(
-      sql`(${sql.join(
-        queries.map((q) => q.query),
-        sql` && `,
-      )})`,
-    ),
+    match: matches(queries.map((q) => q.query)),
     snippetPhrases: distinct.map(searchTokens),
     keyQueries,
     words: queries.length,
   };
+}
+
+/**
+ * The row holds every one of `indexed` (one tsquery: one GIN lookup, or one test of the stored
+ * vector) and of `tested`. ts_match_vq() is what `@@` calls, but the planner does not read an
+ * index for a function call: those words are tested on the rows the others find.
+ */
+function matches(indexed: SQL[], tested: SQL[] = []): SQL {
+  const all = (queries: SQL[]) => sql`(${sql.join(queries, sql` && `)})`;
+  const found = sql`${transcripts.searchVector} @@ ${all(indexed)}`;
+  return tested.length === 0
+    ? found
+    : sql`(${found} AND ts_match_vq(${transcripts.searchVector}, ${all(tested)}))`;
 }
 
 /** The text search reads: what the caller heard of an interrupted turn, else all of it. */
