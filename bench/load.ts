@@ -639,8 +639,18 @@ function report(
     .flatMap((o) => o.serverLogLines)
     .filter((line) => !line.includes("is unset"));
   if (logs.length > 0) {
+    // By message, so that a run's one stall and a flood of the same warning read differently.
+    const byMessage = new Map<string, number>();
+    for (const line of logs) {
+      const message = /"msg":"((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? line.slice(0, 120);
+      byMessage.set(message, (byMessage.get(message) ?? 0) + 1);
+    }
+    const counted = [...byMessage].sort((a, b) => b[1] - a[1]);
     lines.push(
-      `The server logged ${logs.length} warning/error lines; first: \`${logs[0]!.slice(0, 300)}\``,
+      `The server logged ${logs.length} warning/error lines: ${counted
+        .slice(0, 6)
+        .map(([message, n]) => `${n} × \`${message}\``)
+        .join(", ")}; first: \`${logs[0]!.slice(0, 300)}\``,
       "",
     );
   }

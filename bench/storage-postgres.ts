@@ -168,7 +168,10 @@ export async function runPostgresSearchBench(options: {
       ["three words, two common: `cancel my order`", "cancel my order"],
       ["one of the 5,000 other words `w1234`", "w1234"],
       ["two common and one other: `the order w1234`", "the order w1234"],
-      ["two rare words seldom together: `warranty upgrade delivery`", "warranty upgrade delivery"],
+      [
+        "three rare words seldom together: `warranty upgrade delivery`",
+        "warranty upgrade delivery",
+      ],
       ["word in no transcript `zzzznothing`", "zzzznothing"],
     ];
     const loadBefore = loadAverage();

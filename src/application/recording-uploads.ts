@@ -29,7 +29,12 @@ interface Failure {
   retryAtMs: number;
 }
 
-const DEFAULT_CONCURRENCY = 2;
+/**
+ * An upload is mostly waiting on the store (a PUT or a multipart part is tens of ms to S3), so
+ * several run at once: 100 calls that end together leave 400 files, which two at a time took
+ * 11–12 s to store against a local S3 server (BENCHMARKS.md, "Load: storage backends").
+ */
+export const DEFAULT_UPLOAD_CONCURRENCY = 8;
 const DEFAULT_RETRY = { initialMs: 2_000, maxMs: 5 * 60_000 };
 /**
  * A sweep gives up after this many failed attempts in a row: the store is most likely down,
@@ -65,7 +70,7 @@ export class RecordingUploads implements CallEventSink {
 
   constructor(deps: RecordingUploadsDeps) {
     this.deps = deps;
-    this.concurrency = Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY);
+    this.concurrency = Math.max(1, deps.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY);
     this.retry = deps.retry ?? DEFAULT_RETRY;
   }
 
