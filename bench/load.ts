@@ -260,7 +260,9 @@ async function runOnce(
     );
     const memoryLoaded = await memoryAtEnd;
     const drained = await waitForNoActiveCalls(server.baseUrl, 60_000);
-    const uploadedAfterS = drained ? await waitForUploads(storage, calls, log) : null;
+    const uploadedAfterS = drained
+      ? await waitForUploads(storage, server.baseUrl, calls, log)
+      : null;
     // The reference forwarder stores nothing and has no API.
     const stored = drained && !settings.passthrough ? await storedCalls(server.baseUrl) : new Map();
     const windowS = (windowEnd.at - windowStart.at) / 1000;
@@ -379,27 +381,48 @@ async function runOnce(
 /**
  * Seconds from the end of the last call until the store holds each call's two recordings and
  * two sidecar files (null without object storage; Infinity when they are not there in 60 s).
+ * The server's /healthz is polled until its upload queue is empty, and only then the store
+ * listed: listing every object four times a second loads a small local S3 server enough to
+ * slow the uploads it measures.
  */
 async function waitForUploads(
   storage: Awaited<ReturnType<typeof startStorageBackend>>,
+  baseUrl: string,
   calls: number,
   log: (line: string) => void,
 ): Promise<number | null> {
   const started = performance.now();
   const expected = calls * 4;
   for (;;) {
-    const stored = await storage.storedObjects();
-    if (stored === null) return null;
-    const seconds = (performance.now() - started) / 1000;
-    if (stored >= expected) {
-      log(`  ${stored} objects in the store ${seconds.toFixed(1)} s after the calls ended`);
-      return seconds;
+    const seconds = () => (performance.now() - started) / 1000;
+    const pending = await pendingUploads(baseUrl);
+    if (pending === null || pending === 0) {
+      const stored = await storage.storedObjects();
+      if (stored === null) return null;
+      if (stored >= expected) {
+        const after = seconds();
+        log(`  ${stored} objects in the store ${after.toFixed(1)} s after the calls ended`);
+        return after;
+      }
     }
-    if (seconds > 60) {
-      log(`  only ${stored} of ${expected} objects in the store after 60 s`);
+    if (seconds() > 60) {
+      log(
+        `  only ${(await storage.storedObjects()) ?? 0} of ${expected} objects in the store after 60 s`,
+      );
       return Number.POSITIVE_INFINITY;
     }
-    await sleep(250);
+    await sleep(100);
+  }
+}
+
+/** The server's pending uploads (/healthz), or null when it does not say. */
+async function pendingUploads(baseUrl: string): Promise<number | null> {
+  try {
+    const response = await fetch(`${baseUrl}/healthz`);
+    const body = (await response.json()) as { uploads?: { pending?: unknown } };
+    return typeof body.uploads?.pending === "number" ? body.uploads.pending : null;
+  } catch {
+    return null;
   }
 }
 

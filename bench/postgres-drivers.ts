@@ -28,10 +28,9 @@ import { startCall } from "../src/domain/call.ts";
 import { createTranscript } from "../src/domain/transcript.ts";
 
 const WRITERS = 200;
-const quick = process.argv.includes("--quick");
 /** Rounds of the write path: each writer writes one transcript and one snapshot per round. */
-const ROUNDS = quick ? 20 : 100;
-const READS = quick ? 200 : 1000;
+const ROUNDS = 100;
+const READS = 1000;
 const POOL = 10;
 const BASE = Date.UTC(2026, 0, 1);
 
@@ -59,7 +58,12 @@ async function admin(serverUrl: string, statement: string): Promise<void> {
   }
 }
 
-async function measure(driver: string, connection: DriverConnection): Promise<Figures> {
+async function measure(
+  driver: string,
+  connection: DriverConnection,
+  rounds: number,
+  reads: number,
+): Promise<Figures> {
   const repository = PostgresCallRepository.on(connection);
   const run = randomBytes(3).toString("hex");
   const callIds = Array.from({ length: WRITERS }, (_, i) => `${driver}-${run}-${i}`);
@@ -82,7 +86,7 @@ async function measure(driver: string, connection: DriverConnection): Promise<Fi
   const started = performance.now();
   await Promise.all(
     callIds.map(async (callId) => {
-      for (let round = 0; round < ROUNDS; round++) {
+      for (let round = 0; round < rounds; round++) {
         const at = new Date(BASE + round * 100);
         const t0 = performance.now();
         await Promise.all([
@@ -121,8 +125,8 @@ async function measure(driver: string, connection: DriverConnection): Promise<Fi
   // Read paths, one request at a time so the figure is the latency of one.
   const timed = async (work: () => Promise<unknown>): Promise<number> => {
     const t0 = performance.now();
-    for (let i = 0; i < READS; i++) await work();
-    return (performance.now() - t0) / READS;
+    for (let i = 0; i < reads; i++) await work();
+    return (performance.now() - t0) / reads;
   };
   const pageMs = await timed(() => repository.getAllCalls({ limit: 50 }));
   const transcriptsMs = await timed(() =>
@@ -131,7 +135,7 @@ async function measure(driver: string, connection: DriverConnection): Promise<Fi
   await repository.close();
   return {
     driver,
-    rowsPerSecond: Math.round((WRITERS * ROUNDS * 2) / seconds),
+    rowsPerSecond: Math.round((WRITERS * rounds * 2) / seconds),
     writeP99Ms: percentile(latencies, 99),
     loopDelayMaxMs: loop.max / 1e6,
     pageMs,
@@ -139,40 +143,56 @@ async function measure(driver: string, connection: DriverConnection): Promise<Fi
   };
 }
 
-async function main(): Promise<void> {
-  const serverUrl = process.env.TEST_POSTGRES_URL ?? process.env.BENCH_POSTGRES_URL;
-  if (!serverUrl) throw new Error("set TEST_POSTGRES_URL to a role that may CREATE DATABASE");
+/**
+ * Both drivers twice, alternating, on a database of their own: the markdown of the figures.
+ * `serverUrl`: a role that may CREATE DATABASE.
+ */
+export async function runPostgresDriversBench(options: {
+  serverUrl: string;
+  quick?: boolean;
+}): Promise<string> {
+  const rounds = options.quick ? 20 : ROUNDS;
+  const reads = options.quick ? 200 : READS;
   const name = `cb_bench_drivers_${process.pid}`;
-  await admin(serverUrl, `CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
+  await admin(options.serverUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(options.serverUrl);
   url.pathname = `/${name}`;
   try {
     await migratePostgres(url.toString(), defaultPostgresMigrationsFolder());
     const figures: Figures[] = [];
     // Each driver twice, alternating, so neither profits alone from a warm cache.
     for (let pass = 0; pass < 2; pass++) {
-      figures.push(await measure("pg", connectPostgres(url.toString(), POOL)));
-      figures.push(await measure("postgres", connectPostgresJs(url.toString(), POOL)));
+      figures.push(await measure("pg", connectPostgres(url.toString(), POOL), rounds, reads));
+      figures.push(await measure("postgres", connectPostgresJs(url.toString(), POOL), rounds, reads));
     }
-    console.log(
-      `${WRITERS} writers x ${ROUNDS} rounds x (transcript + analytics), pool ${POOL}; reads: ${READS} sequential`,
-    );
-    console.table(
-      figures.map((f) => ({
-        driver: f.driver,
-        "rows/s": f.rowsPerSecond,
-        "write p99 ms": f.writeP99Ms.toFixed(1),
-        "loop delay max ms": f.loopDelayMaxMs.toFixed(1),
-        "getAllCalls(50) ms": f.pageMs.toFixed(2),
-        "getTranscriptsByCallId ms": f.transcriptsMs.toFixed(2),
-      })),
-    );
+    return [
+      `### PostgreSQL drivers: \`pg\` and \`postgres\` under the repository${options.quick ? " (quick)" : ""}`,
+      "",
+      `${WRITERS} live calls each write a transcript and an analytics snapshot and await both ` +
+        `before the next (${rounds} rounds, so ${(WRITERS * rounds * 2).toLocaleString("en-US")} ` +
+        `rows), through PostgresCallRepository's write-behind (one statement per event-loop ` +
+        `turn, synchronous_commit=off on the batch connection); pool ${POOL}. Reads: ${reads} ` +
+        "sequential requests each. In order of the runs, each driver twice.",
+      "",
+      "| driver | rows/s (200 writers) | write p99 ms | loop delay max ms | getAllCalls(50) ms | getTranscriptsByCallId ms |",
+      "|---|---:|---:|---:|---:|---:|",
+      ...figures.map(
+        (f) =>
+          `| ${f.driver} | ${f.rowsPerSecond.toLocaleString("en-US")} | ${f.writeP99Ms.toFixed(1)} | ${f.loopDelayMaxMs.toFixed(1)} | ${f.pageMs.toFixed(2)} | ${f.transcriptsMs.toFixed(2)} |`,
+      ),
+      "",
+    ].join("\n");
   } finally {
-    await admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin(options.serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 }
 
-await main();
+if (process.argv[1]?.endsWith("postgres-drivers.ts")) {
+  const serverUrl = process.env.TEST_POSTGRES_URL ?? process.env.BENCH_POSTGRES_URL;
+  if (!serverUrl) throw new Error("set TEST_POSTGRES_URL to a role that may CREATE DATABASE");
+  const quick = process.argv.includes("--quick");
+  process.stdout.write(`${await runPostgresDriversBench({ serverUrl, quick })}\n`);
+}
 
 /** connectPostgres's twin through postgres.js (the same batch session settings). */
 export function connectPostgresJs(url: string, poolSize = DEFAULT_POOL_SIZE): PostgresJsConnection {

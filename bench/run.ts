@@ -14,6 +14,7 @@ import { runApiUnderLoadBench } from "./api-under-load.ts";
 import { runCodecBench } from "./codec.ts";
 import { describeMachine, loadAverage } from "./lib/machine.ts";
 import { runMemoryBench } from "./memory.ts";
+import { runPostgresBench } from "./postgres.ts";
 import { runStorageBench } from "./storage.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -106,6 +107,12 @@ export async function defaultSections(
   ];
   const load = await loadSection(command, log);
   if (load) list.push(load);
+  list.push({
+    name: "postgres",
+    title: "PostgreSQL and object storage",
+    source: "bench/postgres.ts",
+    run: (quick) => runPostgresBench({ quick, command, ...(log ? { log } : {}) }),
+  });
   list.push({
     name: "api-under-load",
     title: "API under load",

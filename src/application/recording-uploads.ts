@@ -68,8 +68,12 @@ export class RecordingUploads implements CallEventSink {
   /** Abandons uploads in flight at shutdown: their files stay spooled for the next start. */
   private readonly shutdown = new AbortController();
 
+  /** Files modified before this were spooled by an earlier process, which may have uploaded them. */
+  private readonly startedAtMs: number;
+
   constructor(deps: RecordingUploadsDeps) {
     this.deps = deps;
+    this.startedAtMs = deps.clock.now().getTime();
     this.concurrency = Math.max(1, deps.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY);
     this.retry = deps.retry ?? DEFAULT_RETRY;
   }
@@ -209,7 +213,9 @@ export class RecordingUploads implements CallEventSink {
     const failure = this.failures.get(file.fileKey);
     if (failure !== undefined && failure.retryAtMs > nowMs) return false;
     try {
-      const url = await this.deps.archive.upload(file, this.shutdown.signal);
+      // Written since this process started and never tried: it cannot be in the store yet.
+      const fresh = failure === undefined && file.modifiedAtMs >= this.startedAtMs;
+      const url = await this.deps.archive.upload(file, this.shutdown.signal, { fresh });
       await recorded(url);
       await this.deps.archive.removeLocal(file);
       this.forget(file);

@@ -2,7 +2,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Upload } from "@aws-sdk/lib-storage";
-import type { RecordingArchive, SpooledFile } from "../../application/ports/index.ts";
+import type {
+  RecordingArchive,
+  SpooledFile,
+  UploadOptions,
+} from "../../application/ports/index.ts";
 import { storageUnavailable } from "../../domain/errors.ts";
 import { parseFileKey, parseFileKeyOrThrow } from "../fs/file-names.ts";
 import { errorCode } from "../fs/store-io.ts";
@@ -26,10 +30,12 @@ const CONTENT_TYPES = { ".wav": "audio/wav", ".txt": "text/plain; charset=utf-8"
 
 /**
  * The spool folder as the upload queue, and S3 (or any S3-compatible store) as the archive. A
- * file is uploaded streaming (multipart above partSize, via lib-storage's Upload), hashed as it
- * is read, then checked with HeadObject: the size, and the ETag against the MD5s computed on the
- * way. Keys are the file names under the prefix, so uploading a file again after a crash writes
- * the same object: never a duplicate.
+ * file is uploaded streaming (multipart above partSize, via lib-storage's Upload), hashed and
+ * counted as it is read, then checked: the ETag the store answers (HeadObject's when the answer
+ * has none) against the MD5s computed on the way, the bytes read against the size. Keys are the
+ * file names under the prefix, so uploading a file again after a crash writes the same object:
+ * never a duplicate; and a file this process did not spool itself is first looked for in the
+ * store, so a crash between a verified upload and the local delete costs no second upload.
  */
 export class S3RecordingArchive implements RecordingArchive {
   private readonly root: string;
@@ -69,16 +75,33 @@ export class S3RecordingArchive implements RecordingArchive {
     return files.sort((a, b) => a.modifiedAtMs - b.modifiedAtMs);
   }
 
-  async upload(file: SpooledFile, signal?: AbortSignal): Promise<string> {
+  async upload(
+    file: SpooledFile,
+    signal?: AbortSignal,
+    options: UploadOptions = {},
+  ): Promise<string> {
     parseFileKeyOrThrow(file.fileKey);
     signal?.throwIfAborted();
-    const existing = await this.objects.head(file.fileKey, signal);
-    // A crash between a verified upload and the local delete: the object is already right.
-    if (existing !== null && existing.sizeBytes === file.sizeBytes) {
-      const digest = await this.digestOf(file);
-      if (etagMatches(existing.etag, digest)) return this.objects.urlOf(file.fileKey);
+    if (!options.fresh) {
+      const existing = await this.objects.head(file.fileKey, signal);
+      // A crash between a verified upload and the local delete: the object is already right.
+      if (existing !== null && existing.sizeBytes === file.sizeBytes) {
+        const digest = await this.digestOf(file);
+        if (etagMatches(existing.etag, digest)) return this.objects.urlOf(file.fileKey);
+      }
     }
-    const digest = await this.put(file, signal);
+    const { digest, etag } = await this.put(file, signal);
+    // The store's ETag for what it received (its MD5, or the MD5 of the parts' MD5s) against
+    // the MD5s of the bytes sent, which were counted to the file's size as they were read: the
+    // same bytes, so the same size. Asked with HeadObject only when the answer did not carry it.
+    if (etag !== undefined) {
+      if (!etagMatches(etag, digest)) {
+        throw new Error(
+          `the stored copy of ${file.fileKey} has an ETag that does not match its MD5`,
+        );
+      }
+      return this.objects.urlOf(file.fileKey);
+    }
     const head = await this.objects.head(file.fileKey, signal);
     if (head === null || head.sizeBytes !== digest.sizeBytes) {
       throw new Error(`the stored copy of ${file.fileKey} has the wrong size`);
@@ -103,7 +126,10 @@ export class S3RecordingArchive implements RecordingArchive {
   }
 
   /** Streams the file through the hasher into the store; the file must still be as listed. */
-  private async put(file: SpooledFile, signal?: AbortSignal): Promise<StreamDigest> {
+  private async put(
+    file: SpooledFile,
+    signal?: AbortSignal,
+  ): Promise<{ digest: StreamDigest; etag: string | undefined }> {
     // lib-storage takes a controller, not a signal: done() rejects at once when it aborts.
     const abortController = new AbortController();
     const abort = () => abortController.abort();
@@ -115,14 +141,14 @@ export class S3RecordingArchive implements RecordingArchive {
       ContentType: contentTypeOf(file.fileKey),
     };
     if (file.sizeBytes === 0) {
-      await new Upload({
+      const done = await new Upload({
         client: this.objects.client,
         abortController,
         params: { ...params, Body: Buffer.alloc(0) },
       })
         .done()
         .finally(() => signal?.removeEventListener("abort", abort));
-      return emptyDigest();
+      return { digest: emptyDigest(), etag: done.ETag };
     }
     const handle = await fs.promises.open(this.pathOf(file.fileKey), "r");
     const source = handle.createReadStream({ start: 0, end: file.sizeBytes - 1, autoClose: false });
@@ -139,12 +165,12 @@ export class S3RecordingArchive implements RecordingArchive {
         abortController,
         params: { ...params, Body: source.pipe(hasher) },
       });
-      await upload.done();
+      const done = await upload.done();
       const digest = hasher.result();
       if (digest.sizeBytes !== file.sizeBytes) {
         throw new Error(`${file.fileKey} was ${digest.sizeBytes} bytes, not ${file.sizeBytes}`);
       }
-      return digest;
+      return { digest, etag: done.ETag };
     } finally {
       signal?.removeEventListener("abort", abort);
       source.destroy();

@@ -11,6 +11,14 @@ export interface SpooledFile {
   modifiedAtMs: number;
 }
 
+export interface UploadOptions {
+  /**
+   * The file was finished by this process after it started and has not been tried yet, so no
+   * copy of it can be in the archive: the look for one (a request per file) is skipped.
+   */
+  fresh?: boolean;
+}
+
 /**
  * Durable storage beside the spool (object storage). The spool folder is the upload queue: a
  * final file still in it is pending, so the queue survives a crash with no state of its own.
@@ -23,7 +31,7 @@ export interface RecordingArchive {
    * its URL (`s3://bucket/key`). Idempotent: a verified identical copy already there is kept.
    * `signal` abandons it (shutdown); the file then stays spooled.
    */
-  upload(file: SpooledFile, signal?: AbortSignal): Promise<string>;
+  upload(file: SpooledFile, signal?: AbortSignal, options?: UploadOptions): Promise<string>;
   /** Removes the spool copy, unless it changed since it was listed; a missing file is fine. */
   removeLocal(file: SpooledFile): Promise<void>;
   /** Removes an archived copy; a missing object is fine. */

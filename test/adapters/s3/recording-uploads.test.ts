@@ -73,6 +73,29 @@ describe("uploads to object storage", () => {
     expect(world.uploads.status()).toMatchObject({ pending: 0, failing: false });
   });
 
+  it("sends a file spooled since start in one request, and looks for an older file's copy first", async () => {
+    world = new S3World(s3, { endpoint: proxy.endpoint });
+    const fresh = await world.finishedCallWithFile(4096);
+    const from = proxy.seen.length;
+    await world.uploads.sweep();
+    // No HeadObject before (it cannot be there) nor after (the PUT's answer carries the ETag).
+    expect(proxy.seen.slice(from).map((r) => `${r.method} ${r.status}`)).toEqual(["PUT 200"]);
+    expect(world.spoolFiles(fresh.call.streamSid)).toEqual([]);
+
+    // A file an earlier process spooled may be in the store already: it is looked for first.
+    const dir = world.dir;
+    const old = await world.finishedCallWithFile(4096);
+    await world.close(false);
+    world = new S3World(s3, { endpoint: proxy.endpoint, dir });
+    const restarted = proxy.seen.length;
+    await world.uploads.sweep();
+    expect(proxy.seen.slice(restarted).map((r) => `${r.method} ${r.status}`)).toEqual([
+      "HEAD 404",
+      "PUT 200",
+    ]);
+    expect(world.spoolFiles(old.call.streamSid)).toEqual([]);
+  });
+
   it("uploads a file above the part size in parts, retrying a part the store answered 503", async () => {
     world = new S3World(s3, { endpoint: proxy.endpoint });
     const { call, fileKey } = await world.finishedCallWithFile(11 * MiB + 123);
