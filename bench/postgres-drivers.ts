@@ -163,7 +163,9 @@ export async function runPostgresDriversBench(options: {
     // Each driver twice, alternating, so neither profits alone from a warm cache.
     for (let pass = 0; pass < 2; pass++) {
       figures.push(await measure("pg", connectPostgres(url.toString(), POOL), rounds, reads));
-      figures.push(await measure("postgres", connectPostgresJs(url.toString(), POOL), rounds, reads));
+      figures.push(
+        await measure("postgres", connectPostgresJs(url.toString(), POOL), rounds, reads),
+      );
     }
     return [
       `### PostgreSQL drivers: \`pg\` and \`postgres\` under the repository${options.quick ? " (quick)" : ""}`,

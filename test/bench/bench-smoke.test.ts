@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../bench/lib/child-server.ts";
 import { ensureDataset } from "../../bench/load/big-dataset.ts";
 import { RARE_HITS, RARE_WORD } from "../../bench/load/corpus.ts";
+import { runPostgresBench } from "../../bench/postgres.ts";
 import { defaultSections, renderReport, runSections } from "../../bench/run.ts";
 
 /**
@@ -118,7 +119,7 @@ describe("the benchmark suite", () => {
     expect(stdout).toContain("caller 5/5, conversation 5/5; recording overflows 0");
   }, 170_000);
 
-  it("runs codec, storage and memory, then load once bench/load.ts exists, then API under load", async () => {
+  it("runs codec, storage and memory, then load once bench/load.ts exists, PostgreSQL, then API under load", async () => {
     const names = (await defaultSections("test")).map((s) => s.name);
     const withLoad = existsSync(join(REPO_ROOT, "bench", "load.ts"));
     expect(names).toEqual([
@@ -126,8 +127,22 @@ describe("the benchmark suite", () => {
       "storage",
       "memory",
       ...(withLoad ? ["load"] : []),
+      "postgres",
       "api-under-load",
     ]);
+  });
+
+  it("says how to run the PostgreSQL section when no server is named, rather than failing", async () => {
+    const saved = { bench: process.env.BENCH_POSTGRES_URL, test: process.env.TEST_POSTGRES_URL };
+    delete process.env.BENCH_POSTGRES_URL;
+    delete process.env.TEST_POSTGRES_URL;
+    try {
+      const markdown = await runPostgresBench({ quick: true, command: "test" });
+      expect(markdown).toMatch(/^Not run: set BENCH_POSTGRES_URL \(or TEST_POSTGRES_URL\)/);
+    } finally {
+      if (saved.bench !== undefined) process.env.BENCH_POSTGRES_URL = saved.bench;
+      if (saved.test !== undefined) process.env.TEST_POSTGRES_URL = saved.test;
+    }
   });
 
   it("reports a section that throws and still runs the sections after it", async () => {
