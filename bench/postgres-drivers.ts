@@ -10,7 +10,6 @@
 import { randomBytes } from "node:crypto";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
-import pg from "pg";
 import postgres from "postgres";
 import * as schema from "../drizzle/pg-schema.ts";
 import {
@@ -26,6 +25,7 @@ import {
 import { PostgresCallRepository } from "../src/adapters/postgres/postgres-call-repository.ts";
 import { startCall } from "../src/domain/call.ts";
 import { createTranscript } from "../src/domain/transcript.ts";
+import { onPostgres } from "./lib/postgres-admin.ts";
 
 const WRITERS = 200;
 /** Rounds of the write path: each writer writes one transcript and one snapshot per round. */
@@ -47,16 +47,6 @@ const percentile = (values: number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 };
-
-async function admin(serverUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 async function measure(
   driver: string,
@@ -154,7 +144,7 @@ export async function runPostgresDriversBench(options: {
   const rounds = options.quick ? 20 : ROUNDS;
   const reads = options.quick ? 200 : READS;
   const name = `cb_bench_drivers_${process.pid}`;
-  await admin(options.serverUrl, `CREATE DATABASE ${name}`);
+  await onPostgres(options.serverUrl, `CREATE DATABASE ${name}`);
   const url = new URL(options.serverUrl);
   url.pathname = `/${name}`;
   try {
@@ -185,7 +175,7 @@ export async function runPostgresDriversBench(options: {
       "",
     ].join("\n");
   } finally {
-    await admin(options.serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await onPostgres(options.serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 }
 

@@ -14,6 +14,7 @@ import type {
   TranscriptSearchSort,
 } from "../src/application/ports/index.ts";
 import { loadAverage } from "./lib/machine.ts";
+import { onPostgres } from "./lib/postgres-admin.ts";
 import { prng } from "./lib/prng.ts";
 import { BASE, sentence } from "./storage.ts";
 
@@ -57,16 +58,6 @@ async function percentiles(runs: number, work: () => Promise<unknown>): Promise<
 
 const pct = (p: Percentiles) => `${p.p50.toFixed(1)} ms | ${p.p99.toFixed(1)} ms`;
 const count = (n: number) => n.toLocaleString("en-US");
-
-async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The corpus of bench/storage.ts's search bench: `total` transcripts, ten a call. */
 async function loadCorpus(url: string, total: number): Promise<string> {
@@ -130,8 +121,8 @@ async function benchDatabase(serverUrl: string, total: number, rebuild: boolean)
     }
   }
   if (rows === total) return { url: url.toString(), loaded: "kept from an earlier run" };
-  await admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin(serverUrl, `CREATE DATABASE ${name}`);
+  await onPostgres(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await onPostgres(serverUrl, `CREATE DATABASE ${name}`);
   await migratePostgres(url.toString(), defaultPostgresMigrationsFolder());
   return { url: url.toString(), loaded: await loadCorpus(url.toString(), total) };
 }
@@ -224,8 +215,8 @@ function describeDeep(position: TranscriptSearchPosition): string {
 async function freshDatabase(serverUrl: string, name: string): Promise<string> {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  await admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin(serverUrl, `CREATE DATABASE ${name}`);
+  await onPostgres(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await onPostgres(serverUrl, `CREATE DATABASE ${name}`);
   await migratePostgres(url.toString(), defaultPostgresMigrationsFolder());
   return url.toString();
 }

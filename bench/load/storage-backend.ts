@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import pg from "pg";
 import S3rver from "s3rver";
+import { onPostgres } from "../lib/postgres-admin.ts";
 import { cpuMs } from "./proc.ts";
 
 /**
@@ -54,7 +54,7 @@ export async function startStorageBackend(
     );
   }
   const database = `cb_load_${randomBytes(4).toString("hex")}`;
-  await admin(adminUrl, `CREATE DATABASE ${database}`);
+  await onPostgres(adminUrl, `CREATE DATABASE ${database}`);
   const url = new URL(adminUrl);
   url.pathname = `/${database}`;
   // The database server shares the generator's core, as a separate machine would not use the
@@ -105,19 +105,9 @@ export async function startStorageBackend(
     async close() {
       client.destroy();
       await s3.close();
-      await admin(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await onPostgres(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     },
   };
-}
-
-async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Every process of the local PostgreSQL server (the postmaster and its backends). */

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { tokensWithOffsets } from "../../src/adapters/postgres/search-snippet.ts";
 import { searchTokens } from "../../src/adapters/sqlite/bm25.ts";
 import { DomainError } from "../../src/domain/errors.ts";
 import { aCall, anAnalytics, aTranscript, at } from "../adapters/sqlite/sqlite-test-world.ts";
 import { InMemoryCallRepository } from "../support/in-memory-call-repository.ts";
-import { snippetOf, tokensWithOffsets } from "../support/in-memory-search.ts";
+import { snippetOf } from "../support/in-memory-search.ts";
 
 // What the adapter does is held by in-memory-call-repository-vs-sqlite.test.ts; these are the
 // test controls the adapter does not have.

@@ -45,17 +45,18 @@ export interface TestDatabase {
 export async function createTestDatabase(prefix = "cb_test"): Promise<TestDatabase> {
   if (!postgresAvailable()) throw new Error("TEST_POSTGRES_URL is not set");
   const name = `${prefix}_${process.pid}_${randomBytes(4).toString("hex")}`;
-  await admin(`CREATE DATABASE ${name}`);
+  await onServer(`CREATE DATABASE ${name}`);
   const url = new URL(TEST_POSTGRES_URL);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     name,
-    drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    drop: () => onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
 
-async function admin(statement: string): Promise<void> {
+/** Runs a statement on the server's maintenance database (the test database may be refusing). */
+export async function onServer(statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
   await client.connect();
   try {

@@ -10,7 +10,7 @@ import { analyticsToRow, transcriptToRow } from "../../../src/adapters/sqlite/ro
 import {
   createTestDatabase,
   describePostgres,
-  TEST_POSTGRES_URL,
+  onServer,
   type TestDatabase,
 } from "../../support/postgres.ts";
 import type { RepositoryWorld, RepositoryWorldKind } from "../repository-worlds.ts";
@@ -18,18 +18,9 @@ import type { RepositoryWorld, RepositoryWorldKind } from "../repository-worlds.
 /** The committed PostgreSQL migrations, found the way the server finds them. */
 export const PG_MIGRATIONS = defaultPostgresMigrationsFolder();
 
-const TABLES = ["calls", "recordings", "transcripts", "analytics", "call_metadata"] as const;
+export { onServer };
 
-/** Runs statements on the server's maintenance database (the test database may be refusing). */
-export async function onServer(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
+const TABLES = ["calls", "recordings", "transcripts", "analytics", "call_metadata"] as const;
 
 /**
  * The PostgreSQL world: one database per suite (created and migrated once, dropped after), emptied
