@@ -49,6 +49,8 @@ class FakeConnection {
   /** Input audio per millisecond, as the bytes of the append: PCM16 24 kHz unless pcmu is asked. */
   private bytesPerMs = 48;
   private appendedMs = 0;
+  /** Audio appended since the last commit (VAD's or the client's). */
+  private uncommittedMs = 0;
   private speaking = false;
   private silentMs = 0;
   private speechItem = "";
@@ -134,6 +136,28 @@ class FakeConnection {
           `{"type":"session.updated","event_id":"${eventId()}","session":{"type":"realtime","object":"realtime.session","output_modalities":["audio"]}}`,
         );
         return;
+      case "input_audio_buffer.commit": {
+        // As the real API (and test/support/fake-openai-realtime.ts, which cites its sources):
+        // under 100 ms is the error input_audio_buffer_commit_empty; otherwise the buffer
+        // becomes an item that is transcribed, with no response. The bridge commits at the end
+        // of every call; what VAD left there is silence, which transcribes to nothing.
+        if (this.uncommittedMs < 100) {
+          this.error(
+            "input_audio_buffer_commit_empty",
+            "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio.",
+          );
+          return;
+        }
+        this.uncommittedMs = 0;
+        const item = `item_${eventId()}`;
+        this.send(
+          `{"type":"input_audio_buffer.committed","event_id":"${eventId()}","previous_item_id":null,"item_id":"${item}"}`,
+        );
+        this.send(
+          `{"type":"conversation.item.input_audio_transcription.completed","event_id":"${eventId()}","item_id":"${item}","content_index":0,"transcript":"","usage":{"type":"duration","seconds":0}}`,
+        );
+        return;
+      }
       case "conversation.item.truncate":
         if (this.call) this.call.truncates++;
         this.send(`{"type":"conversation.item.truncated","event_id":"${eventId()}"}`);
@@ -159,6 +183,7 @@ class FakeConnection {
     const appendMs = (audioChars * 0.75) / this.bytesPerMs;
     const atMs = this.appendedMs;
     this.appendedMs += appendMs;
+    this.uncommittedMs += appendMs;
     const chars = Math.min(VAD_CHARS, audioChars - (audioChars % 4));
     const scratch = this.fake.vadScratch;
     const text = data.toString("latin1", APPEND_PREFIX_BYTES.length, APPEND_PREFIX.length + chars);
@@ -196,6 +221,7 @@ class FakeConnection {
     this.send(
       `{"type":"input_audio_buffer.committed","event_id":"${eventId()}","previous_item_id":null,"item_id":"${item}"}`,
     );
+    this.uncommittedMs = 0;
     const now = performance.now();
     this.transcriptItem = item;
     this.transcriptAt = now + TRANSCRIPTION_DELAY_MS;
