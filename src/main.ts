@@ -81,6 +81,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
       await http.close();
       // Transcripts and analytics are written behind: this commits the last turn's rows first.
       await storage.calls.close();
+      await storage.jobs.close();
     })();
     return closing;
   };

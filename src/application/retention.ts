@@ -1,5 +1,5 @@
 import { describeError } from "../domain/errors.ts";
-import type { CallRepository, Clock, Logger, RecordingStore } from "./ports/index.ts";
+import type { CallRepository, Clock, JobLock, Logger, RecordingStore } from "./ports/index.ts";
 
 export interface RecordingRetentionDeps {
   calls: CallRepository;
@@ -12,12 +12,19 @@ export interface RecordingRetentionDeps {
   batchSize?: number;
   /** A call still in progress keeps its recordings whatever its age. */
   isCallActive?: (callId: string) => boolean;
+  /**
+   * Instances that share the data run retention one at a time: a run that finds another
+   * instance's run in progress is skipped (that run deletes what this one would have).
+   */
+  lock?: JobLock;
 }
 
 export interface RetentionResult {
   cutoff: Date;
   deleted: number;
   failed: number;
+  /** Another instance was running retention: this run did nothing. */
+  skipped?: boolean;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -39,6 +46,16 @@ export class RecordingRetention {
   }
 
   async run(): Promise<RetentionResult> {
+    const { lock, clock } = this.deps;
+    if (lock === undefined) return this.runHere();
+    const run = await lock.runExclusive("retention", () => this.runHere());
+    if (run.ran) return run.result;
+    this.deps.logger.debug({}, "retention is running on another instance; this run is skipped");
+    const cutoff = new Date(clock.now().getTime() - this.deps.retentionDays * DAY_MS);
+    return { cutoff, deleted: 0, failed: 0, skipped: true };
+  }
+
+  private async runHere(): Promise<RetentionResult> {
     const { calls, recordings, clock, logger } = this.deps;
     const batchSize = this.deps.batchSize ?? DEFAULT_BATCH_SIZE;
     const cutoff = new Date(clock.now().getTime() - this.deps.retentionDays * DAY_MS);

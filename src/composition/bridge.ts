@@ -170,6 +170,7 @@ function scheduleRetention(
         logger,
         retentionDays,
         isCallActive,
+        lock: storage.jobs,
       }).run(),
     {
       intervalMs: RETENTION_INTERVAL_MS,

@@ -1,7 +1,9 @@
 import { accessSync, constants, mkdirSync } from "node:fs";
 import type { AppLogger } from "../adapters/logging/pino-logger.ts";
 import type { PrometheusMetrics } from "../adapters/metrics/prometheus-metrics.ts";
-import type { RecordingArchive } from "../application/ports/index.ts";
+import { AdvisoryJobLock } from "../adapters/postgres/advisory-job-lock.ts";
+import { InProcessJobLock } from "../adapters/system/in-process-job-lock.ts";
+import type { JobLock, RecordingArchive } from "../application/ports/index.ts";
 import { type Config, ConfigError } from "../config.ts";
 import { type CallDatabase, openCallRepository } from "./database.ts";
 import { openRecordingStorage, type SpooledRecordingStore } from "./recording-storage.ts";
@@ -14,6 +16,11 @@ export interface Storage {
   recordings: SpooledRecordingStore;
   /** Object storage behind the recordings folder (RECORDING_STORAGE_URL), else null. */
   archive: RecordingArchive | null;
+  /**
+   * Jobs that run on one instance at a time (retention): an advisory lock on PostgreSQL, which
+   * several instances may share; within the process on SQLite.
+   */
+  jobs: JobLock;
   /** Why /healthz should say degraded now (storage failures in the last minute). */
   degradedReasons(): string[];
 }
@@ -36,7 +43,11 @@ export async function openStorage(
     performance.now() - lastErrorAt < STORAGE_ERROR_WINDOW_MS
       ? ["recording storage writes failed in the last 60 s"]
       : [];
-  return { calls, recordings, archive, degradedReasons };
+  const jobs =
+    config.database.kind === "postgres"
+      ? new AdvisoryJobLock(config.database.url)
+      : new InProcessJobLock();
+  return { calls, recordings, archive, jobs, degradedReasons };
 }
 
 function ensureWritableFolder(variable: string, path: string): void {

@@ -28,3 +28,16 @@ export interface ActivitySpan {
 export interface ActivitySpans {
   begin(label: string): ActivitySpan;
 }
+
+/**
+ * Jobs that must run on one instance at a time however many share the data (retention; later
+ * the sweep of expired call leases): a run asked for while another instance runs the same job
+ * is skipped, not queued, since that other run does the work.
+ */
+export interface JobLock {
+  /** Runs `work` if no other holder runs `job` now: `{ ran: false }` when one does. */
+  runExclusive<T>(job: string, work: () => Promise<T>): Promise<JobRun<T>>;
+  close(): Promise<void>;
+}
+
+export type JobRun<T> = { ran: true; result: T } | { ran: false };
