@@ -97,34 +97,10 @@ async function loadCorpus(url: string, total: number): Promise<string> {
   return `${count(total)} transcripts loaded, indexed and analysed in ${((performance.now() - started) / 1000).toFixed(0)} s`;
 }
 
-/** The bench database's URL, built (migrated and loaded) unless it already holds the corpus. */
-async function benchDatabase(serverUrl: string, total: number, rebuild: boolean) {
+/** The search bench's database: the corpus of `total` transcripts, kept between runs. */
+function benchDatabase(serverUrl: string, total: number, rebuild: boolean) {
   const name = `callbridge_search_bench${total === 1_000_000 ? "" : `_${total}`}`;
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const probe = new pg.Client({ connectionString: serverUrl });
-  await probe.connect();
-  const exists =
-    (await probe.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount === 1;
-  await probe.end();
-  let rows = 0;
-  if (exists && !rebuild) {
-    const client = new pg.Client({ connectionString: url.toString() });
-    await client.connect();
-    try {
-      const result = await client.query<{ n: string }>("SELECT count(*) AS n FROM transcripts");
-      rows = Number(result.rows[0]?.n ?? 0);
-    } catch {
-      rows = 0;
-    } finally {
-      await client.end();
-    }
-  }
-  if (rows === total) return { url: url.toString(), loaded: "kept from an earlier run" };
-  await onPostgres(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await onPostgres(serverUrl, `CREATE DATABASE ${name}`);
-  await migratePostgres(url.toString(), defaultPostgresMigrationsFolder());
-  return { url: url.toString(), loaded: await loadCorpus(url.toString(), total) };
+  return keptOrBuilt(serverUrl, name, "transcripts", total, rebuild, loadCorpus);
 }
 
 export async function runPostgresSearchBench(options: {
@@ -249,15 +225,31 @@ async function loadCalls(url: string, total: number): Promise<string> {
   return `${count(total)} calls loaded and analysed in ${((performance.now() - started) / 1000).toFixed(0)} s`;
 }
 
-async function callsDatabase(serverUrl: string, total: number, rebuild: boolean) {
+/** The page bench's database: `total` calls, kept between runs. */
+function callsDatabase(serverUrl: string, total: number, rebuild: boolean) {
   const name = `callbridge_calls_bench${total === 1_000_000 ? "" : `_${total}`}`;
+  return keptOrBuilt(serverUrl, name, "calls", total, rebuild, loadCalls);
+}
+
+/**
+ * The URL of database `name`, kept from an earlier run when its `table` holds `total` rows
+ * (loading and indexing 1,000,000 rows takes minutes), else made again, migrated and loaded.
+ */
+async function keptOrBuilt(
+  serverUrl: string,
+  name: string,
+  table: string,
+  total: number,
+  rebuild: boolean,
+  load: (url: string, total: number) => Promise<string>,
+): Promise<{ url: string; loaded: string }> {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   if (!rebuild) {
     const client = new pg.Client({ connectionString: url.toString() });
     try {
       await client.connect();
-      const result = await client.query<{ n: string }>("SELECT count(*) AS n FROM calls");
+      const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
       if (Number(result.rows[0]?.n ?? 0) === total) {
         return { url: url.toString(), loaded: "kept from an earlier run" };
       }
@@ -268,7 +260,7 @@ async function callsDatabase(serverUrl: string, total: number, rebuild: boolean)
     }
   }
   const fresh = await freshDatabase(serverUrl, name);
-  return { url: fresh, loaded: await loadCalls(fresh, total) };
+  return { url: fresh, loaded: await load(fresh, total) };
 }
 
 export async function runPostgresCallsBench(options: {

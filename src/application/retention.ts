@@ -46,19 +46,23 @@ export class RecordingRetention {
   }
 
   async run(): Promise<RetentionResult> {
-    const { lock, clock } = this.deps;
+    const { lock } = this.deps;
     if (lock === undefined) return this.runHere();
     const run = await lock.runExclusive("retention", () => this.runHere());
     if (run.ran) return run.result;
     this.deps.logger.debug({}, "retention is running on another instance; this run is skipped");
-    const cutoff = new Date(clock.now().getTime() - this.deps.retentionDays * DAY_MS);
-    return { cutoff, deleted: 0, failed: 0, skipped: true };
+    return { cutoff: this.cutoff(), deleted: 0, failed: 0, skipped: true };
+  }
+
+  /** Recordings of calls started before this are deleted. */
+  private cutoff(): Date {
+    return new Date(this.deps.clock.now().getTime() - this.deps.retentionDays * DAY_MS);
   }
 
   private async runHere(): Promise<RetentionResult> {
-    const { calls, recordings, clock, logger } = this.deps;
+    const { calls, recordings, logger } = this.deps;
     const batchSize = this.deps.batchSize ?? DEFAULT_BATCH_SIZE;
-    const cutoff = new Date(clock.now().getTime() - this.deps.retentionDays * DAY_MS);
+    const cutoff = this.cutoff();
     // Recordings left in place (live calls, failed deletes) are skipped by id; asking for that
     // many more rows each time guarantees progress, so a file that cannot be deleted never
     // turns a run into an endless loop.

@@ -48,12 +48,13 @@ export function candidatePlan(shares: number[], anchor: number): CandidatePlan {
   return { from, indexed };
 }
 
-/** The share of transcripts each lexeme is in, from the planner's statistics of search_vector. */
+/**
+ * The share of transcripts each lexeme is in, from the planner's statistics of search_vector:
+ * the most common ones only (a lexeme not listed is rarer than every listed one).
+ */
 export interface LexemeShares {
-  /** Lexeme → share of sampled transcripts holding it, for the most common ones. */
+  /** Lexeme → share of sampled transcripts holding it. */
   shares: Map<string, number>;
-  /** Every lexeme outside `shares` is in fewer than this share of transcripts. */
-  below: number;
 }
 
 /**
@@ -68,11 +69,8 @@ export function lexemeShares(
   if (elements === null || frequencies === null || elements.length === 0) return null;
   if (frequencies.length < elements.length) return null;
   const shares = new Map<string, number>();
-  let lowest = 1;
   elements.forEach((element, i) => {
-    const share = frequencies[i]!;
-    shares.set(element, share);
-    if (share < lowest) lowest = share;
+    shares.set(element, frequencies[i]!);
   });
-  return { shares, below: lowest };
+  return { shares };
 }
