@@ -40,6 +40,8 @@ export const calls = pgTable(
     durationSeconds: doublePrecision("duration_seconds"),
     createdAt: millis("created_at").notNull(),
     updatedAt: millis("updated_at").notNull(),
+    /** The instance (INSTANCE_ID) running a live call; null on calls stored before issue 19. */
+    owner: text("owner"),
   },
   (t) => [
     uniqueIndex("calls_stream_sid_unique").on(t.streamSid),
@@ -49,6 +51,16 @@ export const calls = pgTable(
     index("calls_caller_started_at_id_idx").on(t.caller, t.startedAt, t.id),
   ],
 );
+
+/**
+ * One row per running instance: its lease on the live calls it owns. Another instance marks an
+ * owner's calls failed only once `lease_expires_at` has passed (see src/application/call-leases.ts).
+ */
+export const instances = pgTable("instances", {
+  id: text("id").primaryKey(),
+  renewedAt: millis("renewed_at").notNull(),
+  leaseExpiresAt: millis("lease_expires_at").notNull(),
+});
 
 export const recordings = pgTable(
   "recordings",

@@ -16,6 +16,8 @@ export const calls = sqliteTable(
     durationSeconds: real("duration_seconds"),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+    /** The instance (INSTANCE_ID) running a live call; null on calls stored before issue 19. */
+    owner: text("owner"),
   },
   (t) => [
     uniqueIndex("calls_stream_sid_unique").on(t.streamSid),
@@ -27,6 +29,16 @@ export const calls = sqliteTable(
     index("calls_caller_started_at_id_idx").on(t.caller, t.startedAt, t.id),
   ],
 );
+
+/**
+ * One row per running instance: its lease on the live calls it owns. Another instance marks an
+ * owner's calls failed only once `lease_expires_at` has passed (see src/application/call-leases.ts).
+ */
+export const instances = sqliteTable("instances", {
+  id: text("id").primaryKey(),
+  renewedAt: integer("renewed_at", { mode: "timestamp_ms" }).notNull(),
+  leaseExpiresAt: integer("lease_expires_at", { mode: "timestamp_ms" }).notNull(),
+});
 
 export const recordings = sqliteTable(
   "recordings",

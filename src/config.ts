@@ -153,6 +153,21 @@ const ConfigSchema = z.object({
   DATABASE_READER_THREADS: integerFrom(0, 8).default(1),
   DATABASE_POOL_SIZE: integerFrom(1, 1000).default(10),
   MIGRATIONS_PATH: z.string().trim().min(1).default("./migrations"),
+  // Names this process in the calls it owns; a restart with the same id recovers what it left.
+  INSTANCE_ID: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'")
+    .optional(),
+  INSTANCE_LEASE_SECONDS: integerFrom(2, 600).default(15),
+  WORKERS: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^(auto|\d+)$/, "must be auto or an integer between 1 and 256")
+    .transform((v) => (v === "auto" ? ("auto" as const) : Number(v)))
+    .pipe(z.union([z.literal("auto"), z.number().int().min(1).max(256)]))
+    .default(1),
   CALL_LANGUAGE: z
     .string()
     .trim()
@@ -233,6 +248,19 @@ export interface Config {
   readonly databaseReaderThreads: number;
   /** BCP 47 tag stored as every call's language, when set. */
   readonly language: string | undefined;
+  /**
+   * INSTANCE_ID: this process's name in the calls it owns. Unset: the id kept in the recordings
+   * folder (host name and a random part, made at first start; see resolveInstanceId), so that a
+   * restart recovers what the previous process left.
+   */
+  readonly instanceId: string | undefined;
+  /**
+   * How long a live call's owner may go silent before another instance marks the call failed;
+   * the owner renews every third of it.
+   */
+  readonly instanceLeaseMs: number;
+  /** WORKERS: processes sharing the port on this machine ("auto": one per core). */
+  readonly workers: number | "auto";
 }
 
 export class ConfigError extends Error {
@@ -303,6 +331,9 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: c.MAX_BODY_BYTES,
     databaseReaderThreads: c.DATABASE_READER_THREADS,
     language: c.CALL_LANGUAGE,
+    instanceId: c.INSTANCE_ID,
+    instanceLeaseMs: c.INSTANCE_LEASE_SECONDS * 1000,
+    workers: c.WORKERS,
   });
 }
 

@@ -16,9 +16,12 @@ import type {
   RecordingStore,
 } from "./application/ports/index.ts";
 import { createBridge } from "./composition/bridge.ts";
+import { runClusterPrimary } from "./composition/cluster.ts";
+import { type ClusterWorker, joinCluster } from "./composition/cluster-worker.ts";
 import { ensureReachable, postgresMigrationsFolder } from "./composition/database.ts";
 import { createHttp } from "./composition/http.ts";
 import { openStorage } from "./composition/storage.ts";
+import { resolveWorkerCount } from "./composition/worker-identity.ts";
 import { type Config, ConfigError, describeDatabase, loadConfig } from "./config.ts";
 import { errorMessage } from "./domain/errors.ts";
 
@@ -26,6 +29,8 @@ export interface Overrides {
   clock?: Clock;
   ids?: IdGenerator;
   logger?: AppLogger;
+  /** This process is a worker of a cluster (WORKERS > 1) that its primary migrated for it. */
+  worker?: ClusterWorker;
 }
 
 export interface Composition {
@@ -47,19 +52,27 @@ export interface Composition {
 
 /** Time in-flight HTTP requests get at shutdown before their connections are cut. */
 const HTTP_CLOSE_GRACE_MS = 3000;
+/** A shutdown that has not finished by then ends the process anyway (exit code 1). */
+const SHUTDOWN_DEADLINE_MS = 10_000;
 
 /**
  * The composition root: the only place (with src/composition/) that creates adapters and wires
  * them to use cases.
  */
 export async function compose(config: Config, overrides: Overrides = {}): Promise<Composition> {
-  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const { worker } = overrides;
+  const baseLogger = overrides.logger ?? createLogger(config.logLevel);
+  const logger = worker ? baseLogger.child({ worker: worker.index }) : baseLogger;
   const clock = overrides.clock ?? systemClock;
   const ids = overrides.ids ?? uuidIds;
-  const metrics = new PrometheusMetrics();
-  const storage = await openStorage(config, logger, metrics);
+  const metrics = new PrometheusMetrics(worker ? { worker: worker.index } : {});
+  worker?.metrics.serve(metrics);
+  const storage = await openStorage(config, logger, metrics, {
+    migrated: worker !== undefined,
+    workerIndex: worker?.index,
+  });
   const bridge = await createBridge(config, { storage, logger, metrics, clock, ids });
-  const http = createHttp(config, { storage, bridge, logger, metrics });
+  const http = createHttp(config, { storage, bridge, logger, metrics, worker });
 
   let ending: Promise<void> | null = null;
   const endCalls = () => {
@@ -78,10 +91,14 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
     closing ??= (async () => {
       bridge.watchdog.stop();
       await endCalls();
+      await bridge.releaseLease();
       await http.close();
+      // After endCalls: the calls' last events reach the other instances first.
+      await bridge.bus.close();
       // Transcripts and analytics are written behind: this commits the last turn's rows first.
       await storage.calls.close();
       await storage.jobs.close();
+      storage.releaseInstance();
     })();
     return closing;
   };
@@ -187,15 +204,35 @@ async function runCli(argv: string[]): Promise<void> {
       fail(error);
     }
   }
+  const worker = joinCluster();
+  if (worker === null) {
+    const workers = resolveWorkerCount(config.workers);
+    if (workers > 1) {
+      try {
+        await runClusterPrimary(config, {
+          workers,
+          migrate,
+          workerShutdownMs: SHUTDOWN_DEADLINE_MS,
+        });
+        return;
+      } catch (error) {
+        fail(error);
+      }
+    }
+  }
   let running: RunningServer;
   try {
-    running = await start(config);
+    running = await start(config, worker ? { worker } : {});
   } catch (error) {
     fail(error);
   }
+  let shuttingDown = false;
   const shutdown = (signal: string) => {
+    // A cluster worker gets a terminal's Ctrl-C itself, and again from its primary.
+    if (shuttingDown) return;
+    shuttingDown = true;
     running.composition.logger.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), 10_000);
+    const force = setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS);
     force.unref();
     running.stop().then(
       () => {

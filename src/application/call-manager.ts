@@ -30,6 +30,11 @@ export class CallManager {
     return this.live.size;
   }
 
+  /** Whether the stream's call is live in this process (its row may not be stored yet). */
+  isStreamLive(streamSid: string): boolean {
+    return this.live.has(streamSid);
+  }
+
   isCallActive(callId: string): boolean {
     for (const active of this.live.values()) if (active.call.id === callId) return true;
     return false;
@@ -75,7 +80,10 @@ export class CallManager {
   private async persist(active: ActiveCall, input: StartCallInput): Promise<Call> {
     const { call } = active;
     try {
-      await this.storage.calls.createCall(call);
+      const { instanceId } = this.storage;
+      await (instanceId === undefined
+        ? this.storage.calls.createCall(call)
+        : this.storage.calls.createCall(call, instanceId));
     } catch (error) {
       this.live.delete(call.streamSid);
       // The call was never stored: its files would belong to nothing.

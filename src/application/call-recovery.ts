@@ -7,16 +7,21 @@ import { writeCallSidecars } from "./sidecars.ts";
 const LOOKUP_BATCH = 32;
 
 /**
- * After a crash: unfinished recordings become valid files with Recording rows, calls left
- * `active` by the dead process are marked `failed`, ending when their audio ended, and every
- * call a crash left without its sidecar files gets them.
+ * After a crash: unfinished recordings in this instance's spool become valid files with
+ * Recording rows; calls this instance left `active` (same INSTANCE_ID) and unowned ones (stored
+ * before owners existed) are marked `failed`, ending when their audio ended; and every call a
+ * crash left without its sidecar files gets them. Other instances' live calls are never
+ * touched: those whose owner died are the expired-lease sweep's (call-leases.ts).
  */
 export async function recoverInterruptedCalls(
   storage: CallStorage,
   isLive: (streamSid: string) => boolean,
 ): Promise<{ calls: number; recordings: number }> {
   const { calls, recordings, logger, clock } = storage;
+  const owner = storage.instanceId ?? null;
   const audioEnd = new Map<string, number>();
+  /** Calls already ended (a sweep failed them while their owner was down) that gained files. */
+  const endedWithNewFiles = new Map<string, Call>();
   let recordingRows = 0;
   const keep = (callId: string, startedAtMs: number, durationSeconds: number) => {
     recordingRows++;
@@ -34,10 +39,13 @@ export async function recoverInterruptedCalls(
     }
     await calls.createRecording(storage.recordingRow(call, finished));
     keep(call.id, call.startedAt.getTime(), finished.durationSeconds);
+    if (call.status !== "active") endedWithNewFiles.set(call.id, call);
   }
-  const stale = (await calls.getActiveCalls()).filter((call) => !isLive(call.streamSid));
+  const stale = (await calls.getOwnedActiveCalls()).filter(
+    (o) => !isLive(o.call.streamSid) && (o.owner === null || o.owner === owner),
+  );
   const ended: Call[] = [];
-  for (const call of stale) {
+  for (const { call, owner: callOwner } of stale) {
     const startedAtMs = call.startedAt.getTime();
     // A crash after a recording's rename but before its row leaves a final file with no row.
     const known = new Set((await calls.getRecordingsByCallId(call.id)).map((r) => r.fileKey));
@@ -48,8 +56,11 @@ export async function recoverInterruptedCalls(
     }
     const endedAt = new Date(audioEnd.get(call.id) ?? clock.now().getTime());
     const safeEnd = endedAt < call.startedAt ? call.startedAt : endedAt;
-    ended.push(await calls.updateCall(endCallState(call, "failed", safeEnd)));
+    const failed = endCallState(call, "failed", safeEnd);
+    // Conditional: another instance starting at the same time may recover an unowned call too.
+    if (await calls.failCallIfOwnedBy(failed, callOwner)) ended.push(failed);
   }
+  for (const call of endedWithNewFiles.values()) ended.push(call);
   let sidecars = 0;
   // Written even if a file exists: the status they record changed just now.
   for (const call of ended) if (await writeSidecars(storage, call)) sidecars++;

@@ -21,6 +21,8 @@ export interface CallStorageDeps {
   ids: IdGenerator;
   logger: Logger;
   events?: CallEventSink;
+  /** INSTANCE_ID, stored as the owner of every call this process runs; unset: unowned. */
+  instanceId?: string;
 }
 
 /** The ports every call writes through, and the two conversions they share. */
@@ -31,6 +33,7 @@ export class CallStorage implements CallStorageDeps {
   readonly ids: IdGenerator;
   readonly logger: Logger;
   readonly events?: CallEventSink;
+  readonly instanceId?: string;
 
   constructor(deps: CallStorageDeps) {
     this.calls = deps.calls;
@@ -39,6 +42,7 @@ export class CallStorage implements CallStorageDeps {
     this.ids = deps.ids;
     this.logger = deps.logger;
     this.events = deps.events;
+    this.instanceId = deps.instanceId;
   }
 
   /** A recording writer, or a stand-in that drops audio when storage is not usable. */

@@ -8,8 +8,11 @@ import { ActivityTracker } from "../adapters/system/activity-tracker.ts";
 import { EventLoopWatchdog } from "../adapters/system/event-loop-watchdog.ts";
 import { type ScheduledJob, scheduleEvery } from "../adapters/system/interval-scheduler.ts";
 import { CallSession } from "../application/bridge/call-session.ts";
+import { ExpiredLeaseSweep, InstanceLease } from "../application/call-leases.ts";
 import { CallManager } from "../application/call-manager.ts";
 import type {
+  CallEventBus,
+  CallEventSink,
   Clock,
   IdGenerator,
   MediaStreamSession,
@@ -19,6 +22,7 @@ import { RecordingRetention } from "../application/retention.ts";
 import type { Config } from "../config.ts";
 import { type CallPrices, pricesFor } from "../domain/cost.ts";
 import { errorMessage } from "../domain/errors.ts";
+import { createEventBus } from "./event-bus.ts";
 import { createRecordingUploads, type RecordingUploadsJob } from "./recording-storage.ts";
 import type { Storage } from "./storage.ts";
 
@@ -63,13 +67,20 @@ export interface Bridge {
   callManager: CallManager;
   /** Live feeds (SSE) of call events for the call browser. */
   hub: CallEventHub;
+  /** Every instance's call events, which the hub follows; closed after the hub at shutdown. */
+  bus: CallEventBus;
   activity: ActivityTracker;
   /** One session per media stream. */
   createSession(output: TelephonyOutput): MediaStreamSession;
   /** What /healthz says about the assistant model's configuration. */
   modelStatus: ModelStatus;
-  /** Stops the retention job and the uploads to object storage (runs in progress complete first). */
+  /**
+   * Stops the retention job, the expired-lease sweep and the uploads to object storage (runs in
+   * progress complete first).
+   */
   stopRetention(): Promise<void>;
+  /** Stops renewing this instance's lease and removes it: call once every call has ended. */
+  releaseLease(): Promise<void>;
   /** Uploads of finished files to object storage; null without RECORDING_STORAGE_URL. */
   uploads: RecordingUploadsJob | null;
   watchdog: EventLoopWatchdog;
@@ -80,6 +91,13 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
   const { storage, logger, metrics, clock, ids } = deps;
   const { calls, recordings } = storage;
   const hub = new CallEventHub();
+  const bus = await createEventBus(config, {
+    calls,
+    logger,
+    metrics,
+    wanted: (callId) => hub.follows(callId),
+  });
+  bus.subscribe(hub);
   const uploads = createRecordingUploads(storage.archive, {
     calls,
     clock,
@@ -87,9 +105,28 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
     metrics,
     isCallLive: (callId) => callManager.isCallActive(callId),
   });
-  const events = uploads ? fanOut(metrics, hub, uploads.events) : fanOut(metrics, hub);
-  const callManager = new CallManager({ calls, recordings, clock, ids, logger, events });
+  // Metrics and uploads are of this process's calls; the feeds hear every instance's.
+  const events = uploads ? fanOut(metrics, bus, uploads.events) : fanOut(metrics, bus);
+  const { instanceId } = storage;
+  const callManager = new CallManager({
+    calls,
+    recordings,
+    clock,
+    ids,
+    logger,
+    events,
+    instanceId,
+  });
   metrics.countLiveCalls(() => callManager.activeCount);
+  // Before any call is stored: no instance ever sees a live call of this one without a lease.
+  const lease = new InstanceLease({
+    calls,
+    clock,
+    logger,
+    instanceId,
+    leaseMs: config.instanceLeaseMs,
+  });
+  await lease.renew();
   await callManager.recoverInterruptedCalls();
   // Started after start-up's own synchronous work (migrations, recovery), which holds up no call.
   const activity = new ActivityTracker();
@@ -101,6 +138,10 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
     onStall: () => metrics.eventLoopStall(),
   }).start();
   const retention = scheduleRetention(config, deps, callManager, activity);
+  // The sweep ends calls of other instances: their feeds hear it, this process's metrics do not.
+  const membership = scheduleMembership(lease, deps, bus, activity, (streamSid) =>
+    callManager.isStreamLive(streamSid),
+  );
   // After recovery: the files of a call a crash left active are finished only once it ran.
   uploads?.start(activity);
   const sentiment = new AfinnSentimentAnalyzer();
@@ -129,11 +170,23 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
     });
   const stopRetention = async () => {
     await retention?.stop();
+    await membership.sweep.stop();
     await uploads?.stop();
+  };
+  const releaseLease = async () => {
+    await membership.renewal.stop();
+    try {
+      await lease.release();
+    } catch (error) {
+      // Then the lease just runs out: other instances find no live call of this one anyway.
+      logger.warn({ err: errorMessage(error) }, "could not release the call lease");
+    }
   };
   return {
     callManager,
+    releaseLease,
     hub,
+    bus,
     activity,
     createSession,
     stopRetention,
@@ -149,6 +202,40 @@ function callPrices(config: Config): CallPrices {
     realtime: realtimeModel === null ? null : pricesFor(prices, realtimeModel),
     transcription: pricesFor(prices, TRANSCRIPTION_MODEL),
   };
+}
+
+/** The lease renewal, and the sweep of calls whose owner's lease ran out, at the same pace. */
+function scheduleMembership(
+  lease: InstanceLease,
+  { storage, logger, clock }: BridgeDeps,
+  events: CallEventSink,
+  activity: ActivityTracker,
+  isLive: (streamSid: string) => boolean,
+): { renewal: ScheduledJob; sweep: ScheduledJob } {
+  const intervalMs = lease.renewEveryMs;
+  const renewal = scheduleEvery(() => lease.renew(), {
+    intervalMs,
+    activity: { spans: activity, label: "lease renewal" },
+    onError: (error) =>
+      logger.error({ err: errorMessage(error) }, "call lease renewal failed; retrying"),
+  });
+  const sweeper = new ExpiredLeaseSweep({
+    calls: storage.calls,
+    recordings: storage.recordings,
+    clock,
+    logger,
+    instanceId: lease.instanceId,
+    lock: storage.jobs,
+    events,
+    isLive,
+  });
+  const sweep = scheduleEvery(() => sweeper.run(), {
+    intervalMs,
+    runAtStart: true,
+    activity: { spans: activity, label: "expired-lease sweep" },
+    onError: (error) => logger.error({ err: errorMessage(error) }, "expired-lease sweep failed"),
+  });
+  return { renewal, sweep };
 }
 
 function scheduleRetention(

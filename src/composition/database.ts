@@ -24,12 +24,22 @@ export function postgresMigrationsFolder(migrationsPath: string): string {
   return resolve(migrationsPath, "postgres");
 }
 
+export interface OpenCallRepositoryOptions {
+  /**
+   * A cluster's primary migrated the database before it forked this worker: the SQLite writer
+   * must not apply them again, racing the other workers' writers. (PostgreSQL's migrator takes
+   * an advisory lock and finds nothing to do.)
+   */
+  migrated?: boolean;
+}
+
 /** The configured database, migrated, reporting failures to logs and metrics. */
 export async function openCallRepository(
   config: Config,
   logger: AppLogger,
   metrics: PrometheusMetrics,
   onFailure: () => void = () => {},
+  options: OpenCallRepositoryOptions = {},
 ): Promise<CallDatabase> {
   const { database } = config;
   const onBackgroundError = (message: string) => {
@@ -54,7 +64,7 @@ export async function openCallRepository(
   // long, runs on this thread, which carries every call's audio. The writer migrates first.
   return ThreadedCallRepository.open({
     databaseUrl: database.path,
-    migrationsPath: config.migrationsPath,
+    migrationsPath: options.migrated ? undefined : config.migrationsPath,
     readers: config.databaseReaderThreads,
     onBackgroundError,
     onUnexpectedExit: (thread, reason) => {

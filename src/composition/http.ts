@@ -18,6 +18,7 @@ import { twilioRoutes } from "../adapters/twilio/twilio-routes.ts";
 import { CallQueries } from "../application/queries.ts";
 import type { Config } from "../config.ts";
 import type { Bridge } from "./bridge.ts";
+import type { ClusterWorker } from "./cluster-worker.ts";
 import type { Storage } from "./storage.ts";
 
 /** Twilio frames are ~300 bytes; anything near this limit is hostile (RFC 6455 close 1009). */
@@ -30,6 +31,8 @@ export interface HttpDeps {
   bridge: Bridge;
   logger: AppLogger;
   metrics: PrometheusMetrics;
+  /** This process is a cluster worker: /metrics is the whole cluster's, /healthz names it. */
+  worker?: ClusterWorker;
 }
 
 export interface Http {
@@ -42,7 +45,10 @@ export interface Http {
 }
 
 /** The Hono app: JSON API, live feeds, call browser, Twilio webhooks and media streams, metrics. */
-export function createHttp(config: Config, { storage, bridge, logger, metrics }: HttpDeps): Http {
+export function createHttp(
+  config: Config,
+  { storage, bridge, logger, metrics, worker }: HttpDeps,
+): Http {
   const { calls, recordings } = storage;
   const { callManager, hub, activity } = bridge;
   const queries = new CallQueries({ calls, recordings });
@@ -69,6 +75,7 @@ export function createHttp(config: Config, { storage, bridge, logger, metrics }:
           ...(bridge.uploads?.degradedReasons() ?? []),
         ],
         ...(bridge.uploads ? { uploads: bridge.uploads.status } : {}),
+        ...(worker ? { worker: { instance: storage.instanceId, index: worker.index } } : {}),
       },
       requestLogging: {
         onRequest: (method, route, status, seconds) =>
@@ -104,7 +111,8 @@ export function createHttp(config: Config, { storage, bridge, logger, metrics }:
             publicBaseUrl: config.publicBaseUrl,
             trustProxy: config.trustProxy,
             authToken: config.twilioAuthToken,
-            signedCalls: new SignedCalls(),
+            // Keyed from the auth token, so every instance sharing it accepts the others' tokens.
+            signedCalls: new SignedCalls(config.twilioAuthToken ?? ""),
             maxBodyBytes: config.twilioMaxBodyBytes,
             startTimeoutMs: config.mediaStreamStartTimeoutMs,
             maxStreams: config.maxMediaStreams,
@@ -113,7 +121,7 @@ export function createHttp(config: Config, { storage, bridge, logger, metrics }:
             createSession: bridge.createSession,
           }),
         },
-        { prefix: "/", routes: metricsRoutes(metrics) },
+        { prefix: "/", routes: metricsRoutes(worker?.metrics ?? metrics) },
       ],
     },
     app,

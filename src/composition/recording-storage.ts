@@ -44,12 +44,14 @@ export interface RecordingStorage {
  */
 export async function openRecordingStorage(
   config: Config,
+  instanceId: string,
   logger: AppLogger,
   metrics: PrometheusMetrics,
   onFailure: () => void,
 ): Promise<RecordingStorage> {
   const spool = new FsRecordingStore({
     root: config.recordingStoragePath,
+    instance: instanceId,
     logger,
     onBytesWritten: (n) => metrics.bytesWritten(n),
     onError: (kind) => {

@@ -3,10 +3,24 @@ import type { AppLogger } from "../adapters/logging/pino-logger.ts";
 import type { PrometheusMetrics } from "../adapters/metrics/prometheus-metrics.ts";
 import { AdvisoryJobLock } from "../adapters/postgres/advisory-job-lock.ts";
 import { InProcessJobLock } from "../adapters/system/in-process-job-lock.ts";
+import {
+  OtherWorkerJobLock,
+  SINGLETON_JOBS_WORKER,
+} from "../adapters/system/other-worker-job-lock.ts";
 import type { JobLock, RecordingArchive } from "../application/ports/index.ts";
 import { type Config, ConfigError } from "../config.ts";
-import { type CallDatabase, openCallRepository } from "./database.ts";
+import {
+  type CallDatabase,
+  type OpenCallRepositoryOptions,
+  openCallRepository,
+} from "./database.ts";
+import { claimSpool, resolveInstanceId } from "./instance-id.ts";
 import { openRecordingStorage, type SpooledRecordingStore } from "./recording-storage.ts";
+
+export interface OpenStorageOptions extends OpenCallRepositoryOptions {
+  /** This process is cluster worker `workerIndex` (WORKERS > 1): see OtherWorkerJobLock. */
+  workerIndex?: number;
+}
 
 /** /healthz stays degraded this long after a storage write failed. */
 const STORAGE_ERROR_WINDOW_MS = 60_000;
@@ -23,6 +37,10 @@ export interface Storage {
   jobs: JobLock;
   /** Why /healthz should say degraded now (storage failures in the last minute). */
   degradedReasons(): string[];
+  /** INSTANCE_ID (or the one kept in the recordings folder): the owner of this process's calls. */
+  instanceId: string;
+  /** At shutdown, once every call has ended: another process may then use the id at once. */
+  releaseInstance(): void;
 }
 
 /** The database (migrated) and the recordings folder, reporting failures to logs and metrics. */
@@ -30,15 +48,24 @@ export async function openStorage(
   config: Config,
   logger: AppLogger,
   metrics: PrometheusMetrics,
+  options: OpenStorageOptions = {},
 ): Promise<Storage> {
   ensureWritableFolder("RECORDING_STORAGE_PATH", config.recordingStoragePath);
+  const instanceId = resolveInstanceId(config);
+  const releaseInstance = claimSpool(config.recordingStoragePath, instanceId);
   // Monotonic, not the injected clock: this is an operational window, not call time.
   let lastErrorAt = Number.NEGATIVE_INFINITY;
   const failed = () => {
     lastErrorAt = performance.now();
   };
-  const calls = await openCallRepository(config, logger, metrics, failed);
-  const { recordings, archive } = await openRecordingStorage(config, logger, metrics, failed);
+  const calls = await openCallRepository(config, logger, metrics, failed, options);
+  const { recordings, archive } = await openRecordingStorage(
+    config,
+    instanceId,
+    logger,
+    metrics,
+    failed,
+  );
   const degradedReasons = () =>
     performance.now() - lastErrorAt < STORAGE_ERROR_WINDOW_MS
       ? ["recording storage writes failed in the last 60 s"]
@@ -46,11 +73,13 @@ export async function openStorage(
   const jobs =
     config.database.kind === "postgres"
       ? new AdvisoryJobLock(config.database.url)
-      : new InProcessJobLock();
-  return { calls, recordings, archive, jobs, degradedReasons };
+      : options.workerIndex !== undefined && options.workerIndex !== SINGLETON_JOBS_WORKER
+        ? new OtherWorkerJobLock()
+        : new InProcessJobLock();
+  return { calls, recordings, archive, jobs, degradedReasons, instanceId, releaseInstance };
 }
 
-function ensureWritableFolder(variable: string, path: string): void {
+export function ensureWritableFolder(variable: string, path: string): void {
   try {
     // Private from the start: it will hold phone numbers and transcripts.
     mkdirSync(path, { recursive: true, mode: 0o700 });

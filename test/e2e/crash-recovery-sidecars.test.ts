@@ -159,9 +159,14 @@ describe("a server restarted after SIGKILL", () => {
     expect(modeOf(recordingsDir)).toBe(0o700);
     const names = readdirSync(recordingsDir);
     expect(names.length).toBeGreaterThanOrEqual(9);
-    for (const name of names) {
-      expect([name, modeOf(join(recordingsDir, name))]).toEqual([name, 0o600]);
-    }
+    // Folders (the per-instance spools, issue 19) are owner-only too, and so is all they hold.
+    const check = (folder: string, name: string) => {
+      const full = join(folder, name);
+      const directory = statSync(full).isDirectory();
+      expect([name, modeOf(full)]).toEqual([name, directory ? 0o700 : 0o600]);
+      if (directory) for (const inner of readdirSync(full)) check(full, inner);
+    };
+    for (const name of names) check(recordingsDir, name);
     expect(modeOf(databaseFolder)).toBe(0o700);
     for (const file of readdirSync(databaseFolder)) {
       expect([file, modeOf(join(databaseFolder, file))]).toEqual([file, 0o600]);

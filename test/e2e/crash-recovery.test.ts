@@ -42,6 +42,16 @@ interface KilledCall {
   framesSentAtKill: number;
 }
 
+/**
+ * `.part` files wherever a process leaves them: its own spool folder (`.spool/<instance id>`,
+ * issue 19), or the root for a version before it.
+ */
+function partFiles(root: string): string[] {
+  const spool = join(root, ".spool");
+  const folders = [root, ...readdirSync(spool).map((name) => join(spool, name))];
+  return folders.flatMap((folder) => readdirSync(folder).filter((name) => name.endsWith(".part")));
+}
+
 let dir = "";
 let databasePath = "";
 let recordingsDir = "";
@@ -103,7 +113,7 @@ beforeAll(async () => {
   firstExit = await first.kill("SIGKILL");
   await Promise.allSettled(playing);
   for (const sim of sims) sim.terminate();
-  partsLeftByCrash = readdirSync(recordingsDir).filter((name) => name.endsWith(".part"));
+  partsLeftByCrash = partFiles(recordingsDir);
   second = await spawnServer({ databasePath, recordingsDir });
 }, 90_000);
 
@@ -155,7 +165,7 @@ describe("a server killed with SIGKILL in the middle of calls", () => {
         );
       }
     }
-    expect(readdirSync(recordingsDir).filter((name) => name.endsWith(".part"))).toEqual([]);
+    expect(partFiles(recordingsDir)).toEqual([]);
   });
 
   it("keeps the caller audio sent up to the kill, less at most about one second", async () => {

@@ -16,8 +16,16 @@ const TOKEN = "test-auth-token-0123456789abcdef";
 const PUBLIC = "https://callbridge.example.ngrok.app";
 /** The TwiML's stream URL: the same for every call, signatures checked or not. */
 const STREAM_URL = "wss://callbridge.example.ngrok.app/twilio/media-stream";
-/** The single-use token each signed call's TwiML gives its stream, as `<Parameter name="streamToken">`. */
-const STREAM_TOKEN_VALUE = /^[\w-]{24}$/;
+/** The folder's files but the kept instance id and the spool folders (issue 19). */
+const recordingFiles = (dir: string) =>
+  readdirSync(dir).filter((name) => name !== ".instance-id" && name !== ".spool");
+
+/**
+ * The single-use token each signed call's TwiML gives its stream, as `<Parameter
+ * name="streamToken">`: when it was issued (base 36 ms), a dot, and a MAC that any instance
+ * sharing the auth token checks.
+ */
+const STREAM_TOKEN_VALUE = /^[0-9a-z]+\.[\w-]{24}$/;
 
 let server: TestServer | null = null;
 afterEach(async () => {
@@ -373,7 +381,7 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
         }),
       ),
     ).toBe(403);
-    expect(readdirSync(server.recordingsDir)).toEqual([]);
+    expect(recordingFiles(server.recordingsDir)).toEqual([]);
   });
 
   it("is signed over the fixed URL: there is no per-call stream path", async () => {
@@ -381,7 +389,7 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
     const { token } = await signedCall(server);
     const withToken = `${STREAM_URL}/${token}`;
     expect(await rejectedUpgrade(twilioStream(server, withToken))).toBe(404);
-    expect(readdirSync(server.recordingsDir)).toEqual([]);
+    expect(recordingFiles(server.recordingsDir)).toEqual([]);
   });
 
   it("closes a start without a stream token with 1008, however validly signed, and records nothing", async () => {
@@ -392,7 +400,7 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
       customParameters: withoutToken(stream.parameters),
     });
     await refusedAtStart(server, sim);
-    expect(readdirSync(server.recordingsDir)).toEqual([]);
+    expect(recordingFiles(server.recordingsDir)).toEqual([]);
   });
 
   it("closes a start with a token the server never issued with 1008, and records nothing", async () => {
@@ -405,7 +413,7 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
       });
       await refusedAtStart(server, sim);
     }
-    expect(readdirSync(server.recordingsDir)).toEqual([]);
+    expect(recordingFiles(server.recordingsDir)).toEqual([]);
 
     // The refusals used nothing up: the call's own token still opens its stream.
     const real = await twilioStream(server, stream.url, {
@@ -444,19 +452,27 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
     expect(JSON.stringify(metadata)).not.toContain(token);
   });
 
-  it("takes the caller, To and region from the signed webhook, not the stream's parameters", async () => {
+  it("refuses a stream whose parameters differ from the signed webhook's TwiML, and takes the caller, To and region from it", async () => {
     server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
     const { params, stream } = await signedCall(server);
+    // The token is a MAC over the parameters our TwiML gave the stream (issue 19: any instance
+    // checks it without the webhook's state), so a stream that claims others is not Twilio's.
+    const forgeries: Record<string, string>[] = [
+      { caller: "client:impostor" },
+      { From: "+15559999999" },
+      { FromCountry: "XX", FromCity: "NOWHERE" },
+    ];
+    for (const forged of forgeries) {
+      const impostor = await twilioStream(server, stream.url, {
+        callSid: params.CallSid,
+        customParameters: { ...stream.parameters, ...forged },
+      });
+      await refusedAtStart(server, impostor);
+    }
+    // Refused attempts did not use the token up: the genuine stream still starts.
     const sim = await twilioStream(server, stream.url, {
       callSid: params.CallSid,
-      customParameters: {
-        ...stream.parameters,
-        caller: "client:impostor",
-        From: "+15559999999",
-        To: "+15550000000",
-        FromCountry: "XX",
-        FromCity: "NOWHERE",
-      },
+      customParameters: stream.parameters,
     });
     await sim.play(tone(440, 200, 8000));
     await sim.hangUp();
@@ -473,6 +489,24 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
     });
     expect(metadata?.customData).not.toHaveProperty("From");
     expect(metadata?.customData).not.toHaveProperty("streamToken");
+  });
+
+  it("accepts on another instance sharing the auth token a stream whose webhook this one answered (issue 19)", async () => {
+    server = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
+    const other = await startTestServer({ TWILIO_AUTH_TOKEN: TOKEN, PUBLIC_BASE_URL: PUBLIC });
+    try {
+      const { params, stream } = await signedCall(server);
+      const opts = { callSid: params.CallSid, customParameters: stream.parameters };
+      const sim = await twilioStream(other, stream.url, opts);
+      await sim.play(tone(440, 200, 8000));
+      await sim.hangUp();
+      const call = await endedCall(other, sim.streamSid);
+      expect(call).toMatchObject({ status: "completed", caller: params.From });
+      // Used once there: a replay to the same instance is refused.
+      await refusedAtStart(other, await twilioStream(other, stream.url, opts));
+    } finally {
+      await other.stop();
+    }
   });
 
   it("refuses a replayed upgrade with the same TwiML parameters at start (1008): the token is used", async () => {
@@ -534,7 +568,7 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
       customParameters: { ...a.stream.parameters, streamToken: b.token },
     });
     await refusedAtStart(server, borrowed);
-    expect(readdirSync(server.recordingsDir)).toEqual([]);
+    expect(recordingFiles(server.recordingsDir)).toEqual([]);
 
     const own = await twilioStream(server, b.stream.url, {
       callSid: b.params.CallSid,

@@ -4,7 +4,6 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -21,6 +20,7 @@ import { LogCapture } from "../support/log-capture.ts";
 import { watchProcessFaults } from "../support/process-faults.ts";
 import { metricValue, parsePrometheus } from "../support/prometheus-text.ts";
 import { concat, silence, speechLike } from "../support/signals.ts";
+import { partFilePaths } from "../support/spool-files.ts";
 import { eventually, startTestServer, type TestServer } from "../support/test-server.ts";
 import { TwilioSimulator } from "../support/twilio-simulator.ts";
 
@@ -104,8 +104,8 @@ async function callThroughFault(world: World, fault: () => void) {
   // The caller recording has reached the disk before the fault.
   await eventually(
     () =>
-      readdirSync(world.recordingsDir).some(
-        (f) => f.endsWith(".wav.part") && statSync(join(world.recordingsDir, f)).size > 44 + 16_000,
+      partFilePaths(world.recordingsDir).some(
+        (f) => f.endsWith(".wav.part") && statSync(f).size > 44 + 16_000,
       )
         ? true
         : undefined,

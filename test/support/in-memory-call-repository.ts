@@ -4,6 +4,7 @@ import type {
   CallListQuery,
   CallPage,
   CallRepository,
+  OwnedActiveCall,
   TranscriptHit,
   TranscriptSearchPosition,
   TranscriptSearchQuery,
@@ -89,6 +90,10 @@ export class InMemoryCallRepository implements CallRepository {
   private transcripts: StoredTranscript[] = [];
   private analytics: Analytics[] = [];
   private readonly metadata = new Map<string, CallMetadata>();
+  /** calls.owner, by call id. */
+  private readonly owners = new Map<string, string | null>();
+  /** The instances table: renewedAt and leaseExpiresAt by instance id. */
+  private readonly leases = new Map<string, { renewedAt: Date; leaseExpiresAt: Date }>();
   private lastSeq = 0;
   /**
    * DeferredFtsIndex's `indexed_through`, advanced by every search to the newest seq present:
@@ -160,14 +165,16 @@ export class InMemoryCallRepository implements CallRepository {
     }
   }
 
-  createCall(call: Call): Promise<Call> {
-    return this.run("createCall", [call], () => {
+  createCall(call: Call, owner?: string | null): Promise<Call> {
+    const args: [Call, (string | null)?] = owner === undefined ? [call] : [call, owner];
+    return this.run("createCall", args, () => {
       // When both collide SQLite names the streamSid index, not the primary key.
       if (this.callWithStreamSid(call.streamSid)) {
         throw conflict("a call with this streamSid already exists");
       }
       if (this.calls.has(call.id)) throw conflict("a call with this id already exists");
       this.calls.set(call.id, copyCall(call));
+      this.owners.set(call.id, owner ?? null);
       // The adapter hands back its argument, not a row read back.
       return call;
     });
@@ -235,9 +242,53 @@ export class InMemoryCallRepository implements CallRepository {
     );
   }
 
+  renewLease(instanceId: string, renewedAt: Date, leaseExpiresAt: Date): Promise<void> {
+    return this.run("renewLease", [instanceId, renewedAt, leaseExpiresAt], () => {
+      this.leases.set(instanceId, {
+        renewedAt: new Date(renewedAt),
+        leaseExpiresAt: new Date(leaseExpiresAt),
+      });
+    });
+  }
+
+  releaseLease(instanceId: string): Promise<void> {
+    return this.run("releaseLease", [instanceId], () => {
+      this.leases.delete(instanceId);
+    });
+  }
+
+  getOwnedActiveCalls(): Promise<OwnedActiveCall[]> {
+    return this.run("getOwnedActiveCalls", [], () =>
+      [...this.calls.values()]
+        .filter((call) => call.status === "active")
+        .sort((a, b) => -newestFirst(a, b))
+        .map((call) => {
+          const owner = this.owners.get(call.id) ?? null;
+          const lease = owner === null ? undefined : this.leases.get(owner);
+          return {
+            call: copyCall(call),
+            owner,
+            renewedAt: lease ? new Date(lease.renewedAt) : null,
+            leaseExpiresAt: lease ? new Date(lease.leaseExpiresAt) : null,
+          };
+        }),
+    );
+  }
+
+  failCallIfOwnedBy(ended: Call, owner: string | null): Promise<boolean> {
+    return this.run("failCallIfOwnedBy", [ended, owner], () => {
+      const stored = this.calls.get(ended.id);
+      if (stored?.status !== "active") return false;
+      if ((this.owners.get(ended.id) ?? null) !== owner) return false;
+      this.calls.set(ended.id, copyCall(ended));
+      return true;
+    });
+  }
+
   deleteCall(id: string): Promise<{ deleted: boolean; fileKeys: string[] }> {
     return this.run("deleteCall", [id], () => {
       const fileKeys = this.recordings.filter((r) => r.callId === id).map((r) => r.fileKey);
+      this.owners.delete(id);
       if (!this.calls.delete(id)) return { deleted: false, fileKeys };
       // ON DELETE CASCADE on every child table.
       for (let i = this.recordings.length - 1; i >= 0; i--) {

@@ -38,7 +38,18 @@ export interface FsRecordingStoreOptions {
   onError?: (kind: StoreErrorKind) => void;
   /** Test seam for writer file operations (to inject ENOSPC and the like); node:fs by default. */
   io?: Partial<WriterIo>;
+  /**
+   * The instance (INSTANCE_ID) whose spool this is: unfinished `.part` files live in
+   * `<root>/.spool/<instance>/` and recovery finalizes only those (and any a version before
+   * issue 19 left in root), so that processes sharing a folder never finish each other's live
+   * recordings. Unset: `.part` files stay in root.
+   */
+  instance?: string;
 }
+
+/** Per-instance folders of unfinished recordings, inside root (a rename there is atomic). */
+export const SPOOL_FOLDER = ".spool";
+const INSTANCE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 const MAX_CHANNELS = 8;
 const MAX_SAMPLE_RATE = 384_000;
@@ -62,6 +73,8 @@ const STICKY_BIT = 0o1000;
  */
 export class FsRecordingStore implements RecordingStore {
   private readonly root: string;
+  /** Where `.part` files are written and recovered: root, or this instance's spool folder. */
+  private readonly partsDir: string;
   private readonly logger: StoreLogger;
   private readonly onBytesWritten: (n: number) => void;
   private readonly onError: (kind: StoreErrorKind) => void;
@@ -74,6 +87,12 @@ export class FsRecordingStore implements RecordingStore {
 
   constructor(options: FsRecordingStoreOptions) {
     this.root = path.resolve(options.root);
+    const { instance } = options;
+    if (instance !== undefined && (!INSTANCE_NAME.test(instance) || /^\.+$/.test(instance))) {
+      throw invalidArgument("instance must be 1-64 letters, digits, '.', '_' or '-'");
+    }
+    this.partsDir =
+      instance === undefined ? this.root : path.join(this.root, SPOOL_FOLDER, instance);
     this.logger = options.logger ?? silentLogger;
     this.onBytesWritten = options.onBytesWritten ?? (() => undefined);
     this.onError = options.onError ?? (() => undefined);
@@ -91,7 +110,7 @@ export class FsRecordingStore implements RecordingStore {
     const fileKey = recordingFileName(spec.streamSid, spec.startedAtMs, spec.track);
     const partName = fileKey + PART_SUFFIX;
     const finalPath = this.pathOf(fileKey);
-    const partPath = this.pathOf(partName);
+    const partPath = this.partPathOf(partName);
     if (this.livePartNames.has(partName) || fs.existsSync(finalPath)) {
       throw conflict("a recording for this call and track already exists");
     }
@@ -151,9 +170,16 @@ export class FsRecordingStore implements RecordingStore {
   async recoverPartials(): Promise<FinishedRecording[]> {
     const names = await this.namesForRecovery();
     const recovered: FinishedRecording[] = [];
+    if (this.partsDir !== this.root) {
+      for (const name of (await this.spoolNames()).sort()) {
+        if (!name.endsWith(PART_SUFFIX) || this.livePartNames.has(name)) continue;
+        const result = await this.recoverOne(name, this.partPathOf(name));
+        if (result !== null) recovered.push(result);
+      }
+    }
     for (const name of names.sort()) {
       if (name.endsWith(PART_SUFFIX) && !this.livePartNames.has(name)) {
-        const result = await this.recoverOne(name);
+        const result = await this.recoverOne(name, this.pathOf(name));
         if (result !== null) recovered.push(result);
       } else if (TEMP_SIDECAR.test(name) && !this.liveTempNames.has(name)) {
         // An interrupted sidecar write: the previous version (if any) is still intact.
@@ -319,14 +345,13 @@ export class FsRecordingStore implements RecordingStore {
     }
   }
 
-  private async recoverOne(partName: string): Promise<FinishedRecording | null> {
+  private async recoverOne(partName: string, partPath: string): Promise<FinishedRecording | null> {
     const fileKey = partName.slice(0, -PART_SUFFIX.length);
     const parsed = parseFileKey(fileKey);
     if (parsed === null || parsed.kind !== "recording") {
       this.logger.warn({ file: partName }, "ignoring a .part file this store did not name");
       return null;
     }
-    const partPath = this.pathOf(partName);
     const finalPath = this.pathOf(fileKey);
     let handle: fs.promises.FileHandle | undefined;
     try {
@@ -385,6 +410,26 @@ export class FsRecordingStore implements RecordingStore {
     }
   }
 
+  /** This instance's spool folder's names; none when it does not exist (yet). */
+  private async spoolNames(): Promise<string[]> {
+    try {
+      return await fs.promises.readdir(this.partsDir);
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return [];
+      throw this.unavailable("recovery", error);
+    }
+  }
+
+  /** A `.part` file's path: a bare name directly inside the folder `.part` files live in. */
+  private partPathOf(name: string): string {
+    if (this.partsDir === this.root) return this.pathOf(name);
+    const resolved = path.resolve(this.partsDir, name);
+    if (path.dirname(resolved) !== this.partsDir || path.basename(resolved) !== name) {
+      throw invalidArgument("file name escapes the recording folder");
+    }
+    return resolved;
+  }
+
   /** Every path is a bare, grammar-checked name directly inside root; checked once more here. */
   private pathOf(name: string): string {
     const resolved = path.resolve(this.root, name);
@@ -399,7 +444,7 @@ export class FsRecordingStore implements RecordingStore {
       return fs.openSync(filePath, "wx", FILE_MODE);
     } catch (error) {
       if (errorCode(error) !== "ENOENT") throw error;
-      fs.mkdirSync(this.root, { recursive: true, mode: DIR_MODE });
+      fs.mkdirSync(path.dirname(filePath), { recursive: true, mode: DIR_MODE });
       return fs.openSync(filePath, "wx", FILE_MODE);
     }
   }

@@ -9,6 +9,11 @@ export interface HealthDeps {
   degradedReasons?: () => string[];
   /** Object storage's upload queue, when recordings are archived there. */
   uploads?: () => { pending: number; oldestAgeSeconds: number; failing: boolean };
+  /**
+   * Which worker answers, in a cluster (WORKERS > 1): each checks and reports only itself (its
+   * own database connection and live calls), so the answer names it.
+   */
+  worker?: { instance: string; index: number };
 }
 
 async function probe(check: () => Promise<void>): Promise<"ok" | "error"> {
@@ -42,6 +47,7 @@ export function healthRoutes(deps: HealthDeps): Hono {
       activeCalls: deps.activeCalls(),
       ...(reasons.length > 0 ? { reasons } : {}),
       ...(deps.uploads ? { uploads: uploadsJson(deps.uploads()) } : {}),
+      ...(deps.worker ? { instance: deps.worker.instance, worker: deps.worker.index } : {}),
     };
     return c.json(body, ok ? 200 : 503);
   });

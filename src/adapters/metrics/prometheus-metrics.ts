@@ -1,20 +1,43 @@
 import { getHeapSpaceStatistics } from "node:v8";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BridgeMetrics, CallEvent, CallEventSink } from "../../application/ports/index.ts";
+import type { EventBusErrorKind } from "../events/event-bus-error-kind.ts";
 import type { StoreErrorKind } from "../fs/store-io.ts";
 import type { BadFrameKind } from "../twilio/twilio-routes.ts";
 import { HotPathHistogram } from "./hot-path-histogram.ts";
 
 /** The `kind` label of callbridge_errors_total (upstream errors are counted by upstreamError). */
-export type ErrorKind = "storage_search_index" | StoreErrorKind | `frame_${BadFrameKind}`;
+export type ErrorKind =
+  | "storage_search_index"
+  | StoreErrorKind
+  | EventBusErrorKind
+  | `frame_${BadFrameKind}`;
+
+export interface PrometheusMetricsOptions {
+  /**
+   * This process is worker `worker` of a cluster (WORKERS > 1): the series that describe the
+   * process get a `worker` label (see `processRegistry`).
+   */
+  worker?: number;
+}
 
 /**
  * Everything /metrics exposes, on a registry of its own (so that several servers in one
  * test process do not collide). Counters are cheap increments: the audio path calls them
  * for every frame.
+ *
+ * In a cluster the primary adds the workers' registries up (cluster-metrics.ts), and each metric
+ * is on the registry that says how: `registry` holds what adds up into one total for the server
+ * (calls, frames, bytes, errors, HTTP and frame-latency histograms: a sum over workers is the
+ * server's own figure, and keeps no worker label so dashboards read the same as with one
+ * process); `processRegistry` holds what describes one process (memory, CPU, event-loop delay
+ * and stalls, open handles, live calls), where a sum is meaningless or hides the one worker that
+ * is in trouble: it keeps a `worker` label, and `sum without (worker)` still gives the total.
+ * With one process both are the same registry and no series has a worker label.
  */
 export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
   readonly registry = new Registry();
+  readonly processRegistry: Registry;
   private readonly framesDropped: Counter;
   private readonly frameLatency: HotPathHistogram;
   /** Counted in plain numbers on the audio path and folded into the counters on scrape. */
@@ -34,14 +57,21 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
   private uploadQueue: () => { pending: number; oldestAgeSeconds: number } | null = () => null;
   private readonly uploadFailures: Counter;
 
-  constructor() {
+  constructor(options: PrometheusMetricsOptions = {}) {
     const registers = [this.registry];
+    if (options.worker === undefined) {
+      this.processRegistry = this.registry;
+    } else {
+      this.processRegistry = new Registry();
+      this.processRegistry.setDefaultLabels({ worker: String(options.worker) });
+    }
+    const perProcess = [this.processRegistry];
     const liveCalls = () => this.liveCalls();
-    collectDefaultMetrics({ register: this.registry, prefix: "callbridge_" });
+    collectDefaultMetrics({ register: this.processRegistry, prefix: "callbridge_" });
     this.activeGauge = new Gauge({
       name: "callbridge_active_calls",
       help: "Calls in progress",
-      registers,
+      registers: perProcess,
       collect() {
         this.set(liveCalls());
       },
@@ -52,7 +82,7 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
       name: "callbridge_nodejs_heap_space_physical_bytes",
       help: "Physical (resident) size of each V8 heap space",
       labelNames: ["space"],
-      registers,
+      registers: perProcess,
       collect() {
         for (const space of getHeapSpaceStatistics()) {
           this.set({ space: space.space_name.replace(/_space$/, "") }, space.physical_space_size);
@@ -104,12 +134,12 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
       name: "callbridge_event_loop_delay_seconds",
       help: "How late the event loop ran a 10 ms timer: every call's audio waits this long",
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
-      registers,
+      registers: perProcess,
     });
     new Counter({
       name: "callbridge_event_loop_stalls_total",
       help: "Event-loop delays above the stall threshold (20 ms), logged or folded into a log line",
-      registers,
+      registers: perProcess,
       collect() {
         this.inc(metrics.eventLoopStallCount - metrics.eventLoopStallsFolded);
         metrics.eventLoopStallsFolded = metrics.eventLoopStallCount;
@@ -126,11 +156,14 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
       labelNames: ["kind"],
       registers,
     });
-    // Object storage (RECORDING_STORAGE_URL): the spool's upload queue, read on scrape.
+    // Object storage (RECORDING_STORAGE_URL): the spool's upload queue, read on scrape. Every
+    // worker lists the same spool folder, so in a cluster each reports the same files: the
+    // largest report is the queue (a sum would count each file once per worker).
     new Gauge({
       name: "callbridge_recording_uploads_pending",
       help: "Finished recording and sidecar files in the spool waiting for object storage",
       registers,
+      aggregator: "max",
       collect() {
         this.set(metrics.uploadQueue()?.pending ?? 0);
       },
@@ -139,6 +172,7 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
       name: "callbridge_recording_upload_oldest_age_seconds",
       help: "How long the oldest file waiting for object storage has waited (0 when none)",
       registers,
+      aggregator: "max",
       collect() {
         this.set(metrics.uploadQueue()?.oldestAgeSeconds ?? 0);
       },
@@ -218,6 +252,15 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
 
   async render(): Promise<{ contentType: string; body: string }> {
     void this.activeGauge;
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const { contentType } = this.registry;
+    if (this.processRegistry === this.registry) {
+      return { contentType, body: await this.registry.metrics() };
+    }
+    // A worker's own series (a cluster's /metrics is the primary's sum: cluster-metrics.ts).
+    const [summed, perProcess] = await Promise.all([
+      this.registry.metrics(),
+      this.processRegistry.metrics(),
+    ]);
+    return { contentType, body: `${summed}\n${perProcess}` };
   }
 }

@@ -1,8 +1,9 @@
-import { and, asc, count, desc, eq, gte, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, isNull, lt, type SQL, sql } from "drizzle-orm";
 import {
   analytics,
   callMetadata,
   calls,
+  instances,
   recordings,
   transcriptRowColumns,
   transcripts,
@@ -11,6 +12,7 @@ import type {
   CallListQuery,
   CallPage,
   CallRepository,
+  OwnedActiveCall,
   TranscriptHit,
   TranscriptSearchQuery,
 } from "../../application/ports/index.ts";
@@ -157,10 +159,10 @@ export class PostgresCallRepository implements CallRepository {
     return this.writeBehind.add(row, result, (error) => translatePostgresError(error, context));
   }
 
-  createCall(call: Call): Promise<Call> {
+  createCall(call: Call, owner: string | null = null): Promise<Call> {
     return this.run(
       async () => {
-        await this.db.insert(calls).values(callToRow(call));
+        await this.db.insert(calls).values({ ...callToRow(call), owner });
         return call;
       },
       { entity: "call", id: call.id },
@@ -445,6 +447,64 @@ export class PostgresCallRepository implements CallRepository {
         .where(eq(callMetadata.callId, callId));
       return row ? rowToMetadata(row) : null;
     });
+  }
+
+  renewLease(instanceId: string, renewedAt: Date, leaseExpiresAt: Date): Promise<void> {
+    return this.run(async () => {
+      await this.db
+        .insert(instances)
+        .values({ id: instanceId, renewedAt, leaseExpiresAt })
+        .onConflictDoUpdate({ target: instances.id, set: { renewedAt, leaseExpiresAt } });
+    });
+  }
+
+  releaseLease(instanceId: string): Promise<void> {
+    return this.run(async () => {
+      await this.db.delete(instances).where(eq(instances.id, instanceId));
+    });
+  }
+
+  getOwnedActiveCalls(): Promise<OwnedActiveCall[]> {
+    return this.run(async () =>
+      (
+        await this.db
+          .select({
+            call: calls,
+            renewedAt: instances.renewedAt,
+            expires: instances.leaseExpiresAt,
+          })
+          .from(calls)
+          .leftJoin(instances, eq(instances.id, calls.owner))
+          .where(eq(calls.status, "active"))
+          .orderBy(asc(calls.startedAt), asc(calls.id))
+      ).map(({ call, renewedAt, expires }) => ({
+        call: rowToCall(call),
+        owner: call.owner,
+        renewedAt,
+        leaseExpiresAt: expires,
+      })),
+    );
+  }
+
+  failCallIfOwnedBy(ended: Call, owner: string | null): Promise<boolean> {
+    return this.run(
+      async () => {
+        const { id, ...changes } = callToRow(ended);
+        const updated = await this.db
+          .update(calls)
+          .set(changes)
+          .where(
+            and(
+              eq(calls.id, id),
+              eq(calls.status, "active"),
+              owner === null ? isNull(calls.owner) : eq(calls.owner, owner),
+            ),
+          )
+          .returning({ id: calls.id });
+        return updated.length === 1;
+      },
+      { entity: "call", id: ended.id },
+    );
   }
 
   ping(): Promise<void> {

@@ -79,7 +79,7 @@ function makePrivate(path: string): void {
   const created = mkdirSync(dirname(path), { recursive: true, mode: DIR_MODE });
   // mkdir's mode is narrowed by the umask; set exactly the folder the database lives in.
   if (created !== undefined) chmodSync(dirname(path), DIR_MODE);
-  closeSync(openSync(path, "a", FILE_MODE));
+  createPrivateFile(path);
   for (const file of [path, `${path}-wal`, `${path}-shm`]) {
     try {
       if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, FILE_MODE);
@@ -87,4 +87,23 @@ function makePrivate(path: string): void {
       // Missing (no -wal yet), or another user's file: SQLite's open says what matters.
     }
   }
+}
+
+/**
+ * Creates the file, empty and 0600, unless it exists; an existing file is never opened here.
+ * Closing any descriptor of a file drops every POSIX lock this process holds on it, SQLite's
+ * included ("How To Corrupt An SQLite Database File", 2.2): a writer thread reopened while
+ * reader threads of this process hold their locks must not cancel them, or another process
+ * (a cluster's other workers share the file) could take the lock that lets it delete the WAL
+ * they are reading.
+ */
+function createPrivateFile(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", FILE_MODE);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return;
+    throw error;
+  }
+  closeSync(fd);
 }

@@ -37,7 +37,7 @@ export interface DeferredFtsIndexOptions {
 export class DeferredFtsIndex {
   private readonly delayMs: number;
   private readonly batchRows: number;
-  private readonly catchUpTransaction: () => void;
+  private readonly catchUpTransaction: Database.Transaction<() => void>;
   private waiting = 0;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
@@ -91,7 +91,11 @@ export class DeferredFtsIndex {
     if (this.options.readOnly) return;
     this.cancel();
     this.options.beforeCatchUp?.();
-    this.catchUpTransaction();
+    // IMMEDIATE: takes the write lock first, waiting busy_timeout for it. A deferred one is
+    // refused at once (SQLITE_BUSY) when another process writes (a cluster's workers share the
+    // file): an insert into an FTS5 table starts as a read and only then asks for the lock,
+    // which SQLite does not wait for, so every search that caught up then failed.
+    this.catchUpTransaction.immediate();
     this.waiting = 0;
   }
 

@@ -1,9 +1,10 @@
 import type Database from "better-sqlite3";
-import { and, asc, count, desc, eq, gte, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, isNull, lt, type SQL, sql } from "drizzle-orm";
 import {
   analytics,
   callMetadata,
   calls,
+  instances,
   recordings,
   transcripts,
 } from "../../../drizzle/schema.ts";
@@ -11,6 +12,7 @@ import type {
   CallListQuery,
   CallPage,
   CallRepository,
+  OwnedActiveCall,
   TranscriptHit,
   TranscriptSearchQuery,
 } from "../../application/ports/index.ts";
@@ -131,10 +133,13 @@ export class DrizzleCallRepository implements CallRepository {
     return this.writeBehind.add(write, result, (error) => translateSqliteError(error, context));
   }
 
-  createCall(call: Call): Promise<Call> {
+  createCall(call: Call, owner: string | null = null): Promise<Call> {
     return this.run(
       () => {
-        this.db.insert(calls).values(callToRow(call)).run();
+        this.db
+          .insert(calls)
+          .values({ ...callToRow(call), owner })
+          .run();
         return call;
       },
       { entity: "call", id: call.id },
@@ -407,6 +412,61 @@ export class DrizzleCallRepository implements CallRepository {
       const row = this.db.select().from(callMetadata).where(eq(callMetadata.callId, callId)).get();
       return row ? rowToMetadata(row) : null;
     });
+  }
+
+  renewLease(instanceId: string, renewedAt: Date, leaseExpiresAt: Date): Promise<void> {
+    return this.run(() => {
+      this.db
+        .insert(instances)
+        .values({ id: instanceId, renewedAt, leaseExpiresAt })
+        .onConflictDoUpdate({ target: instances.id, set: { renewedAt, leaseExpiresAt } })
+        .run();
+    });
+  }
+
+  releaseLease(instanceId: string): Promise<void> {
+    return this.run(() => {
+      this.db.delete(instances).where(eq(instances.id, instanceId)).run();
+    });
+  }
+
+  getOwnedActiveCalls(): Promise<OwnedActiveCall[]> {
+    return this.run(() =>
+      this.db
+        .select({ call: calls, renewedAt: instances.renewedAt, expires: instances.leaseExpiresAt })
+        .from(calls)
+        .leftJoin(instances, eq(instances.id, calls.owner))
+        .where(eq(calls.status, "active"))
+        .orderBy(asc(calls.startedAt), asc(calls.id))
+        .all()
+        .map(({ call, renewedAt, expires }) => ({
+          call: rowToCall(call),
+          owner: call.owner,
+          renewedAt,
+          leaseExpiresAt: expires,
+        })),
+    );
+  }
+
+  failCallIfOwnedBy(ended: Call, owner: string | null): Promise<boolean> {
+    return this.run(
+      () => {
+        const { id, ...changes } = callToRow(ended);
+        const result = this.db
+          .update(calls)
+          .set(changes)
+          .where(
+            and(
+              eq(calls.id, id),
+              eq(calls.status, "active"),
+              owner === null ? isNull(calls.owner) : eq(calls.owner, owner),
+            ),
+          )
+          .run();
+        return result.changes === 1;
+      },
+      { entity: "call", id: ended.id },
+    );
   }
 
   ping(): Promise<void> {

@@ -21,7 +21,8 @@ type MetadataRow = typeof callMetadata.$inferSelect;
 // Each mapper lists every field so that a column added to the schema or a field added to the
 // domain fails to type-check here instead of silently going missing.
 
-export const callToRow = (call: Call): CallRow => ({
+/** The owner is not part of the domain's Call: it is written once, by createCall. */
+export const callToRow = (call: Call): Omit<CallRow, "owner"> => ({
   id: call.id,
   streamSid: call.streamSid,
   callSid: call.callSid,

@@ -2,6 +2,7 @@ import type {
   CallListQuery,
   CallPage,
   CallRepository,
+  OwnedActiveCall,
   TranscriptHit,
   TranscriptSearchQuery,
 } from "../../application/ports/index.ts";
@@ -24,8 +25,12 @@ export const DATABASE_THREAD_NICE = 10;
 
 export interface ThreadedCallRepositoryOptions extends DatabaseThreadEvents {
   databaseUrl: string;
-  /** Applied by the writer thread before it reports ready. */
-  migrationsPath: string;
+  /**
+   * Applied by the writer thread before it reports ready. Undefined: the database is migrated
+   * already, as a cluster's workers find it (their primary migrated it before forking them; two
+   * writers applying drizzle's migrations at once would both see them pending).
+   */
+  migrationsPath: string | undefined;
   /** Read-only connections beside the writer (0: the writer answers reads too). */
   readers?: number;
   searchIndexDelayMs?: number;
@@ -143,8 +148,9 @@ export class ThreadedCallRepository implements CallRepository {
     return (await reader.call(method, args)) as T;
   }
 
-  createCall(call: Call): Promise<Call> {
-    return this.writeReturning("createCall", call);
+  async createCall(call: Call, owner: string | null = null): Promise<Call> {
+    await this.write("createCall", [call, owner]);
+    return call;
   }
 
   updateCall(call: Call): Promise<Call> {
@@ -165,6 +171,22 @@ export class ThreadedCallRepository implements CallRepository {
 
   getActiveCalls(): Promise<Call[]> {
     return this.read("getActiveCalls", []);
+  }
+
+  renewLease(instanceId: string, renewedAt: Date, leaseExpiresAt: Date): Promise<void> {
+    return this.write("renewLease", [instanceId, renewedAt, leaseExpiresAt]);
+  }
+
+  releaseLease(instanceId: string): Promise<void> {
+    return this.write("releaseLease", [instanceId]);
+  }
+
+  getOwnedActiveCalls(): Promise<OwnedActiveCall[]> {
+    return this.read("getOwnedActiveCalls", []);
+  }
+
+  failCallIfOwnedBy(ended: Call, owner: string | null): Promise<boolean> {
+    return this.write("failCallIfOwnedBy", [ended, owner]);
   }
 
   deleteCall(id: string): Promise<{ deleted: boolean; fileKeys: string[] }> {

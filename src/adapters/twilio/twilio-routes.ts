@@ -253,7 +253,7 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
           const callSid = frame.start.callSid;
           signed =
             token && callSid && STREAM_TOKEN.test(token)
-              ? deps.signedCalls.take(token, callSid)
+              ? deps.signedCalls.take(token, callSid, sent)
               : null;
           log = deps.logger.child({ streamSid: frame.streamSid, callSid: callSid ?? null });
           if (!signed) {

@@ -62,8 +62,19 @@ export interface TranscriptHit {
  * Durable storage of calls and everything recorded about them.
  * Adapters translate their failures into DomainError (not_found, conflict, ...).
  */
+/** A live call's row with its owner's lease, as the expired-lease sweep and recovery see it. */
+export interface OwnedActiveCall {
+  call: Call;
+  /** INSTANCE_ID of the process running it; null for calls stored before owners existed. */
+  owner: string | null;
+  /** The owner's last renewal and lease end; null when the owner has no lease row. */
+  renewedAt: Date | null;
+  leaseExpiresAt: Date | null;
+}
+
 export interface CallRepository {
-  createCall(call: Call): Promise<Call>;
+  /** Stores a new call run by `owner` (an INSTANCE_ID); null leaves it unowned. */
+  createCall(call: Call, owner?: string | null): Promise<Call>;
   updateCall(call: Call): Promise<Call>;
   getCallById(id: string): Promise<Call | null>;
   getCallByStreamSid(streamSid: string): Promise<Call | null>;
@@ -100,6 +111,18 @@ export interface CallRepository {
 
   createOrUpdateMetadata(metadata: CallMetadata): Promise<CallMetadata>;
   getMetadataByCallId(callId: string): Promise<CallMetadata | null>;
+
+  /** Creates or extends an instance's lease on the calls it owns. */
+  renewLease(instanceId: string, renewedAt: Date, leaseExpiresAt: Date): Promise<void>;
+  /** Removes an instance's lease (a clean shutdown, once its calls have ended). */
+  releaseLease(instanceId: string): Promise<void>;
+  /** Every active call, oldest first, with its owner's lease. */
+  getOwnedActiveCalls(): Promise<OwnedActiveCall[]>;
+  /**
+   * Stores `ended` (a failed end) only if the call is still active and still owned by `owner`
+   * (null: unowned): of instances racing to fail one call, exactly one gets true.
+   */
+  failCallIfOwnedBy(ended: Call, owner: string | null): Promise<boolean>;
 
   /** Cheap liveness probe for /healthz. */
   ping(): Promise<void>;

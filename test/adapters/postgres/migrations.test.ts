@@ -119,7 +119,14 @@ async function populatedDatabase(migrationsPath = PG_MIGRATIONS): Promise<TestDa
   const repository = await PostgresCallRepository.open({ url: database.url, migrationsPath });
   try {
     for (const [n, callId] of ["c1", "c2", "c3"].entries()) {
-      await repository.createCall(aCall(callId, { startedAt: at(`2026-01-0${n + 1}T10:00:00Z`) }));
+      // As the schema of 0000 holds a call (the repository's insert names columns added later).
+      const call = aCall(callId, { startedAt: at(`2026-01-0${n + 1}T10:00:00Z`) });
+      await query(
+        database.url,
+        `INSERT INTO calls (id, stream_sid, call_sid, caller, status, started_at, created_at, updated_at)
+         VALUES ('${call.id}', '${call.streamSid}', '${call.callSid}', '${call.caller}', 'active',
+                 '${call.startedAt.toISOString()}', '${call.createdAt.toISOString()}', '${call.updatedAt.toISOString()}')`,
+      );
       await repository.createRecording(aRecording(`${callId}-r1`, callId));
       await repository.createRecording(
         aRecording(`${callId}-r2`, callId, { track: "conversation", fileKey: `${callId}-2.wav` }),

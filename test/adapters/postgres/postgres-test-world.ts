@@ -52,7 +52,7 @@ function postgresWorldKind(): RepositoryWorldKind {
     async open(): Promise<RepositoryWorld> {
       const { database, own } = current();
       const triggers: string[] = [];
-      await own.query(`TRUNCATE ${TABLES.join(", ")} RESTART IDENTITY CASCADE`);
+      await own.query(`TRUNCATE ${TABLES.join(", ")} , instances RESTART IDENTITY CASCADE`);
       const open = () =>
         PostgresCallRepository.open({ url: database.url, migrationsPath: PG_MIGRATIONS });
       const repository = await open();

@@ -186,7 +186,14 @@ const PG_TABLES = Object.values(pgSchema as Record<string, unknown>).filter((v):
 describe("drizzle/pg-schema.ts against drizzle/schema.ts", () => {
   it("finds every table of both files", () => {
     const names = SQLITE_TABLES.map((t) => getSqliteTableConfig(t).name).sort();
-    expect(names).toEqual(["analytics", "call_metadata", "calls", "recordings", "transcripts"]);
+    expect(names).toEqual([
+      "analytics",
+      "call_metadata",
+      "calls",
+      "instances",
+      "recordings",
+      "transcripts",
+    ]);
     expect(PG_TABLES.map((t) => getPgTableConfig(t).name).sort()).toEqual(names);
   });
 

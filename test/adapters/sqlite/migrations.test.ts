@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openDatabase } from "../../../src/adapters/sqlite/database.ts";
 import { DrizzleCallRepository } from "../../../src/adapters/sqlite/drizzle-call-repository.ts";
 import { migrateDatabase } from "../../../src/adapters/sqlite/migrate.ts";
+import type { Call } from "../../../src/domain/call.ts";
 import type { Transcript } from "../../../src/domain/transcript.ts";
 import {
   aCall,
@@ -73,9 +74,20 @@ function addCallsRebuildMigration(folder: string): void {
   const init = readFileSync(join(folder, "0000_init.sql"), "utf8")
     .split(BREAKPOINT)
     .map((s) => s.trim());
-  const createCalls = init.find((s) => s.startsWith("CREATE TABLE `calls`"));
+  const initialCalls = init.find((s) => s.startsWith("CREATE TABLE `calls`"));
   const callIndexes = init.filter((s) => /^CREATE (UNIQUE )?INDEX .* ON `calls`/.test(s));
-  if (!createCalls || callIndexes.length === 0) throw new Error("calls DDL not found in 0000_init");
+  if (!initialCalls || callIndexes.length === 0) {
+    throw new Error("calls DDL not found in 0000_init");
+  }
+  // The table as the migrations so far left it: 0000's columns and those added since.
+  const added = readJournal(folder)
+    .entries.flatMap((entry) => [
+      ...readFileSync(join(folder, `${entry.tag}.sql`), "utf8").matchAll(
+        /ALTER TABLE `calls` ADD `(\w+)` ([^;]+);/g,
+      ),
+    ])
+    .map((m) => `\t\`${m[1]}\` ${m[2]}`);
+  const createCalls = initialCalls.replace(/\n\);?$/, `,\n${added.join(",\n")}\n);`);
   const columns = [...createCalls.matchAll(/^\s*`(\w+)`/gm)].map((m) => `"${m[1]}"`).join(", ");
   const statements = [
     "PRAGMA foreign_keys=OFF;",
@@ -116,11 +128,32 @@ function insertOldTranscript(db: OpenedDatabase, t: Transcript): void {
     );
 }
 
+/** A call as the schema of 0000_init holds it (no owner column before 0006). */
+function insertOldCall(db: OpenedDatabase, c: Call): void {
+  db.sqlite
+    .prepare(
+      `INSERT INTO calls (id, stream_sid, call_sid, caller, status, started_at, ended_at, duration_seconds, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      c.id,
+      c.streamSid,
+      c.callSid,
+      c.caller,
+      c.status,
+      c.startedAt.getTime(),
+      c.endedAt?.getTime() ?? null,
+      c.durationSeconds,
+      c.createdAt.getTime(),
+      c.updatedAt.getTime(),
+    );
+}
+
 /** Three calls, each with rows in every child table. */
 async function populate(db: OpenedDatabase): Promise<DrizzleCallRepository> {
   const repository = new DrizzleCallRepository(db.db, db.sqlite);
   for (const id of ["c1", "c2", "c3"]) {
-    await repository.createCall(aCall(id, { startedAt: at(`2026-02-0${id[1]}T10:00:00Z`) }));
+    insertOldCall(db, aCall(id, { startedAt: at(`2026-02-0${id[1]}T10:00:00Z`) }));
     await repository.createRecording(aRecording(`${id}-r1`, id));
     await repository.createRecording(aRecording(`${id}-r2`, id, { track: "conversation" }));
     insertOldTranscript(db, aTranscript(`${id}-t1`, id, "I want a refund"));

@@ -1,4 +1,5 @@
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { tone } from "../../support/signals.ts";
 import { eventually, startTestServer, type TestServer } from "../../support/test-server.ts";
@@ -74,7 +75,12 @@ describe("GET /healthz", () => {
     await sim.play(tone(440, 500, 8000, 0.3));
     const s = server;
     await eventually(
-      () => (readdirSync(s.recordingsDir).some((f) => f.endsWith(".part")) ? true : undefined),
+      () => {
+        // In this instance's spool folder (issue 19).
+        const spool = join(s.recordingsDir, ".spool");
+        const parts = readdirSync(spool).flatMap((id) => readdirSync(join(spool, id)));
+        return parts.some((f) => f.endsWith(".part")) ? true : undefined;
+      },
       10_000,
       "the recording to be on disk",
     );

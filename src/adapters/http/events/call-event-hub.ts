@@ -94,6 +94,11 @@ export class CallEventHub implements CallEventSink {
     };
   }
 
+  /** Whether a feed follows this call now (one of this call, or of every call). */
+  follows(callId: string): boolean {
+    return this.everyCall.size > 0 || (this.perCall.get(callId)?.size ?? 0) > 0;
+  }
+
   get subscriberCount(): number {
     let count = this.everyCall.size;
     for (const set of this.perCall.values()) count += set.size;
