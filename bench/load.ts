@@ -8,6 +8,18 @@
  *   npx tsx bench/load.ts --server-root DIR [...]       another checkout's server (before/after)
  *   npx tsx bench/load.ts --backend sqlite,postgres-s3 [...]   storage backends, alternating
  *       (postgres-s3: BENCH_POSTGRES_URL or TEST_POSTGRES_URL, a role that may CREATE DATABASE)
+ *   npx tsx bench/load.ts --backend postgres-s3,postgres-s3-pair --calls 100 [...]
+ *       the cost of membership (issue 19): postgres-s3-pair is postgres-s3 plus a second
+ *       instance B on the same database and bucket (pinned with PostgreSQL to the generator's
+ *       core) whose live feed of every call is read throughout, so that the server's NOTIFYs
+ *       are fanned out and loaded back on B; the server under test (A) is compared with the
+ *       single instance at the same call count (target ≤ 1.03×); B's CPU and feed are shown
+ *   npx tsx bench/load.ts --workers 1,2 --calls 50,100,150 --runs 2 [...]
+ *       WORKERS=N (issue 19): the server started with WORKERS=<n> for each value of the list,
+ *       alternating run by run like --backend; nothing is pinned (the server's processes and the
+ *       generator share every core, the scheduler places them), the same for every value, so
+ *       the comparison is like for like; CPU and RSS are summed over the server's process tree
+ *       (the cluster primary and its workers); a comparison table follows the usual ones
  *   npx tsx bench/load.ts --profile [--calls 200] [--profile-dir DIR]
  *       the server unpinned under `node --cpu-prof`, then a summary of the profile
  *   npx tsx bench/load/profile-summary.ts FILE.cpuprofile [--top 30]
@@ -15,12 +27,28 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { samplesOf } from "../test/support/prometheus-text.ts";
 import { metric, scrapeMetrics } from "./lib/server-metrics.ts";
-import { cpuMs, hasTaskset, rssKb } from "./load/proc.ts";
+import {
+  commandName,
+  cpuMs,
+  hasTaskset,
+  hostCpuMs,
+  rssKb,
+  type TreeCpu,
+  treeCpuBetween,
+  treeCpuMs,
+  treeRssKb,
+} from "./load/proc.ts";
 import { type GeneratorProcess, REPO_ROOT, startGenerator, startServer } from "./load/processes.ts";
 import { summarizeProfile } from "./load/profile-summary.ts";
 import type { CallResult, GeneratorMessage, GeneratorResult, RunRequest } from "./load/protocol.ts";
-import { STALL_MS, type StallSummary, summarizeStalls } from "./load/stalls.ts";
+import {
+  type MonitoredProcess,
+  STALL_MS,
+  type StallSummary,
+  summarizeStalls,
+} from "./load/stalls.ts";
 import { type LatencySummary, median } from "./load/stats.ts";
 import {
   parseStorageBackend,
@@ -54,10 +82,19 @@ export interface LoadBenchOptions {
   /** `passthrough`: measure the minimal reference forwarder instead of callbridge. */
   server?: "callbridge" | "passthrough";
   /**
-   * Where the server stores calls: `sqlite` (default) or `postgres-s3`; several, comma
-   * separated, alternate run by run in one session (e.g. `sqlite,postgres-s3`).
+   * Where the server stores calls: `sqlite` (default), `postgres-s3` or `postgres-s3-pair`
+   * (postgres-s3 with a second instance following every call); several, comma separated,
+   * alternate run by run in one session (e.g. `sqlite,postgres-s3`).
    */
   backends?: StorageBackendName[];
+  /**
+   * Start the server with WORKERS=<n> (src/composition/cluster.ts), each value of the list in
+   * turn, alternating run by run (with the backends) in one session. Nothing is pinned then,
+   * for any value: the server's processes and the generator share every core. CPU and RSS cover
+   * the server's whole process tree. Unset: WORKERS is not set, and the server and generator
+   * are pinned to a core each as before.
+   */
+  workers?: number[];
   /** How the run was started, for the report. */
   command?: string;
   /** Progress lines (default: stderr). */
@@ -117,12 +154,38 @@ interface RunOutcome {
   backend: StorageBackendName;
   /** CPU of the database server's own processes per call-second (PostgreSQL), else 0. */
   databaseCpuMsPerCallS: number;
+  /** postgres-s3-pair: CPU of the second instance (B) per call-second of A's calls, else 0. */
+  extraCpuMsPerCallS: number;
+  /** postgres-s3-pair: events B's live feed of every call received in the whole run. */
+  feedFrames: number | null;
   /** From the last call's end until every recording and sidecar was in the object store. */
   uploadedAfterS: number | null;
   callerRecordingMin: number | null;
   callerRecordingMean: number | null;
   conversationRecordingMin: number | null;
   serverLogLines: string[];
+  /** WORKERS the server was started with; null when --workers was not given (not set). */
+  workers: number | null;
+  /** --workers: the whole host's busy share over the window, all cores (/proc/stat). */
+  hostBusyShare: number | null;
+  /**
+   * --workers: host CPU over the window that none of the bench's processes used (the server's
+   * tree, the generator, the database, a second instance, the bench itself), in cores: other
+   * tenants of the machine.
+   */
+  otherCores: number | null;
+  /** WORKERS > 1: the cluster primary's own CPU per call-second (included in the server's). */
+  primaryCpuMsPerCallS: number | null;
+  /** --workers: the server's processes at the end of the window (command names). */
+  serverProcesses: string[];
+  /** --workers: processes of the server that ended during the window (their CPU is missing). */
+  serverProcessesEnded: number;
+  /** --workers: live calls per worker at the end of the window (/metrics, `worker` label). */
+  callsByWorker: Record<string, number> | null;
+  /** WORKERS > 1: the primary's stalls (serverStalls are then its workers', added up). */
+  primaryStalls: StallSummary | null;
+  /** The processes the stall monitor ran in (the primary and each worker, with WORKERS > 1). */
+  monitored: MonitoredProcess[];
 }
 
 interface RunSettings {
@@ -135,6 +198,8 @@ interface RunSettings {
   passthrough: boolean;
   dataDir: string;
   backend: StorageBackendName;
+  /** WORKERS=<n> for the server; undefined: not set. */
+  workers?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -192,19 +257,35 @@ async function runOnce(
       ? join(REPO_ROOT, "bench/load/passthrough-forwarder.ts")
       : undefined,
     env: storage.env,
+    workers: settings.workers,
   }).catch(async (error: unknown) => {
     generator.kill();
     await storage.close();
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   });
+  // --workers: the server is a process tree (WORKERS > 1: the primary and its workers); it is
+  // read whole for WORKERS=1 too, so that both are measured the same way.
+  const tree = settings.workers !== undefined;
+  const serverRss = () => (tree ? treeRssKb(server.pid) : rssKb(server.pid));
   try {
     await sleep(1000);
-    const rssIdleKb = rssKb(server.pid);
+    const rssIdleKb = serverRss();
     const memoryIdle = settings.passthrough ? null : await memoryPartsKb(server.baseUrl);
     let memoryAtEnd: Promise<{ parts: Record<string, number>; rss: number } | null> =
       Promise.resolve(null);
-    let windowStart = { at: 0, epoch: 0, server: 0, generator: 0, database: 0, rss: 0 };
+    let windowStart = {
+      at: 0,
+      epoch: 0,
+      server: 0,
+      serverTree: new Map() as TreeCpu,
+      generator: 0,
+      database: 0,
+      extra: 0,
+      bench: 0,
+      host: { busyMs: 0, totalMs: 0, cores: 0 },
+      rss: 0,
+    };
     let windowEnd = { ...windowStart };
     const rssSamples: number[] = [];
     let sampler: ReturnType<typeof setInterval> | null = null;
@@ -222,14 +303,22 @@ async function runOnce(
       deltaMs: 100,
       idPrefix: `b${Date.now().toString(36)}`,
     };
-    const snapshot = () => ({
-      at: performance.now(),
-      epoch: Date.now(),
-      server: cpuMs(server.pid),
-      generator: cpuMs(generator.pid),
-      database: storage.databaseCpuMs(),
-      rss: rssKb(server.pid),
-    });
+    const snapshot = () => {
+      const serverTree: TreeCpu = tree ? treeCpuMs(server.pid) : new Map();
+      return {
+        at: performance.now(),
+        epoch: Date.now(),
+        server: tree ? 0 : cpuMs(server.pid),
+        serverTree,
+        generator: cpuMs(generator.pid),
+        database: storage.databaseCpuMs(),
+        extra: storage.extraCpuMs(),
+        bench: cpuMs(process.pid),
+        host: hostCpuMs(),
+        rss: serverRss(),
+      };
+    };
+    let callsByWorker: Promise<Record<string, number> | null> = Promise.resolve(null);
     const result = await nextMessage(
       generator,
       request,
@@ -241,35 +330,42 @@ async function runOnce(
         },
         "window-start": () => {
           windowStart = snapshot();
-          sampler = setInterval(() => rssSamples.push(rssKb(server.pid)), 1000);
+          sampler = setInterval(() => rssSamples.push(serverRss()), 1000);
         },
         "window-end": () => {
           windowEnd = snapshot();
           if (sampler) clearInterval(sampler);
           // After the CPU snapshot, so the scrape is not counted as the calls' work.
           if (!settings.passthrough) {
-            const rss = rssKb(server.pid);
-            memoryAtEnd = memoryPartsKb(server.baseUrl).then(
-              (parts) => ({ parts, rss }),
+            const rss = serverRss();
+            const scrape = scrapeMetrics(server.baseUrl);
+            memoryAtEnd = scrape.then(
+              (samples) => ({ parts: memoryPartsOf(samples), rss }),
               () => null,
             );
+            if (tree) callsByWorker = scrape.then(activeCallsByWorker, () => null);
           }
         },
       },
       (settings.warmupS + settings.steadyS) * 1000 + calls * 1000 + 120_000,
     );
     const memoryLoaded = await memoryAtEnd;
-    const drained = await waitForNoActiveCalls(server.baseUrl, 60_000);
+    const liveByWorker = await callsByWorker;
+    const drained = await waitForNoActiveCalls(server.baseUrl, 60_000, settings.workers ?? 1);
     const uploadedAfterS = drained
       ? await waitForUploads(storage, server.baseUrl, calls, log)
       : null;
     // The reference forwarder stores nothing and has no API.
     const stored = drained && !settings.passthrough ? await storedCalls(server.baseUrl) : new Map();
+    // After the calls' last events (their ends, recordings) had time to reach the other instance.
+    const feedFrames = storage.feedFrames();
     const windowS = (windowEnd.at - windowStart.at) / 1000;
     const callSeconds = calls * windowS;
-    const serverCpu = windowEnd.server - windowStart.server;
+    const serverTreeCpu = treeCpuBetween(windowStart.serverTree, windowEnd.serverTree);
+    const serverCpu = tree ? serverTreeCpu.totalMs : windowEnd.server - windowStart.server;
     const generatorCpu = windowEnd.generator - windowStart.generator;
     const databaseCpu = windowEnd.database - windowStart.database;
+    const extraCpu = windowEnd.extra - windowStart.extra;
 
     const failures: string[] = [];
     let failed = 0;
@@ -320,9 +416,19 @@ async function runOnce(
       conversationRatios.push((saved.tracks.conversation ?? 0) / sentS);
     }
     const rssMid = median(rssSamples) ?? windowEnd.rss;
-    const serverStalls = summarizeStalls(
-      server.stalls.filter((s) => s.at >= windowStart.epoch && s.at <= windowEnd.epoch),
+    const windowStalls = server.stalls.filter(
+      (s) => s.at >= windowStart.epoch && s.at <= windowEnd.epoch,
     );
+    // WORKERS > 1: the calls are the workers'; the primary (the root pid) only hands out
+    // connections and relays events and scrapes.
+    const clustered = (settings.workers ?? 1) > 1;
+    const serverStalls = summarizeStalls(
+      clustered ? windowStalls.filter((s) => s.pid !== server.pid) : windowStalls,
+    );
+    const hostBusyMs = windowEnd.host.busyMs - windowStart.host.busyMs;
+    const hostTotalMs = windowEnd.host.totalMs - windowStart.host.totalMs;
+    const benchCpu = windowEnd.bench - windowStart.bench;
+    const ours = serverCpu + generatorCpu + databaseCpu + extraCpu + benchCpu;
     return {
       calls,
       passthrough: settings.passthrough,
@@ -362,13 +468,28 @@ async function runOnce(
       failures,
       backend: settings.backend,
       databaseCpuMsPerCallS: databaseCpu / callSeconds,
+      extraCpuMsPerCallS: extraCpu / callSeconds,
+      feedFrames,
       uploadedAfterS,
       callerRecordingMin: callerRatios.length ? Math.min(...callerRatios) : null,
       callerRecordingMean: callerRatios.length
         ? callerRatios.reduce((a, b) => a + b, 0) / callerRatios.length
         : null,
       conversationRecordingMin: conversationRatios.length ? Math.min(...conversationRatios) : null,
-      serverLogLines: server.logLines.slice(),
+      serverLogLines: [...server.logLines, ...storage.extraProblems()],
+      workers: settings.workers ?? null,
+      hostBusyShare: tree && hostTotalMs > 0 ? hostBusyMs / hostTotalMs : null,
+      otherCores: tree ? (hostBusyMs - ours) / (windowS * 1000) : null,
+      primaryCpuMsPerCallS: clustered
+        ? (serverTreeCpu.byPid.get(server.pid) ?? Number.NaN) / callSeconds
+        : null,
+      serverProcesses: [...windowEnd.serverTree.keys()].map((pid) => commandName(pid) ?? "?"),
+      serverProcessesEnded: serverTreeCpu.ended.length,
+      callsByWorker: liveByWorker,
+      primaryStalls: clustered
+        ? summarizeStalls(windowStalls.filter((s) => s.pid === server.pid))
+        : null,
+      monitored: [...server.monitored],
     };
   } finally {
     await server.stop();
@@ -490,6 +611,9 @@ function combine(runs: RunOutcome[]): RunOutcome {
     failed: runs.reduce((a, r) => a + r.failed, 0),
     failures: runs.flatMap((r) => r.failures).slice(0, 5),
     databaseCpuMsPerCallS: med((r) => r.databaseCpuMsPerCallS),
+    extraCpuMsPerCallS: med((r) => r.extraCpuMsPerCallS),
+    // The fewest of any run: one run whose feed received nothing must not be hidden.
+    feedFrames: first.feedFrames === null ? null : Math.min(...runs.map((r) => r.feedFrames ?? 0)),
     // The slowest upload of any run: the target is a bound, not a typical value.
     uploadedAfterS: first.uploadedAfterS === null ? null : worst((r) => r.uploadedAfterS ?? 0),
     callerRecordingMin: Math.min(...runs.map((r) => r.callerRecordingMin ?? Number.NaN)),
@@ -498,7 +622,27 @@ function combine(runs: RunOutcome[]): RunOutcome {
       ...runs.map((r) => r.conversationRecordingMin ?? Number.NaN),
     ),
     serverLogLines: runs.flatMap((r) => r.serverLogLines),
+    hostBusyShare: first.hostBusyShare === null ? null : med((r) => r.hostBusyShare),
+    otherCores: first.otherCores === null ? null : med((r) => r.otherCores),
+    primaryCpuMsPerCallS:
+      first.primaryCpuMsPerCallS === null ? null : med((r) => r.primaryCpuMsPerCallS),
+    serverProcessesEnded: runs.reduce((a, r) => a + r.serverProcessesEnded, 0),
+    // The most uneven split of any run: a worker that got no calls must not be hidden.
+    callsByWorker:
+      runs
+        .map((r) => r.callsByWorker)
+        .filter((split): split is Record<string, number> => split !== null)
+        .sort((a, b) => spread(b) - spread(a))[0] ?? null,
+    primaryStalls: first.primaryStalls
+      ? stallMedian(runs.map((r) => r.primaryStalls ?? first.primaryStalls!))
+      : null,
   };
+}
+
+/** Largest minus smallest count of a per-worker split. */
+function spread(split: Record<string, number>): number {
+  const counts = Object.values(split);
+  return counts.length === 0 ? 0 : Math.max(...counts) - Math.min(...counts);
 }
 
 const HEAP_SPACES = ["new", "old", "code", "large_object", "new_large_object", "map", "trusted"];
@@ -508,7 +652,11 @@ const HEAP_SPACES = ["new", "old", "code", "large_object", "new_large_object", "
  * (`new` is the young generation) and the memory V8 tracks outside its heap (array buffers).
  */
 async function memoryPartsKb(baseUrl: string): Promise<Record<string, number>> {
-  const samples = await scrapeMetrics(baseUrl);
+  return memoryPartsOf(await scrapeMetrics(baseUrl));
+}
+
+/** memoryPartsKb from a scrape (WORKERS > 1: every worker's, added up). */
+function memoryPartsOf(samples: Awaited<ReturnType<typeof scrapeMetrics>>): Record<string, number> {
   const parts: Record<string, number> = {};
   for (const space of HEAP_SPACES) {
     const bytes = metric(samples, "callbridge_nodejs_heap_space_physical_bytes", { space });
@@ -516,6 +664,19 @@ async function memoryPartsKb(baseUrl: string): Promise<Record<string, number>> {
   }
   parts.external = metric(samples, "callbridge_nodejs_external_memory_bytes") / 1024;
   return parts;
+}
+
+/**
+ * Live calls per worker from a scrape: `callbridge_active_calls` carries a `worker` label with
+ * WORKERS > 1; a single process's has none (`single`).
+ */
+function activeCallsByWorker(samples: Awaited<ReturnType<typeof scrapeMetrics>>) {
+  const split: Record<string, number> = {};
+  for (const sample of samplesOf(samples, "callbridge_active_calls")) {
+    const worker = sample.labels.worker ?? "single";
+    split[worker] = (split[worker] ?? 0) + sample.value;
+  }
+  return split;
 }
 
 /** Per-call growth of each part from idle to load, and of the rest of RSS (native, sockets). */
@@ -543,12 +704,12 @@ const pct = (v: number | null) =>
   v === null || !Number.isFinite(v) ? "–" : `${(v * 100).toFixed(2)}%`;
 const lat = (s: LatencySummary) => `${f(s.p50)} / ${f(s.p99)} / ${f(s.p999)}`;
 
-const label = (o: RunOutcome) =>
-  o.passthrough
-    ? `${o.calls} (reference forwarder)`
-    : o.backend === "sqlite"
-      ? `${o.calls}`
-      : `${o.calls} (${o.backend})`;
+const label = (o: RunOutcome) => {
+  const workers = o.workers === null ? "" : `WORKERS=${o.workers}`;
+  if (o.passthrough) return `${o.calls} (reference forwarder)`;
+  const notes = [o.backend === "sqlite" ? "" : o.backend, workers].filter(Boolean);
+  return notes.length === 0 ? `${o.calls}` : `${o.calls} (${notes.join(", ")})`;
+};
 
 function mark(ok: boolean): string {
   return ok ? "met" : "**missed**";
@@ -588,14 +749,17 @@ function report(
   },
 ): string {
   const pinned = outcomes.every((o) => o.pinned);
+  const workersRuns = outcomes.some((o) => o.workers !== null);
   const lines = [
     `### Load: concurrent real-time calls${options.quick ? " (quick)" : ""}`,
     "",
     `Machine: ${cpus()[0]?.model ?? "unknown CPU"} (${cpus().length} logical CPUs), Node ${process.version}, ${new Date().toISOString()}.`,
     `Command: \`${options.command}\`. ${
-      pinned
-        ? "Server pinned to CPU 1 (`taskset -c 1 node --single-threaded-gc --max-semi-space-size=8 --import tsx src/main.ts`, the young-generation cap `npm start` uses too; `LOAD_PARALLEL_GC=1` leaves V8's default parallel GC, `LOAD_SERVER_NODE_ARGS=--max-semi-space-size=16` V8's default cap); generator and fake OpenAI pinned to CPU 0 (`bench/load/generator.ts`)."
-        : "**Not pinned** (taskset unavailable or profiling): figures are indicative only."
+      workersRuns
+        ? "**Not pinned, by design (`--workers`)**: the server (`node --max-semi-space-size=8 --import tsx src/main.ts` with `WORKERS=<n>`: with n > 1 a `node:cluster` primary and n worker processes) and the generator with the fake OpenAI (`bench/load/generator.ts`, one process) share every core and the kernel's scheduler places them, for every WORKERS value alike, alternated run by run; V8's default (parallel) GC on both sides. CPU and RSS are summed over the server's process tree (the root and every descendant, found by parent pid in /proc); RSS so counts shared pages (the node binary) once per process, which cancels out of the per-call figures."
+        : pinned
+          ? "Server pinned to CPU 1 (`taskset -c 1 node --single-threaded-gc --max-semi-space-size=8 --import tsx src/main.ts`, the young-generation cap `npm start` uses too; `LOAD_PARALLEL_GC=1` leaves V8's default parallel GC, `LOAD_SERVER_NODE_ARGS=--max-semi-space-size=16` V8's default cap); generator and fake OpenAI pinned to CPU 0 (`bench/load/generator.ts`)."
+          : "**Not pinned** (taskset unavailable or profiling): figures are indicative only."
     } Loopback only. Each call sends its 20 ms frames at its own phase (a shared ${options.tickMs} ms timer sends whatever is due), has a caller turn (2 s of tone, then silence) every 6 s, and the fake answers each turn with 1.5 s of audio in 100 ms deltas at real-time pace; marks are echoed when their audio would have played, as Twilio does. Database and recordings in \`${options.dataDir}\`.`,
     `Each run: all calls started one by one, ${options.warmupS} s of warm-up, a ${options.steadyS} s measured window, hang-up, then a check of what the API stored. CPU: utime + stime from /proc/<pid>/stat over the window, per call-second. RSS from /proc/<pid>/status: average = (median over the window − idle server) / calls; marginal = the difference to the previous row per added call, which cancels fixed costs such as the heap's young generation. Inbound latency: generator sends a Twilio frame → the fake receives the append made from it (appends are one per frame, in order); outbound: the fake sends a delta → the generator receives the first Twilio frame made from it; both on the generator's one clock, for frames and deltas sent in the window. Frames lost count every frame of every call, the first 100 ms included (frames sent before the bridge's OpenAI socket was ready are shown). A call with a barge-in (a \`clear\`, which only happens when playback runs late) is left out of the outbound count. Recording completeness: seconds stored per track / seconds of audio sent. ${
       options.runs > 1
@@ -646,13 +810,15 @@ function report(
   // its work and looks cheaper per call-second than it is.
   const unsaturated = outcomes.filter((o) => o.serverCoreShare < SERVER_HEADROOM);
   const basis = unsaturated.at(-1) ?? outcomes.at(-1)!;
-  if (perCall !== null && perCall > 0) {
+  // Per core, for pinned runs; unpinned --workers runs have their own comparison below.
+  if (perCall !== null && perCall > 0 && !workersRuns) {
     lines.push(
       `Generator capacity: ${f(perCall)} ms of CPU per call-second on its core, so about ${Math.floor((GENERATOR_HEADROOM * 1000) / perCall)} calls at ${GENERATOR_HEADROOM * 100}% of one core (${Math.floor(1000 / perCall)} at 100%); beyond that the generator, not the server, would set the pace, so larger counts are extrapolated from CPU per call-second: at ${f(basis.serverCpuMsPerCallS)} ms (${basis.calls} calls), one core holds about ${Math.floor(1000 / basis.serverCpuMsPerCallS)} calls.`,
       "",
     );
   }
   lines.push(...backendComparison(outcomes));
+  lines.push(...workersComparison(outcomes));
   const at200 = outcomes.find((o) => o.calls === 200 && !o.passthrough);
   if (at200 && !options.quick) lines.push(...targetsAt(at200), "");
   const failures = outcomes.flatMap((o) => o.failures);
@@ -694,7 +860,17 @@ function mainThreadProfile(dir: string): string {
 export async function runLoadBench(options: LoadBenchOptions = {}): Promise<string> {
   const quick = options.quick ?? false;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const pin = hasTaskset() && cpus().length >= 2;
+  const workersList = options.workers;
+  if (workersList !== undefined) {
+    const bad = workersList.find((n) => !Number.isInteger(n) || n < 1 || n > 256);
+    if (bad !== undefined || workersList.length === 0)
+      throw new Error(`--workers takes whole numbers from 1 to 256, comma separated`);
+    if (options.profile) throw new Error("--profile does not take --workers");
+    if (options.server === "passthrough")
+      throw new Error("--workers applies to callbridge, not the reference forwarder");
+  }
+  // --workers: nothing pinned, for any WORKERS value (see the option).
+  const pin = workersList === undefined && hasTaskset() && cpus().length >= 2;
   const steadyS = options.seconds ?? (quick ? 6 : 30);
   const warmupS = options.warmupSeconds ?? (quick ? 2 : 5);
   // The issue asks for medians over several runs; quick mode is a smoke run.
@@ -703,7 +879,8 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
   // queue them: real calls' frames arrive spread over the 20 ms. 1 ms keeps bursts small.
   const tickMs = options.tickMs ?? 1;
   const fixed = options.calls ?? (quick ? [20] : [50, 100, 200]);
-  const extend = options.calls === undefined && !quick && !options.profile;
+  const extend =
+    options.calls === undefined && !quick && !options.profile && workersList === undefined;
   const command =
     options.command ??
     `npx tsx bench/load.ts${quick ? " --quick" : ""}${options.profile ? " --profile" : ""}`;
@@ -748,18 +925,32 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
   const counts = [...fixed];
   for (let i = 0; i < counts.length; i++) {
     const calls = counts[i]!;
-    // Backends alternate run by run, so that a machine's drift during the session is shared.
-    const repeats = new Map<StorageBackendName, RunOutcome[]>(backends.map((b) => [b, []]));
+    // Backends (and WORKERS values) alternate run by run, so that a machine's drift during the
+    // session is shared.
+    const variants = backends.flatMap((backend) =>
+      (workersList ?? [undefined]).map((workers) => ({ backend, workers })),
+    );
+    const repeats = new Map<string, RunOutcome[]>();
     for (let r = 0; r < runs; r++) {
-      for (const backend of backends) {
+      for (const { backend, workers } of variants) {
         log(
-          `load: ${calls} calls, ${backend}, run ${r + 1} of ${runs} (load average ${loadavg()[0]!.toFixed(2)})`,
+          `load: ${calls} calls, ${backend}${workers === undefined ? "" : `, WORKERS=${workers}`}, run ${r + 1} of ${runs} (load average ${loadavg()[0]!.toFixed(2)})`,
         );
-        const outcome = await runOnce(calls, { ...base, backend }, log);
+        const outcome = await runOnce(calls, { ...base, backend, workers }, log);
+        const pair =
+          outcome.feedFrames === null
+            ? ""
+            : `, instance B ${f(outcome.extraCpuMsPerCallS)} ms/call-s with ${outcome.feedFrames} events on its feed`;
+        const split = outcome.callsByWorker
+          ? `, live calls by worker ${Object.entries(outcome.callsByWorker)
+              .map(([worker, n]) => `${worker}: ${n}`)
+              .join(", ")}, host busy ${pct(outcome.hostBusyShare)}`
+          : "";
         log(
-          `  server ${f(outcome.serverCpuMsPerCallS)} ms/call-s, inbound p99 ${f(outcome.inbound.p99)} ms, outbound p99 ${f(outcome.outbound.p99)} ms, generator core ${pct(outcome.generatorCoreShare)}, failed ${outcome.failed}`,
+          `  server ${f(outcome.serverCpuMsPerCallS)} ms/call-s, inbound p99 ${f(outcome.inbound.p99)} ms, outbound p99 ${f(outcome.outbound.p99)} ms, generator core ${pct(outcome.generatorCoreShare)}, failed ${outcome.failed}${pair}${split}`,
         );
-        repeats.get(backend)!.push(outcome);
+        const key = `${backend} ${workers ?? ""}`;
+        repeats.set(key, [...(repeats.get(key) ?? []), outcome]);
       }
     }
     for (const list of repeats.values()) outcomes.push(combine(list));
@@ -793,25 +984,113 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
 /**
  * PostgreSQL + object storage against the embedded default, per call count: the server's CPU
  * ratio (the issue's target is ≤ 1.15×), the database server's own CPU, and how long after the
- * calls ended every file was in the store (target: within 10 s).
+ * calls ended every file was in the store (target: within 10 s). For postgres-s3-pair, the cost
+ * of membership (issue 19): the server's (instance A's) CPU against the single instance on
+ * postgres-s3 at the same call count (target ≤ 1.03×), and the second instance's CPU and feed.
  */
 function backendComparison(outcomes: RunOutcome[]): string[] {
   const others = outcomes.filter((o) => o.backend !== "sqlite" && !o.passthrough);
   if (others.length === 0) return [];
+  const pairs = others.some((o) => o.backend === "postgres-s3-pair");
   const lines = [
-    "| calls | backend | server CPU ms / call-s | × SQLite + folder | database server CPU ms / call-s | every file in the store after |",
-    "|---:|---|---:|---:|---:|---:|",
+    `| calls | backend | server CPU ms / call-s | × SQLite + folder |${pairs ? " × single instance (postgres-s3) | instance B CPU ms / call-s | events on B's feed |" : ""} database server CPU ms / call-s | every file in the store after |`,
+    `|---:|---|---:|---:|${pairs ? "---:|---:|---:|" : ""}---:|---:|`,
   ];
-  for (const o of others) {
+  const ratioTo = (o: RunOutcome, backend: StorageBackendName) => {
     const base = outcomes.find(
-      (b) => b.calls === o.calls && b.backend === "sqlite" && !b.passthrough,
+      (b) => b.calls === o.calls && b.backend === backend && !b.passthrough,
     );
-    const ratio = base ? o.serverCpuMsPerCallS / base.serverCpuMsPerCallS : null;
+    return base ? o.serverCpuMsPerCallS / base.serverCpuMsPerCallS : null;
+  };
+  for (const o of others) {
+    const ratio = ratioTo(o, "sqlite");
+    const pair = o.backend === "postgres-s3-pair";
+    const single = pair ? ratioTo(o, "postgres-s3") : null;
+    const membership = pairs
+      ? ` ${single === null ? "n/a" : `${single.toFixed(3)}× (${mark(single <= 1.03)})`} | ${pair ? f(o.extraCpuMsPerCallS) : "n/a"} | ${o.feedFrames ?? "n/a"} |`
+      : "";
     lines.push(
-      `| ${o.calls} | ${o.backend} | ${f(o.serverCpuMsPerCallS)} | ${ratio === null ? "n/a" : `${ratio.toFixed(2)}× (${mark(ratio <= 1.15)})`} | ${f(o.databaseCpuMsPerCallS)} | ${o.uploadedAfterS === null ? "n/a" : `${f(o.uploadedAfterS, 1)} s (${mark(o.uploadedAfterS <= 10)})`} |`,
+      `| ${o.calls} | ${o.backend} | ${f(o.serverCpuMsPerCallS)} | ${ratio === null ? "n/a" : `${ratio.toFixed(2)}× (${mark(ratio <= 1.15)})`} |${membership} ${f(o.databaseCpuMsPerCallS)} | ${o.uploadedAfterS === null ? "n/a" : `${f(o.uploadedAfterS, 1)} s (${mark(o.uploadedAfterS <= 10)})`} |`,
+    );
+  }
+  if (pairs) {
+    lines.push(
+      "",
+      "postgres-s3-pair: the same database and bucket as postgres-s3, plus a second instance B (pinned with PostgreSQL to the generator's core, no calls of its own) renewing its lease and sweeping, with one live feed of every call (`GET /api/events`) read throughout: each of the server's NOTIFYs is loaded back from the database on B. × single instance: the server's (A's) CPU per call-second against postgres-s3 at the same call count (target of issue 19: ≤ 1.03×). Instance B's CPU is per call-second of A's calls; the database server's CPU includes B's sessions. Events on B's feed: the whole run (the fewest of any run): 0 means nothing was fanned out.",
     );
   }
   return [...lines, ""];
+}
+
+/** Issue 19: with WORKERS=1 and WORKERS=2, calls held at p99 ≤ this, inbound and outbound. */
+const WORKERS_P99_TARGET_MS = 20;
+
+/**
+ * WORKERS=N (issue 19), per call count and WORKERS value: frame latency against the target (p99
+ * ≤ 20 ms both ways), losses, how the calls were spread over the workers, the whole server's CPU
+ * (its process tree) and its ratio to WORKERS=1 at the same count, and where the host's CPU went.
+ */
+function workersComparison(outcomes: RunOutcome[]): string[] {
+  const runs = outcomes.filter((o) => o.workers !== null && !o.passthrough);
+  if (runs.length === 0) return [];
+  const cores = cpus().length;
+  const row = (o: RunOutcome) =>
+    `${o.calls}${o.backend === "sqlite" ? "" : ` (${o.backend})`} | ${o.workers}`;
+  const held = (o: RunOutcome) =>
+    (o.inbound.p99 ?? Number.POSITIVE_INFINITY) <= WORKERS_P99_TARGET_MS &&
+    (o.outbound.p99 ?? Number.POSITIVE_INFINITY) <= WORKERS_P99_TARGET_MS;
+  const ratioToOne = (o: RunOutcome) => {
+    const one = runs.find((b) => b.calls === o.calls && b.backend === o.backend && b.workers === 1);
+    return one && o.workers !== 1 ? o.serverCpuMsPerCallS / one.serverCpuMsPerCallS : null;
+  };
+  const split = (o: RunOutcome) =>
+    o.callsByWorker
+      ? Object.entries(o.callsByWorker)
+          .sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true }))
+          .map(([worker, n]) => (worker === "single" ? `${n}` : `w${worker}: ${n}`))
+          .join(", ")
+      : "–";
+  const stall = (s: StallSummary | null) =>
+    s === null ? "n/a" : s.count === 0 ? "none" : `${s.count} / ${s.maxMs} ms`;
+  const lines = [
+    `#### WORKERS (issue 19: calls held at p99 ≤ ${WORKERS_P99_TARGET_MS} ms, inbound and outbound)`,
+    "",
+    "| calls | WORKERS | inbound p50 / p99 ms | outbound p50 / p99 ms | p99 ≤ 20 ms | frames lost in / out | calls failed | live calls by worker at the window's end |",
+    "|---:|---:|---:|---:|---|---:|---:|---|",
+    ...runs.map(
+      (o) =>
+        `| ${row(o)} | ${f(o.inbound.p50)} / ${f(o.inbound.p99)} | ${f(o.outbound.p50)} / ${f(o.outbound.p99)} | ${mark(held(o))} | ${o.inboundLost} / ${o.outboundLost} | ${o.failed} | ${split(o)} |`,
+    ),
+    "",
+    `| calls | WORKERS | server CPU ms / call-s (whole tree) | × WORKERS=1 | of which the primary | server cores | generator cores | host busy (of ${cores} cores) | others' cores | server stalls: workers (primary), count / longest |`,
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...runs.map((o) => {
+      const ratio = ratioToOne(o);
+      return `| ${row(o)} | ${f(o.serverCpuMsPerCallS)} | ${ratio === null ? "–" : `${ratio.toFixed(2)}×`} | ${o.primaryCpuMsPerCallS === null ? "n/a" : f(o.primaryCpuMsPerCallS)} | ${f(o.serverCoreShare)} | ${f(o.generatorCoreShare)} | ${pct(o.hostBusyShare)} | ${f(o.otherCores)} | ${stall(o.serverStalls)} (${stall(o.primaryStalls)}) |`;
+    }),
+    "",
+  ];
+  const clustered = runs.find((o) => (o.workers ?? 1) > 1);
+  const monitored = clustered
+    ? `In the WORKERS=${clustered.workers} runs the stall monitor (preloaded through the primary's execArgv, which \`node:cluster\` gives each worker) ran in ${clustered.monitored
+        .map((m) => (m.worker === null ? `the primary (pid ${m.pid})` : `worker ${m.worker}`))
+        .join(", ")}; the workers' stalls are added up, the primary's shown apart.`
+    : "";
+  const ended = runs.reduce((a, o) => a + o.serverProcessesEnded, 0);
+  const processes = runs
+    .map(
+      (o) => `WORKERS=${o.workers}: ${o.serverProcesses.length} (${o.serverProcesses.join(", ")})`,
+    )
+    .filter((v, i, all) => all.indexOf(v) === i)
+    .join("; ");
+  const busiest = runs.reduce((a, o) => ((o.hostBusyShare ?? 0) > (a.hostBusyShare ?? 0) ? o : a));
+  lines.push(
+    `How: the server is started with \`WORKERS=<n>\`, the WORKERS values alternating run by run at each call count; nothing is pinned, for any value, so the server's processes and the generator (with the fake OpenAI) share all ${cores} cores as the scheduler places them. Latency is measured on the generator's clock (inbound: a Twilio frame sent → its append at the fake; outbound: a delta sent → its first Twilio frame back), so it includes any wait for a core on either side. Server CPU: utime + stime of every process in the server's tree (${processes}) from window start to end${ended > 0 ? `; **${ended} server process(es) ended during a window, so their CPU is missing**` : ""}; server, generator and others' cores are CPU time / window time. Host busy: /proc/stat over the window, all cores (everything but idle and iowait); others' cores: host busy time not used by the server, the generator, the database, a second instance or the bench's own process (other tenants of the machine). Live calls by worker: \`callbridge_active_calls{worker}\` from one /metrics scrape at the window's end (the most uneven of the runs). ${monitored}`,
+    "",
+    `What limits it: the generator is not free: it plays every caller and the model, on the same cores as the server (${f(busiest.generatorCoreShare)} cores at ${busiest.calls} calls, WORKERS=${busiest.workers}), and the host was at most ${pct(busiest.hostBusyShare)} busy there. Once the host is near 100% busy, p99 measures queueing for a core (the server's or the generator's) as much as the server's own work; a second worker can only help while a core is free, and costs its own process (event loop, GC, heap) and the primary's hand-off of each connection. Others' cores above 0 mean other work on the machine shared the cores during the window.`,
+    "",
+  );
+  return lines;
 }
 
 function argValue(argv: string[], name: string): string | undefined {
@@ -836,6 +1115,7 @@ if (process.argv[1]?.endsWith("load.ts")) {
     runs: runs ? Number(runs) : undefined,
     tickMs: tick ? Number(tick) : undefined,
     serverRoot: argValue(argv, "--server-root"),
+    workers: argValue(argv, "--workers")?.split(",").map(Number),
     server: argValue(argv, "--server") === "passthrough" ? "passthrough" : undefined,
     dataDir: argValue(argv, "--data-dir"),
     backends: argValue(argv, "--backend")?.split(",").map(parseStorageBackend),

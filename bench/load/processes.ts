@@ -3,8 +3,9 @@ import { appendFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { metric, scrapeMetrics } from "../lib/server-metrics.ts";
 import type { GeneratorMessage, RunRequest } from "./protocol.ts";
-import { STALL_PREFIX, type Stall } from "./stalls.ts";
+import { MONITOR_PREFIX, type MonitoredProcess, STALL_PREFIX, type Stall } from "./stalls.ts";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -32,8 +33,10 @@ export interface ServerProcess {
   readonly mediaStreamUrl: string;
   /** Lines the server wrote (LOG_LEVEL=warn: warnings and errors only). */
   readonly logLines: string[];
-  /** Its event-loop stalls, from bench/load/stall-monitor.ts. */
+  /** Its event-loop stalls, from bench/load/stall-monitor.ts (with WORKERS=N: every process's). */
   readonly stalls: Stall[];
+  /** The processes the stall monitor announced itself in (the primary and each worker). */
+  readonly monitored: MonitoredProcess[];
   stop(): Promise<number | null>;
 }
 
@@ -49,6 +52,11 @@ export interface ServerOptions {
   entry?: string;
   /** Variables that replace the defaults below (another storage backend). */
   env?: Record<string, string>;
+  /**
+   * Started with WORKERS=<n> (src/composition/cluster.ts); unset: WORKERS is not set at all.
+   * With n > 1 the server counts as started once the primary reports all n workers serving.
+   */
+  workers?: number;
 }
 
 export async function startServer(options: ServerOptions): Promise<ServerProcess> {
@@ -88,22 +96,40 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
       OPENAI_REALTIME_URL: options.fakeUrl,
       LOG_LEVEL: "warn",
       ...options.env,
+      ...(options.workers === undefined ? {} : { WORKERS: String(options.workers) }),
     },
   });
   const logLines: string[] = [];
   const stalls: Stall[] = [];
-  let partial = "";
-  const collect = (chunk: Buffer) => {
-    const lines = (partial + chunk.toString()).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) {
-      if (line.startsWith(STALL_PREFIX)) stalls.push(JSON.parse(line.slice(STALL_PREFIX.length)));
-      else if (line.trim()) logLines.push(line);
-      if (process.env.LOAD_SERVER_LOG) appendFileSync(process.env.LOAD_SERVER_LOG, `${line}\n`);
+  const monitored: MonitoredProcess[] = [];
+  const parsed = <T>(line: string, prefix: string): T | null => {
+    try {
+      return JSON.parse(line.slice(prefix.length)) as T;
+    } catch {
+      return null;
     }
   };
-  child.stdout!.on("data", collect);
-  child.stderr!.on("data", collect);
+  // One partial line per stream: a line cut across two chunks of stderr must not be joined to
+  // what stdout wrote in between (with WORKERS=N both carry several processes' lines).
+  const collector = () => {
+    let partial = "";
+    return (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) {
+        const stall = line.startsWith(STALL_PREFIX) ? parsed<Stall>(line, STALL_PREFIX) : null;
+        const monitor = line.startsWith(MONITOR_PREFIX)
+          ? parsed<MonitoredProcess>(line, MONITOR_PREFIX)
+          : null;
+        if (stall) stalls.push(stall);
+        else if (monitor) monitored.push(monitor);
+        else if (line.trim()) logLines.push(line);
+        if (process.env.LOAD_SERVER_LOG) appendFileSync(process.env.LOAD_SERVER_LOG, `${line}\n`);
+      }
+    };
+  };
+  child.stdout!.on("data", collector());
+  child.stderr!.on("data", collector());
   const exited = new Promise<number | null>((resolveExit) =>
     child.once("exit", (code) => resolveExit(code)),
   );
@@ -115,13 +141,17 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     }
     try {
       const response = await fetch(`${baseUrl}/healthz`);
-      if (response.ok) break;
+      // The first worker answers before the others listen, and the primary would hand the
+      // first calls to it alone.
+      if (response.ok && (await allWorkersServing(baseUrl, options.workers ?? 1))) break;
     } catch {
       // Not listening yet.
     }
     if (performance.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error("the server did not answer /healthz within 30 s");
+      throw new Error(
+        `the server did not answer /healthz${(options.workers ?? 1) > 1 ? " with every worker serving" : ""} within 30 s`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -131,6 +161,7 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     mediaStreamUrl: `ws://127.0.0.1:${port}/twilio/media-stream`,
     logLines,
     stalls,
+    monitored,
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
       child.kill("SIGTERM");
@@ -140,6 +171,12 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
       return code;
     },
   };
+}
+
+/** WORKERS > 1: the primary's count of workers that listen (`callbridge_cluster_workers`). */
+async function allWorkersServing(baseUrl: string, workers: number): Promise<boolean> {
+  if (workers <= 1) return true;
+  return metric(await scrapeMetrics(baseUrl), "callbridge_cluster_workers") >= workers;
 }
 
 export interface GeneratorProcess {

@@ -4,6 +4,14 @@ export const STALL_MS = 20;
 /** Short enough to see 20 ms stalls; long enough that its reads of the CPU clock cost nothing. */
 const PERIOD_MS = 10;
 export const STALL_PREFIX = "LOAD_STALL ";
+/** Written once by each process the monitor starts in: `LOAD_STALL_MONITOR {"pid":…,"worker":…}`. */
+export const MONITOR_PREFIX = "LOAD_STALL_MONITOR ";
+
+/** A process the stall monitor runs in; worker: its cluster worker index (WORKERS > 1), else null. */
+export interface MonitoredProcess {
+  pid: number;
+  worker: number | null;
+}
 
 export interface Stall {
   /** Epoch ms at which the stall ended. */
@@ -11,6 +19,8 @@ export interface Stall {
   gapMs: number;
   /** User + system CPU the process used during the gap (every thread). */
   cpuMs: number;
+  /** The process that stalled (a cluster's primary or one of its workers); absent in old lines. */
+  pid?: number;
 }
 
 export interface StallWatch {

@@ -6,13 +6,18 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 import { onPostgres } from "../lib/postgres-admin.ts";
 import { cpuMs } from "./proc.ts";
+import { startSecondInstance } from "./second-instance.ts";
 
 /**
  * Where the server under load stores calls: `sqlite` is the embedded default (a file and a
  * folder); `postgres-s3` is PostgreSQL (a fresh database on the server that BENCH_POSTGRES_URL
- * or TEST_POSTGRES_URL names) and a local S3-protocol store (s3rver, in this process).
+ * or TEST_POSTGRES_URL names) and a local S3-protocol store (s3rver, in this process);
+ * `postgres-s3-pair` is `postgres-s3` with a second instance on the same database and bucket,
+ * following every call on a live feed (second-instance.ts): the cost of membership (issue 19).
  */
-export type StorageBackendName = "sqlite" | "postgres-s3";
+export type StorageBackendName = "sqlite" | "postgres-s3" | "postgres-s3-pair";
+
+const BACKEND_NAMES: readonly StorageBackendName[] = ["sqlite", "postgres-s3", "postgres-s3-pair"];
 
 export interface StorageBackend {
   readonly name: StorageBackendName;
@@ -22,13 +27,23 @@ export interface StorageBackend {
   databaseCpuMs(): number;
   /** Objects in the store (recordings and sidecar files), or null without object storage. */
   storedObjects(): Promise<number | null>;
+  /**
+   * CPU ms used so far by the other instance on the same database (postgres-s3-pair's B), NaN
+   * once it has exited; 0 without one.
+   */
+  extraCpuMs(): number;
+  /** Events the other instance's live feed of every call received so far; null without one. */
+  feedFrames(): number | null;
+  /** The other instance's warnings and errors, and whether it or its feed ended early. */
+  extraProblems(): string[];
   close(): Promise<void>;
 }
 
 export function parseStorageBackend(value: string | undefined): StorageBackendName {
-  if (value === undefined || value === "sqlite") return "sqlite";
-  if (value === "postgres-s3") return "postgres-s3";
-  throw new Error(`--backend must be sqlite or postgres-s3, not ${value}`);
+  if (value === undefined) return "sqlite";
+  const name = BACKEND_NAMES.find((n) => n === value);
+  if (name) return name;
+  throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}, not ${value}`);
 }
 
 const BUCKET = "callbridge-bench";
@@ -44,13 +59,43 @@ export async function startStorageBackend(
       env: {},
       databaseCpuMs: () => 0,
       storedObjects: async () => null,
+      extraCpuMs: () => 0,
+      feedFrames: () => null,
+      extraProblems: () => [],
       close: async () => {},
     };
   }
+  const backend = await startPostgresS3(name, dataDir, databaseCpu);
+  if (name !== "postgres-s3-pair") return backend;
+  // Instance B shares the generator's core with PostgreSQL: like the database, it stands for
+  // another machine, and A's core (the server's CPU, which the comparison measures) stays A's.
+  const second = await startSecondInstance({ env: backend.env, dataDir, cpu: databaseCpu }).catch(
+    async (error: unknown) => {
+      await backend.close();
+      throw error;
+    },
+  );
+  return {
+    ...backend,
+    extraCpuMs: () => second.cpuMs(),
+    feedFrames: () => second.feedFrames(),
+    extraProblems: () => second.problems(),
+    async close() {
+      await second.close().catch(() => {});
+      await backend.close();
+    },
+  };
+}
+
+async function startPostgresS3(
+  name: StorageBackendName,
+  dataDir: string,
+  databaseCpu: string | null,
+): Promise<StorageBackend> {
   const adminUrl = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL;
   if (!adminUrl) {
     throw new Error(
-      "--backend postgres-s3 needs BENCH_POSTGRES_URL (or TEST_POSTGRES_URL): a role that may CREATE DATABASE",
+      `--backend ${name} needs BENCH_POSTGRES_URL (or TEST_POSTGRES_URL): a role that may CREATE DATABASE`,
     );
   }
   const database = `cb_load_${randomBytes(4).toString("hex")}`;
@@ -102,6 +147,9 @@ export async function startStorageBackend(
       } while (token);
       return count;
     },
+    extraCpuMs: () => 0,
+    feedFrames: () => null,
+    extraProblems: () => [],
     async close() {
       client.destroy();
       await s3.close();

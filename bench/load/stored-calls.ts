@@ -1,5 +1,7 @@
 /** What the server stored for each call of a run, read back through its public API. */
 
+import { metric, scrapeMetrics } from "../lib/server-metrics.ts";
+
 export interface StoredCall {
   status: string;
   /** Seconds of audio per recording track. */
@@ -19,12 +21,35 @@ async function getJson<T>(url: string): Promise<T> {
   return (await response.json()) as T;
 }
 
-/** Waits until the server reports no active call: every recording has been finalized. */
-export async function waitForNoActiveCalls(baseUrl: string, timeoutMs: number): Promise<boolean> {
+/**
+ * Waits until the server reports no active call: every recording has been finalized. With
+ * WORKERS > 1 (`workers`), /healthz speaks for the one worker that answers it, so the count is
+ * `callbridge_active_calls` summed over every worker's /metrics, from a scrape that every worker
+ * answered.
+ */
+export async function waitForNoActiveCalls(
+  baseUrl: string,
+  timeoutMs: number,
+  workers = 1,
+): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    const health = await getJson<{ activeCalls?: number }>(`${baseUrl}/healthz`).catch(() => null);
-    if (health?.activeCalls === 0) return true;
+    if (workers > 1) {
+      const samples = await scrapeMetrics(baseUrl).catch(() => null);
+      if (
+        samples &&
+        metric(samples, "callbridge_cluster_workers") >= workers &&
+        metric(samples, "callbridge_cluster_workers_unanswered") === 0 &&
+        metric(samples, "callbridge_active_calls") === 0
+      ) {
+        return true;
+      }
+    } else {
+      const health = await getJson<{ activeCalls?: number }>(`${baseUrl}/healthz`).catch(
+        () => null,
+      );
+      if (health?.activeCalls === 0) return true;
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;
