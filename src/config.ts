@@ -249,9 +249,9 @@ export interface Config {
   /** BCP 47 tag stored as every call's language, when set. */
   readonly language: string | undefined;
   /**
-   * INSTANCE_ID: this process's name in the calls it owns. Unset: the id kept in the recordings
-   * folder (host name and a random part, made at first start; see resolveInstanceId), so that a
-   * restart recovers what the previous process left.
+   * INSTANCE_ID: this process's name in the calls it owns. Unset: derived from the host name and
+   * the recordings folder (see resolveInstanceId), so that a restart recovers what the previous
+   * process left.
    */
   readonly instanceId: string | undefined;
   /**

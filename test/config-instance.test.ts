@@ -1,10 +1,15 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { claimSpool, resolveInstanceId } from "../src/composition/instance-id.ts";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import {
+  claimInstance,
+  instancePidFile,
+  resolveInstanceId,
+  spoolInstance,
+} from "../src/composition/instance-id.ts";
+import { loadConfig } from "../src/config.ts";
 
 let dir = "";
 beforeEach(() => {
@@ -23,17 +28,23 @@ describe("INSTANCE_ID (issue 19)", () => {
     }
   });
 
-  it("unset, is made once from the host name and a random part, and kept in the folder", () => {
+  it("unset, is derived from the host name and the folder: the same at every start, nothing written", () => {
     const first = resolveInstanceId(configFor());
     expect(first).toMatch(/^[A-Za-z0-9_.-]+-[0-9a-f]{6}$/);
-    expect(readFileSync(join(dir, ".instance-id"), "utf8").trim()).toBe(first);
     // A restart (after a crash) is the same instance: it recovers what the first left.
     expect(resolveInstanceId(configFor())).toBe(first);
+    expect(readdirSync(dir)).toEqual([]);
+    const other = mkdtempSync(join(tmpdir(), "cb-instance-"));
+    try {
+      expect(resolveInstanceId(loadConfig({ RECORDING_STORAGE_PATH: other }))).not.toBe(first);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
-  it("a kept id that was tampered with stops the start with a clear error", () => {
-    writeFileSync(join(dir, ".instance-id"), "../../etc\n");
-    expect(() => resolveInstanceId(configFor())).toThrow(ConfigError);
+  it("keeps unfinished recordings in a spool folder of their own only when INSTANCE_ID is set", () => {
+    expect(spoolInstance(configFor(), resolveInstanceId(configFor()))).toBeUndefined();
+    expect(spoolInstance(configFor({ INSTANCE_ID: "a" }), "a")).toBe("a");
   });
 
   it("INSTANCE_LEASE_SECONDS and WORKERS are checked", () => {
@@ -49,26 +60,32 @@ describe("INSTANCE_ID (issue 19)", () => {
   });
 });
 
-describe("claimSpool", () => {
-  it("lets a restarted instance take its spool back, and refuses a second live process", async () => {
-    claimSpool(dir, "a");
+describe("claimInstance", () => {
+  it("lets a restarted instance take its id back, and refuses a second live process", async () => {
+    const release = claimInstance(dir, "a");
     // Same process again (a restart in tests): fine.
-    claimSpool(dir, "a");
+    claimInstance(dir, "a");
+    release();
     const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"]);
     try {
-      const pidFile = join(dir, ".spool", "a", ".owner-pid");
-      writeFileSync(pidFile, `${sleeper.pid}\n`);
-      expect(() => claimSpool(dir, "a")).toThrow(/already used by process/);
+      // Another live process holds the id for this folder.
+      writeFileSync(instancePidFile(dir, "a"), `${sleeper.pid}\n`);
+      expect(() => claimInstance(dir, "a")).toThrow(/already used by process/);
+      // Another folder, or another id, is not its.
+      expect(() => claimInstance(dir, "b")()).not.toThrow();
     } finally {
       sleeper.kill("SIGKILL");
       await new Promise((resolve) => sleeper.once("exit", resolve));
     }
-    // The other process is gone (it crashed): its spool is ours to recover.
-    const release = claimSpool(dir, "a");
-    const pidFile = join(dir, ".spool", "a", ".owner-pid");
-    expect(readFileSync(pidFile, "utf8").trim()).toBe(String(process.pid));
-    // A clean shutdown hands the id back.
-    release();
-    expect(existsSync(pidFile)).toBe(false);
+    // The other process is gone (it crashed): the id is ours again, and released cleanly.
+    claimInstance(dir, "a")();
+    expect(existsSync(instancePidFile(dir, "a"))).toBe(false);
+    // Nothing of it is in the recordings folder.
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("makes the instance's spool folder when it has one", () => {
+    claimInstance(dir, "a", "a")();
+    expect(readdirSync(join(dir, ".spool"))).toEqual(["a"]);
   });
 });

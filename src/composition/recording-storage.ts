@@ -44,14 +44,15 @@ export interface RecordingStorage {
  */
 export async function openRecordingStorage(
   config: Config,
-  instanceId: string,
+  /** This instance's spool folder name (see spoolInstance); unset: the folder itself. */
+  spoolFolder: string | undefined,
   logger: AppLogger,
   metrics: PrometheusMetrics,
   onFailure: () => void,
 ): Promise<RecordingStorage> {
   const spool = new FsRecordingStore({
     root: config.recordingStoragePath,
-    instance: instanceId,
+    instance: spoolFolder,
     logger,
     onBytesWritten: (n) => metrics.bytesWritten(n),
     onError: (kind) => {

@@ -14,7 +14,7 @@ import {
   type OpenCallRepositoryOptions,
   openCallRepository,
 } from "./database.ts";
-import { claimSpool, resolveInstanceId } from "./instance-id.ts";
+import { claimInstance, resolveInstanceId, spoolInstance } from "./instance-id.ts";
 import { openRecordingStorage, type SpooledRecordingStore } from "./recording-storage.ts";
 
 export interface OpenStorageOptions extends OpenCallRepositoryOptions {
@@ -52,7 +52,8 @@ export async function openStorage(
 ): Promise<Storage> {
   ensureWritableFolder("RECORDING_STORAGE_PATH", config.recordingStoragePath);
   const instanceId = resolveInstanceId(config);
-  const releaseInstance = claimSpool(config.recordingStoragePath, instanceId);
+  const spool = spoolInstance(config, instanceId);
+  const releaseInstance = claimInstance(config.recordingStoragePath, instanceId, spool);
   // Monotonic, not the injected clock: this is an operational window, not call time.
   let lastErrorAt = Number.NEGATIVE_INFINITY;
   const failed = () => {
@@ -61,7 +62,7 @@ export async function openStorage(
   const calls = await openCallRepository(config, logger, metrics, failed, options);
   const { recordings, archive } = await openRecordingStorage(
     config,
-    instanceId,
+    spool,
     logger,
     metrics,
     failed,

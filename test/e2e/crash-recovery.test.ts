@@ -1,10 +1,11 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChildExit, type ChildServer, spawnServer } from "../../bench/lib/child-server.ts";
 import { decodeWav } from "../../src/domain/audio/index.ts";
 import { rms, tone } from "../support/signals.ts";
+import { partFilePaths } from "../support/spool-files.ts";
 import { eventually } from "../support/test-server.ts";
 import { FRAME_MS, playCall, TwilioSimulator } from "../support/twilio-simulator.ts";
 
@@ -42,15 +43,8 @@ interface KilledCall {
   framesSentAtKill: number;
 }
 
-/**
- * `.part` files wherever a process leaves them: its own spool folder (`.spool/<instance id>`,
- * issue 19), or the root for a version before it.
- */
-function partFiles(root: string): string[] {
-  const spool = join(root, ".spool");
-  const folders = [root, ...readdirSync(spool).map((name) => join(spool, name))];
-  return folders.flatMap((folder) => readdirSync(folder).filter((name) => name.endsWith(".part")));
-}
+/** Names of the `.part` files a process left, wherever it keeps them (support/spool-files.ts). */
+const partFiles = (root: string): string[] => partFilePaths(root).map((file) => basename(file));
 
 let dir = "";
 let databasePath = "";

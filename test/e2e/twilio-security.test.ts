@@ -16,10 +16,6 @@ const TOKEN = "test-auth-token-0123456789abcdef";
 const PUBLIC = "https://callbridge.example.ngrok.app";
 /** The TwiML's stream URL: the same for every call, signatures checked or not. */
 const STREAM_URL = "wss://callbridge.example.ngrok.app/twilio/media-stream";
-/** The folder's files but the kept instance id and the spool folders (issue 19). */
-const recordingFiles = (dir: string) =>
-  readdirSync(dir).filter((name) => name !== ".instance-id" && name !== ".spool");
-
 /**
  * The single-use token each signed call's TwiML gives its stream, as `<Parameter
  * name="streamToken">`: when it was issued (base 36 ms), a dot, and a MAC that any instance
@@ -381,7 +377,7 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
         }),
       ),
     ).toBe(403);
-    expect(recordingFiles(server.recordingsDir)).toEqual([]);
+    expect(readdirSync(server.recordingsDir)).toEqual([]);
   });
 
   it("is signed over the fixed URL: there is no per-call stream path", async () => {
@@ -389,7 +385,7 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
     const { token } = await signedCall(server);
     const withToken = `${STREAM_URL}/${token}`;
     expect(await rejectedUpgrade(twilioStream(server, withToken))).toBe(404);
-    expect(recordingFiles(server.recordingsDir)).toEqual([]);
+    expect(readdirSync(server.recordingsDir)).toEqual([]);
   });
 
   it("closes a start without a stream token with 1008, however validly signed, and records nothing", async () => {
@@ -400,7 +396,7 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
       customParameters: withoutToken(stream.parameters),
     });
     await refusedAtStart(server, sim);
-    expect(recordingFiles(server.recordingsDir)).toEqual([]);
+    expect(readdirSync(server.recordingsDir)).toEqual([]);
   });
 
   it("closes a start with a token the server never issued with 1008, and records nothing", async () => {
@@ -413,7 +409,7 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
       });
       await refusedAtStart(server, sim);
     }
-    expect(recordingFiles(server.recordingsDir)).toEqual([]);
+    expect(readdirSync(server.recordingsDir)).toEqual([]);
 
     // The refusals used nothing up: the call's own token still opens its stream.
     const real = await twilioStream(server, stream.url, {
@@ -568,7 +564,7 @@ describe("the media-stream upgrade with TWILIO_AUTH_TOKEN set", () => {
       customParameters: { ...a.stream.parameters, streamToken: b.token },
     });
     await refusedAtStart(server, borrowed);
-    expect(recordingFiles(server.recordingsDir)).toEqual([]);
+    expect(readdirSync(server.recordingsDir)).toEqual([]);
 
     const own = await twilioStream(server, b.stream.url, {
       callSid: b.params.CallSid,

@@ -1,7 +1,7 @@
-import { readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { rmSync, writeFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { tone } from "../../support/signals.ts";
+import { partFilePaths } from "../../support/spool-files.ts";
 import { eventually, startTestServer, type TestServer } from "../../support/test-server.ts";
 import { TwilioSimulator } from "../../support/twilio-simulator.ts";
 
@@ -75,12 +75,7 @@ describe("GET /healthz", () => {
     await sim.play(tone(440, 500, 8000, 0.3));
     const s = server;
     await eventually(
-      () => {
-        // In this instance's spool folder (issue 19).
-        const spool = join(s.recordingsDir, ".spool");
-        const parts = readdirSync(spool).flatMap((id) => readdirSync(join(spool, id)));
-        return parts.some((f) => f.endsWith(".part")) ? true : undefined;
-      },
+      () => (partFilePaths(s.recordingsDir).length > 0 ? true : undefined),
       10_000,
       "the recording to be on disk",
     );

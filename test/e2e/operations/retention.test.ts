@@ -60,8 +60,7 @@ describe("RECORDING_RETENTION_DAYS", () => {
       10_000,
       "retention to delete the recording row",
     );
-    // Nothing but the kept instance id and the (empty) spool folders of issue 19.
-    expect(readdirSync(first.recordingsDir).filter((f) => !f.startsWith("."))).toEqual([]);
+    expect(readdirSync(first.recordingsDir)).toEqual([]);
     expect(await calls.getCallById(call.id)).toMatchObject({ status: "completed" });
 
     const res = await fetch(`http://127.0.0.1:${later.port}/api/calls/${call.id}`);
