@@ -1,5 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { relayClusterEvents } from "../adapters/events/cluster-event-relay.ts";
+import { relayClusterNotifications } from "../adapters/events/cluster-notification-relay.ts";
+import { CALL_EVENTS_CHANNEL } from "../adapters/events/postgres-notify-event-bus.ts";
 import { type AppLogger, createLogger } from "../adapters/logging/pino-logger.ts";
 import { ClusterMetrics, type WorkerChannel } from "../adapters/metrics/cluster-metrics.ts";
 import type { Logger } from "../application/ports/index.ts";
@@ -54,6 +56,15 @@ export async function runClusterPrimary(
   // ── Live feeds across workers: the event bus's relay (src/adapters/events) ────────────────
   // Each worker's call events go through the primary to the others. Its one call site.
   relayClusterEvents(cluster);
+  // On PostgreSQL the workers NOTIFY each other and other machines; the primary LISTENs once for
+  // all of them, so that PostgreSQL's cost per event grows with machines, not workers.
+  if (config.database.kind === "postgres") {
+    await relayClusterNotifications(cluster, {
+      url: config.database.url,
+      channel: CALL_EVENTS_CHANNEL,
+      logger,
+    });
+  }
 
   const supervisor = new WorkerSupervisor({
     ids,

@@ -2,7 +2,10 @@ import cluster from "node:cluster";
 import { repositoryEventLoader } from "../adapters/events/call-event-loader.ts";
 import { ClusterIpcEventBus } from "../adapters/events/cluster-ipc-event-bus.ts";
 import { InProcessEventBus } from "../adapters/events/in-process-event-bus.ts";
-import { PostgresNotifyEventBus } from "../adapters/events/postgres-notify-event-bus.ts";
+import {
+  PostgresNotifyEventBus,
+  type RelayedNotifications,
+} from "../adapters/events/postgres-notify-event-bus.ts";
 import type { AppLogger } from "../adapters/logging/pino-logger.ts";
 import type { PrometheusMetrics } from "../adapters/metrics/prometheus-metrics.ts";
 import type { CallEventBus, CallRepository } from "../application/ports/index.ts";
@@ -26,6 +29,7 @@ export interface EventBusDeps {
 export async function createEventBus(config: Config, deps: EventBusDeps): Promise<CallEventBus> {
   const { calls, logger, metrics, wanted } = deps;
   const onError = metrics.error.bind(metrics);
+  const clusterWorker = deps.clusterWorker ?? cluster.isWorker;
   if (config.database.kind === "postgres") {
     const bus = await PostgresNotifyEventBus.open({
       url: config.database.url,
@@ -33,15 +37,32 @@ export async function createEventBus(config: Config, deps: EventBusDeps): Promis
       logger,
       wanted,
       onError,
+      // One LISTEN per machine: the primary's (relayClusterNotifications).
+      relayed: clusterWorker ? processNotifications() : undefined,
     });
     logger.info(
-      { instance: bus.instance },
+      { instance: bus.instance, listen: clusterWorker ? "the cluster primary's" : "its own" },
       "live feeds follow every instance's calls (PostgreSQL NOTIFY)",
     );
     return bus;
   }
-  if (deps.clusterWorker ?? cluster.isWorker) {
+  if (clusterWorker) {
     return new ClusterIpcEventBus({ logger, onError });
   }
   return new InProcessEventBus();
+}
+
+/** This worker's channel to the cluster primary, which relays the machine's notifications. */
+function processNotifications(): RelayedNotifications {
+  return {
+    get connected() {
+      return process.connected === true;
+    },
+    on(event, listener) {
+      process.on(event, listener);
+    },
+    off(event, listener) {
+      process.off(event, listener);
+    },
+  };
 }

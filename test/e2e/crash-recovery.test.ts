@@ -4,6 +4,7 @@ import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChildExit, type ChildServer, spawnServer } from "../../bench/lib/child-server.ts";
 import { decodeWav } from "../../src/domain/audio/index.ts";
+import { callByStreamSid as callOfStream } from "../support/api-reads.ts";
 import { rms, tone } from "../support/signals.ts";
 import { partFilePaths } from "../support/spool-files.ts";
 import { eventually } from "../support/test-server.ts";
@@ -59,21 +60,8 @@ const report = (line: string) => {
   if (process.env.CALLBRIDGE_REPORT) console.log(line);
 };
 
-async function getJson<T>(server: ChildServer, path: string): Promise<T> {
-  const response = await fetch(server.baseUrl + path);
-  if (!response.ok) throw new Error(`GET ${path} answered ${response.status}`);
-  return (await response.json()) as T;
-}
-
-async function callByStreamSid(server: ChildServer, streamSid: string): Promise<ApiCall> {
-  const page = await getJson<{ data: { id: string }[] }>(
-    server,
-    `/api/calls?streamSid=${encodeURIComponent(streamSid)}`,
-  );
-  const id = page.data[0]?.id;
-  if (id === undefined) throw new Error(`no call for stream ${streamSid}`);
-  return getJson<ApiCall>(server, `/api/calls/${id}`);
-}
+const callByStreamSid = (server: ChildServer, streamSid: string) =>
+  callOfStream<ApiCall>(server, streamSid);
 
 async function audioOf(server: ChildServer, recording: ApiRecording): Promise<Uint8Array> {
   const response = await fetch(`${server.baseUrl}/api/recordings/${recording.id}/audio`);

@@ -6,6 +6,7 @@ import { type ChildServer, spawnServer } from "../../bench/lib/child-server.ts";
 import { failedWithinMs } from "../../src/application/call-leases.ts";
 import { decodeWav } from "../../src/domain/audio/index.ts";
 import { openSse, type SseStream } from "../adapters/http/events/sse-client.ts";
+import { callByStreamSid as callOfStream, getJson } from "../support/api-reads.ts";
 import { FakeRealtimeServer } from "../support/fake-openai-realtime.ts";
 import { type LocalS3, startLocalS3 } from "../support/local-s3.ts";
 import { createTestDatabase, describePostgres, type TestDatabase } from "../support/postgres.ts";
@@ -75,21 +76,8 @@ function spawnInstance(instance: string): Promise<ChildServer> {
   });
 }
 
-async function getJson<T>(server: ChildServer, path: string): Promise<T> {
-  const response = await fetch(server.baseUrl + path);
-  if (!response.ok) throw new Error(`GET ${path} answered ${response.status}`);
-  return (await response.json()) as T;
-}
-
-async function callByStreamSid(server: ChildServer, streamSid: string): Promise<ApiCall> {
-  const page = await getJson<{ data: { id: string }[] }>(
-    server,
-    `/api/calls?streamSid=${encodeURIComponent(streamSid)}`,
-  );
-  const id = page.data[0]?.id;
-  if (id === undefined) throw new Error(`no call for stream ${streamSid}`);
-  return getJson<ApiCall>(server, `/api/calls/${id}`);
-}
+const callByStreamSid = (server: ChildServer, streamSid: string) =>
+  callOfStream<ApiCall>(server, streamSid);
 
 async function allCallIds(server: ChildServer): Promise<Set<string>> {
   const page = await getJson<{ data: { id: string }[] }>(server, "/api/calls?limit=100");

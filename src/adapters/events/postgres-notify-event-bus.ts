@@ -8,6 +8,7 @@ import type {
 } from "../../application/ports/index.ts";
 import { errorMessage } from "../../domain/errors.ts";
 import { type CallEventLoader, type CallEventRef, refOf } from "./call-event-loader.ts";
+import { isClusterNotificationMessage } from "./cluster-notification-relay.ts";
 import type { EventBusErrorKind } from "./event-bus-error-kind.ts";
 import { LocalSubscribers } from "./local-subscribers.ts";
 import { PerKeyQueue } from "./per-key-queue.ts";
@@ -42,6 +43,18 @@ export interface PostgresNotifyEventBusOptions {
   loadRetryDelaysMs?: readonly number[];
   reconnectDelaysMs?: readonly number[];
   heartbeatMs?: number;
+  /**
+   * A cluster worker: the primary LISTENs for the whole machine and sends each notification
+   * here (relayClusterNotifications), so this bus opens no LISTEN connection of its own.
+   */
+  relayed?: RelayedNotifications;
+}
+
+/** This process's channel to the cluster primary, as far as relayed notifications go. */
+export interface RelayedNotifications {
+  readonly connected: boolean;
+  on(event: "message", listener: (message: unknown) => void): void;
+  off(event: "message", listener: (message: unknown) => void): void;
 }
 
 interface Notification extends CallEventRef {
@@ -57,7 +70,7 @@ export class PostgresNotifyEventBus implements CallEventBus {
   readonly instance: string;
   private readonly subscribers = new LocalSubscribers();
   private readonly notifier: PostgresNotifier;
-  private readonly listener: PostgresNotificationListener;
+  private readonly listener: PostgresNotificationListener | null;
   private readonly loads = new PerKeyQueue();
   private readonly stop = new AbortController();
   private closed = false;
@@ -68,7 +81,7 @@ export class PostgresNotifyEventBus implements CallEventBus {
   static async open(options: PostgresNotifyEventBusOptions): Promise<PostgresNotifyEventBus> {
     const bus = new PostgresNotifyEventBus(options);
     try {
-      await bus.listener.start();
+      await bus.listener?.start();
     } catch (error) {
       await bus.close();
       throw error;
@@ -84,6 +97,11 @@ export class PostgresNotifyEventBus implements CallEventBus {
       channel,
       onDropped: (count, reason) => this.sendFailed(count, reason),
     });
+    if (options.relayed) {
+      options.relayed.on("message", this.relayedMessage);
+      this.listener = null;
+      return;
+    }
     this.listener = new PostgresNotificationListener({
       url: options.url,
       channel,
@@ -113,7 +131,7 @@ export class PostgresNotifyEventBus implements CallEventBus {
 
   /** Whether other instances' events are being received now (false while reconnecting). */
   get listening(): boolean {
-    return this.listener.listening;
+    return this.listener?.listening ?? this.options.relayed?.connected ?? false;
   }
 
   /** Sends the notifications still queued (the calls' last events), then disconnects. */
@@ -121,11 +139,16 @@ export class PostgresNotifyEventBus implements CallEventBus {
     if (this.closed) return;
     this.closed = true;
     this.stop.abort();
-    await this.listener.close();
+    this.options.relayed?.off("message", this.relayedMessage);
+    await this.listener?.close();
     await this.loads.idle();
     await this.notifier.close();
     this.subscribers.clear();
   }
+
+  private readonly relayedMessage = (message: unknown): void => {
+    if (isClusterNotificationMessage(message)) this.receive(message.payload);
+  };
 
   private receive(payload: string): void {
     if (this.closed) return;
