@@ -17,6 +17,11 @@ export interface RecordingUploadsDeps {
   logger: Logger;
   /** Whether a call is live in this process: its files are not finished, whatever the spool says. */
   isCallLive: (callId: string) => boolean;
+  /**
+   * Workers of one machine share one spool folder: each uploads only the calls (file stems) this
+   * says are its share, so no two upload the same file. Unset: every call.
+   */
+  share?: (stem: string) => boolean;
   /** Calls whose files upload at once, one file at a time each: at most this many uploads. */
   concurrency?: number;
   /** Backoff after a failed attempt: doubles from `initialMs` up to `maxMs`. */
@@ -131,7 +136,11 @@ export class RecordingUploads implements CallEventSink {
       this.deps.logger.error({ err: describeError(error) }, "could not list the recording spool");
       return;
     }
-    files = files.filter((file) => !this.orphans.has(stemOf(file)));
+    const { share } = this.deps;
+    files = files.filter((file) => {
+      const stem = stemOf(file);
+      return !this.orphans.has(stem) && (share === undefined || share(stem));
+    });
     this.queue = new Map(files.map((file) => [file.fileKey, file]));
     for (const fileKey of this.failures.keys()) {
       if (!this.queue.has(fileKey)) this.failures.delete(fileKey);
@@ -257,3 +266,18 @@ export class RecordingUploads implements CallEventSink {
 }
 
 const stemOf = (file: SpooledFile): string => `${file.streamSid}_${file.startedAtMs}`;
+
+/**
+ * The share of worker `index` (1 to `workers`) of a spool that `workers` workers share: the calls
+ * whose stem hashes to it (FNV-1a, so every worker computes the same split without talking).
+ */
+export function workerShare(index: number, workers: number): (stem: string) => boolean {
+  return (stem) => {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < stem.length; i++) {
+      hash ^= stem.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    return hash % workers === index - 1;
+  };
+}

@@ -104,6 +104,7 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
     logger,
     metrics,
     isCallLive: (callId) => callManager.isCallActive(callId),
+    share: storage.spoolShare,
   });
   // Metrics and uploads are of this process's calls; the feeds hear every instance's.
   const events = uploads ? fanOut(metrics, bus, uploads.events) : fanOut(metrics, bus);

@@ -113,6 +113,8 @@ export interface RecordingUploadsDeps {
   isCallLive: (callId: string) => boolean;
   /** Backoff of a failed file; the service's default (2 s doubling to 5 min) otherwise. */
   retry?: { initialMs: number; maxMs: number };
+  /** A WORKERS worker's share of the machine's spool (workerShare); unset: all of it. */
+  share?: (stem: string) => boolean;
 }
 
 /** The upload service and its timer, when there is an archive; null otherwise. */
@@ -129,6 +131,7 @@ export function createRecordingUploads(
     logger,
     isCallLive: deps.isCallLive,
     ...(deps.retry ? { retry: deps.retry } : {}),
+    ...(deps.share ? { share: deps.share } : {}),
     onAttemptFailed: () => metrics.recordingUploadFailed(),
   });
   metrics.countRecordingUploads(() => uploads.status());

@@ -8,6 +8,7 @@ import {
   SINGLETON_JOBS_WORKER,
 } from "../adapters/system/other-worker-job-lock.ts";
 import type { JobLock, RecordingArchive } from "../application/ports/index.ts";
+import { workerShare } from "../application/recording-uploads.ts";
 import { type Config, ConfigError } from "../config.ts";
 import {
   type CallDatabase,
@@ -16,6 +17,7 @@ import {
 } from "./database.ts";
 import { claimInstance, resolveInstanceId, spoolInstance } from "./instance-id.ts";
 import { openRecordingStorage, type SpooledRecordingStore } from "./recording-storage.ts";
+import { resolveWorkerCount } from "./worker-identity.ts";
 
 export interface OpenStorageOptions extends OpenCallRepositoryOptions {
   /** This process is cluster worker `workerIndex` (WORKERS > 1): see OtherWorkerJobLock. */
@@ -41,6 +43,11 @@ export interface Storage {
   instanceId: string;
   /** At shutdown, once every call has ended: another process may then use the id at once. */
   releaseInstance(): void;
+  /**
+   * With WORKERS, the calls whose finished files this worker uploads from the machine's shared
+   * spool; undefined (every call) for a single process.
+   */
+  spoolShare?: (stem: string) => boolean;
 }
 
 /** The database (migrated) and the recordings folder, reporting failures to logs and metrics. */
@@ -77,7 +84,21 @@ export async function openStorage(
       : options.workerIndex !== undefined && options.workerIndex !== SINGLETON_JOBS_WORKER
         ? new OtherWorkerJobLock()
         : new InProcessJobLock();
-  return { calls, recordings, archive, jobs, degradedReasons, instanceId, releaseInstance };
+  const workers = resolveWorkerCount(config.workers);
+  const spoolShare =
+    options.workerIndex !== undefined && workers > 1
+      ? workerShare(options.workerIndex, workers)
+      : undefined;
+  return {
+    calls,
+    recordings,
+    archive,
+    jobs,
+    degradedReasons,
+    instanceId,
+    releaseInstance,
+    spoolShare,
+  };
 }
 
 export function ensureWritableFolder(variable: string, path: string): void {

@@ -156,14 +156,13 @@ export class PrometheusMetrics implements BridgeMetrics, CallEventSink {
       labelNames: ["kind"],
       registers,
     });
-    // Object storage (RECORDING_STORAGE_URL): the spool's upload queue, read on scrape. Every
-    // worker lists the same spool folder, so in a cluster each reports the same files: the
-    // largest report is the queue (a sum would count each file once per worker).
+    // Object storage (RECORDING_STORAGE_URL): the spool's upload queue, read on scrape. In a
+    // cluster each worker queues its own share of the machine's spool (workerShare): the queue
+    // is their sum, and its oldest file the oldest of theirs.
     new Gauge({
       name: "callbridge_recording_uploads_pending",
       help: "Finished recording and sidecar files in the spool waiting for object storage",
       registers,
-      aggregator: "max",
       collect() {
         this.set(metrics.uploadQueue()?.pending ?? 0);
       },

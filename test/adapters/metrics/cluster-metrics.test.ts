@@ -46,7 +46,7 @@ async function scrape(source: { render(): Promise<{ body: string }> }) {
 }
 
 describe("ClusterMetrics", () => {
-  it("sums what adds up, keeps a worker label on what describes one process, takes the largest view of the shared spool", async () => {
+  it("sums what adds up, keeps a worker label on what describes one process, adds up the workers' shares of the spool", async () => {
     const primary = new ClusterMetrics();
     const one = startWorker(primary, 1);
     const two = startWorker(primary, 2);
@@ -60,8 +60,9 @@ describe("ClusterMetrics", () => {
     one.metrics.eventLoopStall();
     one.metrics.eventLoopDelay(0.004);
     two.metrics.eventLoopDelay(0.3);
+    // Each worker queues its own share of the machine's spool (workerShare).
     one.metrics.countRecordingUploads(() => ({ pending: 4, oldestAgeSeconds: 10 }));
-    two.metrics.countRecordingUploads(() => ({ pending: 4, oldestAgeSeconds: 12 }));
+    two.metrics.countRecordingUploads(() => ({ pending: 3, oldestAgeSeconds: 12 }));
 
     // Asked through a worker's /metrics, as a scrape is: the primary aggregates for it.
     const samples = await scrape(one.link);
@@ -111,7 +112,7 @@ describe("ClusterMetrics", () => {
       );
     }
     // Both workers list the same spool folder: each file once, not once per worker.
-    expect(metricValue(samples, "callbridge_recording_uploads_pending")).toBe(4);
+    expect(metricValue(samples, "callbridge_recording_uploads_pending")).toBe(7);
     expect(metricValue(samples, "callbridge_recording_upload_oldest_age_seconds")).toBe(12);
     expect(metricValue(samples, "callbridge_cluster_workers")).toBe(2);
     expect(metricValue(samples, "callbridge_cluster_workers_unanswered")).toBe(0);

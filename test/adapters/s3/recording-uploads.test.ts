@@ -2,7 +2,10 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { DEFAULT_UPLOAD_CONCURRENCY } from "../../../src/application/recording-uploads.ts";
+import {
+  DEFAULT_UPLOAD_CONCURRENCY,
+  workerShare,
+} from "../../../src/application/recording-uploads.ts";
 import type { Call } from "../../../src/domain/call.ts";
 import { type LocalS3, startLocalS3 } from "../../support/local-s3.ts";
 import { metricValue, parsePrometheus } from "../../support/prometheus-text.ts";
@@ -50,6 +53,47 @@ async function metric(name: string): Promise<number> {
   const text = (await world.metrics.render()).body;
   return metricValue(parsePrometheus(text), name) ?? Number.NaN;
 }
+
+describe("uploads from a spool that WORKERS share (issue 19)", () => {
+  it("uploads each file once: every worker takes only its share of the calls, and together all", async () => {
+    const first = new S3World(s3, { endpoint: proxy.endpoint, share: workerShare(1, 2) });
+    const second = new S3World(s3, {
+      endpoint: proxy.endpoint,
+      dir: first.dir,
+      share: workerShare(2, 2),
+    });
+    world = first;
+    try {
+      const calls: Call[] = [];
+      for (let i = 0; i < 12; i++) calls.push(await (i % 2 === 0 ? first : second).recordedCall());
+      const from = proxy.seen.length;
+      await Promise.all([first.uploads.sweep(), second.uploads.sweep()]);
+      await Promise.all([first.uploads.sweep(), second.uploads.sweep()]);
+      for (const call of calls) expect(first.spoolFiles(call.streamSid)).toEqual([]);
+      const keys = writesSince(from).map((r) => r.path);
+      // 12 calls × (caller recording + 2 sidecars), each written once.
+      expect(keys).toHaveLength(36);
+      expect(new Set(keys).size).toBe(36);
+      // Both workers had a share (the split is by a hash of the file stem).
+      const shares = calls.map((c) => workerShare(1, 2)(`${c.streamSid}_${c.startedAt.getTime()}`));
+      expect(new Set(shares).size).toBe(2);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("splits stems evenly and the same way in every worker", () => {
+    const stems = Array.from({ length: 3000 }, (_, i) => `MZ${i.toString(16)}_17000000${i}`);
+    for (const workers of [2, 3, 8]) {
+      const counts = Array.from(
+        { length: workers },
+        (_, w) => stems.filter((stem) => workerShare(w + 1, workers)(stem)).length,
+      );
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(stems.length);
+      for (const count of counts) expect(count).toBeGreaterThan((stems.length / workers) * 0.85);
+    }
+  });
+});
 
 describe("uploads to object storage", () => {
   it("uploads a finished call's recording and sidecars, verified, then empties the spool", async () => {

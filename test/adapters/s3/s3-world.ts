@@ -46,8 +46,10 @@ export interface S3WorldOptions {
   endpoint: string;
   prefix?: string;
   presignedDownloads?: boolean;
-  /** Reuses a spool and database folder (a restart after a "crash"). */
+  /** Reuses a spool and database folder (a restart after a "crash", or another worker). */
   dir?: string;
+  /** This world's share of a spool that several upload from (workerShare). */
+  share?: (stem: string) => boolean;
 }
 
 /**
@@ -105,6 +107,7 @@ export class S3World {
       metrics: this.metrics,
       isCallLive,
       retry: { initialMs: 1000, maxMs: 4000 },
+      ...(options.share ? { share: options.share } : {}),
     });
     if (uploads === null) throw new Error("an archive gives an upload job");
     this.uploads = uploads;
