@@ -389,6 +389,13 @@ export class InMemoryCallRepository implements CallRepository {
     });
   }
 
+  getTranscriptById(id: string): Promise<Transcript | null> {
+    return this.run("getTranscriptById", [id], () => {
+      const row = this.transcripts.find((r) => r.transcript.id === id);
+      return row ? copyTranscript(row.transcript) : null;
+    });
+  }
+
   getTranscriptsByCallId(callId: string): Promise<Transcript[]> {
     return this.run("getTranscriptsByCallId", [callId], () =>
       this.transcripts
@@ -424,6 +431,13 @@ export class InMemoryCallRepository implements CallRepository {
       this.requireCall(record.callId);
       this.analytics.push(copyAnalytics(record));
       return record;
+    });
+  }
+
+  getAnalyticsById(id: string): Promise<Analytics | null> {
+    return this.run("getAnalyticsById", [id], () => {
+      const row = this.analytics.find((r) => r.id === id);
+      return row ? copyAnalytics(row) : null;
     });
   }
 

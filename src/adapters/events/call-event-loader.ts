@@ -27,7 +27,7 @@ export function refOf(event: CallEvent): CallEventRef {
 
 type EventReads = Pick<
   CallRepository,
-  "getCallById" | "getRecordingById" | "getTranscriptsByCallId" | "getAnalyticsByCallId"
+  "getCallById" | "getRecordingById" | "getTranscriptById" | "getAnalyticsById"
 >;
 
 /**
@@ -43,16 +43,14 @@ export function repositoryEventLoader(calls: EventReads): CallEventLoader {
         return call ? { type: ref.type, call } : null;
       }
       case "transcript.created": {
-        const transcript = (await calls.getTranscriptsByCallId(ref.callId)).find(
-          (row) => row.id === ref.id,
-        );
-        return transcript ? { type: ref.type, transcript } : null;
+        const transcript = await calls.getTranscriptById(ref.id);
+        return transcript && transcript.callId === ref.callId
+          ? { type: ref.type, transcript }
+          : null;
       }
       case "analytics.created": {
-        const analytics = (await calls.getAnalyticsByCallId(ref.callId)).find(
-          (row) => row.id === ref.id,
-        );
-        return analytics ? { type: ref.type, analytics } : null;
+        const analytics = await calls.getAnalyticsById(ref.id);
+        return analytics && analytics.callId === ref.callId ? { type: ref.type, analytics } : null;
       }
       case "recording.created": {
         const recording = await calls.getRecordingById(ref.id);

@@ -373,6 +373,16 @@ export class PostgresCallRepository implements CallRepository {
     );
   }
 
+  getTranscriptById(id: string): Promise<Transcript | null> {
+    return this.runAfterPendingWrites(async () => {
+      const [row] = await this.db
+        .select(transcriptRowColumns)
+        .from(transcripts)
+        .where(eq(transcripts.id, id));
+      return row ? rowToTranscript(row) : null;
+    });
+  }
+
   countTranscriptsByCallId(callId: string): Promise<number> {
     return this.runAfterPendingWrites(async () => {
       const [row] = await this.db
@@ -413,6 +423,13 @@ export class PostgresCallRepository implements CallRepository {
           .orderBy(asc(analytics.createdAt), asc(analytics.seq))
       ).map(rowToAnalytics),
     );
+  }
+
+  getAnalyticsById(id: string): Promise<Analytics | null> {
+    return this.runAfterPendingWrites(async () => {
+      const [row] = await this.db.select().from(analytics).where(eq(analytics.id, id));
+      return row ? rowToAnalytics(row) : null;
+    });
   }
 
   countAnalyticsByCallId(callId: string): Promise<number> {

@@ -342,6 +342,13 @@ export class DrizzleCallRepository implements CallRepository {
     );
   }
 
+  getTranscriptById(id: string): Promise<Transcript | null> {
+    return this.runAfterPendingWrites(() => {
+      const row = this.db.select().from(transcripts).where(eq(transcripts.id, id)).get();
+      return row ? rowToTranscript(row) : null;
+    });
+  }
+
   countTranscriptsByCallId(callId: string): Promise<number> {
     return this.runAfterPendingWrites(
       () =>
@@ -382,6 +389,13 @@ export class DrizzleCallRepository implements CallRepository {
         .all()
         .map(rowToAnalytics),
     );
+  }
+
+  getAnalyticsById(id: string): Promise<Analytics | null> {
+    return this.runAfterPendingWrites(() => {
+      const row = this.db.select().from(analytics).where(eq(analytics.id, id)).get();
+      return row ? rowToAnalytics(row) : null;
+    });
   }
 
   countAnalyticsByCallId(callId: string): Promise<number> {

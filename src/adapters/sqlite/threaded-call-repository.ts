@@ -229,6 +229,10 @@ export class ThreadedCallRepository implements CallRepository {
     return this.read("getTranscriptsByCallId", [callId]);
   }
 
+  getTranscriptById(id: string): Promise<Transcript | null> {
+    return this.read("getTranscriptById", [id]);
+  }
+
   countTranscriptsByCallId(callId: string): Promise<number> {
     return this.read("countTranscriptsByCallId", [callId]);
   }
@@ -245,6 +249,10 @@ export class ThreadedCallRepository implements CallRepository {
 
   getAnalyticsByCallId(callId: string): Promise<Analytics[]> {
     return this.read("getAnalyticsByCallId", [callId]);
+  }
+
+  getAnalyticsById(id: string): Promise<Analytics | null> {
+    return this.read("getAnalyticsById", [id]);
   }
 
   countAnalyticsByCallId(callId: string): Promise<number> {

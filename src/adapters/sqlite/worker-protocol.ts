@@ -30,9 +30,11 @@ export const REPOSITORY_METHODS = {
   getRecordingsByCallId: "read",
   getRecordingsOfCallsStartedBefore: "read",
   getTranscriptsByCallId: "read",
+  getTranscriptById: "read",
   countTranscriptsByCallId: "read",
   searchTranscripts: "read",
   getAnalyticsByCallId: "read",
+  getAnalyticsById: "read",
   countAnalyticsByCallId: "read",
   getMetadataByCallId: "read",
 } as const satisfies Record<keyof CallRepository, "read" | "write">;

@@ -102,11 +102,14 @@ export interface CallRepository {
    */
   markTranscriptInterrupted(id: string, cut?: TranscriptCut): Promise<void>;
   getTranscriptsByCallId(callId: string): Promise<Transcript[]>;
+  /** One transcript (live feeds of another instance read the row an event names). */
+  getTranscriptById(id: string): Promise<Transcript | null>;
   countTranscriptsByCallId(callId: string): Promise<number>;
   searchTranscripts(query: TranscriptSearchQuery): Promise<TranscriptHit[]>;
 
   createAnalytics(analytics: Analytics): Promise<Analytics>;
   getAnalyticsByCallId(callId: string): Promise<Analytics[]>;
+  getAnalyticsById(id: string): Promise<Analytics | null>;
   countAnalyticsByCallId(callId: string): Promise<number>;
 
   createOrUpdateMetadata(metadata: CallMetadata): Promise<CallMetadata>;
