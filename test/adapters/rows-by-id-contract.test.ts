@@ -24,7 +24,7 @@ describeEachWorld("rows by id", (makeWorld) => {
       aTranscript("t3", "c2", "other call"),
     ];
     // Not awaited one by one: the reads must see rows still queued behind them.
-    const writes = turns.map((t) => repo.createTranscript(t));
+    const writes: Promise<unknown>[] = turns.map((t) => repo.createTranscript(t));
     const snapshot = anAnalytics("a1", "c1");
     writes.push(repo.createAnalytics(snapshot));
     expect(await repo.getTranscriptById("t2")).toEqual(
