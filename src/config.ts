@@ -158,6 +158,8 @@ const ConfigSchema = z.object({
     .string()
     .trim()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'")
+    // It names a folder inside the recordings folder: "." and ".." would name that folder or its parent.
+    .refine((id) => !/^\.+$/.test(id), "must not be only dots")
     .optional(),
   INSTANCE_LEASE_SECONDS: integerFrom(2, 600).default(15),
   WORKERS: z

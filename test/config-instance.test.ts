@@ -23,7 +23,7 @@ const configFor = (env: Record<string, string> = {}) =>
 describe("INSTANCE_ID (issue 19)", () => {
   it("is taken as given, and refused when it could not name a folder", () => {
     expect(resolveInstanceId(configFor({ INSTANCE_ID: "eu-1.node_2" }))).toBe("eu-1.node_2");
-    for (const bad of ["a/b", "x".repeat(65), "a b"]) {
+    for (const bad of ["a/b", "x".repeat(65), "a b", ".", ".."]) {
       expect(() => configFor({ INSTANCE_ID: bad })).toThrow(/INSTANCE_ID/);
     }
   });
