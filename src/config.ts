@@ -129,6 +129,12 @@ const ConfigSchema = z.object({
     "wss://api.openai.com/v1/realtime?model=gpt-realtime",
   ),
   OPENAI_VOICE: z.string().trim().min(1).default("alloy"),
+  OPENAI_AUDIO_FORMAT: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["pcm16", "pcmu"], { message: "must be pcm16 or pcmu" }))
+    .default("pcm16"),
   ASSISTANT_INSTRUCTIONS: z.string().min(1).default(DEFAULT_INSTRUCTIONS),
   OPENAI_PRICES: priceOverrides.optional(),
   PUBLIC_BASE_URL: urlWith(["https:", "http:"]).optional(),
@@ -220,6 +226,11 @@ export interface Config {
     readonly realtimeUrl: string;
     readonly voice: string;
     readonly instructions: string;
+    /**
+     * What the model hears and says: PCM16 at 24 kHz (resampled from and to the phone's 8 kHz)
+     * or G.711 mu-law at 8 kHz, the phone's own audio passed through both ways.
+     */
+    readonly audioFormat: "pcm16" | "pcmu";
     /** The Realtime URL's `model=`, whose prices apply (null when it names none). */
     readonly realtimeModel: string | null;
     /** List prices by model (DEFAULT_PRICES with OPENAI_PRICES applied), for cost estimates. */
@@ -315,6 +326,7 @@ export function loadConfig(env: Env = process.env): Config {
       realtimeUrl: c.OPENAI_REALTIME_URL,
       voice: c.OPENAI_VOICE,
       instructions: c.ASSISTANT_INSTRUCTIONS,
+      audioFormat: c.OPENAI_AUDIO_FORMAT,
       realtimeModel: realtimeModelOf(c.OPENAI_REALTIME_URL),
       prices: Object.freeze(withPriceOverrides(DEFAULT_PRICES, c.OPENAI_PRICES ?? {})),
     }),

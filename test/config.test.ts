@@ -31,7 +31,15 @@ describe("configuration", () => {
     [{ MAX_CALL_SECONDS: "0" }, "MAX_CALL_SECONDS"],
     [{ RECORDING_RETENTION_DAYS: "-3" }, "RECORDING_RETENTION_DAYS"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ OPENAI_AUDIO_FORMAT: "g711_ulaw" }, "OPENAI_AUDIO_FORMAT"],
   ])("names the bad variable in %j", (env, variable) => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^Invalid configuration: ${variable} `));
+  });
+
+  it("takes the model's audio format, pcm16 unless set, in any case", () => {
+    expect(loadConfig({}).openai.audioFormat).toBe("pcm16");
+    expect(loadConfig({ OPENAI_AUDIO_FORMAT: "pcmu" }).openai.audioFormat).toBe("pcmu");
+    expect(loadConfig({ OPENAI_AUDIO_FORMAT: " PCMU " }).openai.audioFormat).toBe("pcmu");
+    expect(() => loadConfig({ OPENAI_AUDIO_FORMAT: "opus" })).toThrow(/must be pcm16 or pcmu/);
   });
 });

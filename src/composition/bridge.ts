@@ -146,7 +146,7 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
   // After recovery: the files of a call a crash left active are finished only once it ran.
   uploads?.start(activity);
   const sentiment = new AfinnSentimentAnalyzer();
-  const { apiKey, realtimeUrl, voice, instructions } = config.openai;
+  const { apiKey, realtimeUrl, voice, instructions, audioFormat } = config.openai;
   const model = apiKey
     ? new OpenAiRealtimeModel({ url: realtimeUrl, apiKey, transcriptionModel: TRANSCRIPTION_MODEL })
     : null;
@@ -156,7 +156,7 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
     new CallSession({
       callManager,
       model,
-      modelOptions: { voice, instructions, language: config.language },
+      modelOptions: { voice, instructions, audioFormat, language: config.language },
       output,
       logger,
       metrics,

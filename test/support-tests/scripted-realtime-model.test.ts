@@ -14,6 +14,7 @@ function recordingListener() {
       deltas.push(pcm);
       events.push(`audioDelta ${item} ${pcm.length} first=${pcm[0]}`);
     },
+    onMuLawDelta: (item, mulaw) => events.push(`muLawDelta ${item} ${mulaw.length}`),
     onAudioDone: (item) => events.push(`audioDone ${item}`),
     onCallerTranscript: (item, text) => events.push(`caller ${item} ${text}`),
     onCallerTranscriptFailed: (item, message) => events.push(`callerFailed ${item} ${message}`),

@@ -31,6 +31,15 @@
  *   openai-node RealtimeErrorEvent.error.event_id; the GA voice list is openai-node's
  *   RealtimeAudioConfigOutput.voice.
  *
+ * - Audio formats: openai-node src/resources/realtime/realtime.ts,
+ *   `RealtimeAudioFormats = AudioPCM | AudioPCMU | AudioPCMA`, where
+ *   `AudioPCM { rate?: 24000; type?: 'audio/pcm' }` ("Only a 24kHz sample rate is supported") and
+ *   `AudioPCMU { type?: 'audio/pcmu' }` (G.711 mu-law, 8 kHz, one byte per sample, no rate field).
+ *   session.update sets audio.input.format (what input_audio_buffer.append carries) and
+ *   audio.output.format (what response.output_audio.delta carries). This fake speaks audio/pcm and
+ *   audio/pcmu; it refuses audio/pcma (G.711 A-law, which the real service accepts) with
+ *   invalid_value, so a test never silently gets the wrong codec. Any other type is invalid_value.
+ *
  * Error codes the docs do not pin down (unknown item, bad JSON) are plausible stand-ins.
  */
 import { randomBytes } from "node:crypto";
@@ -44,10 +53,16 @@ import {
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { decodeMuLaw, encodeMuLaw, Resampler } from "../../src/domain/audio/index.ts";
 import { Conditions } from "./conditions.ts";
 import { tone } from "./signals.ts";
 
 export const REALTIME_RATE = 24_000;
+/** Sample rate of audio/pcmu (G.711 mu-law), one byte per sample. */
+export const PCMU_RATE = 8_000;
+
+/** The audio formats this fake speaks (see the header: audio/pcma is refused). */
+export type RealtimeAudioFormatType = "audio/pcm" | "audio/pcmu";
 
 export type JsonObject = { [key: string]: unknown };
 export interface RealtimeEvent extends JsonObject {
@@ -88,7 +103,7 @@ export interface FakeRealtimeOptions {
   /** Caller transcript sent in conversation.item.input_audio_transcription.completed. */
   callerTranscript: string;
   assistantTranscript: string;
-  /** PCM16 at 24 kHz the assistant "says" in every response. */
+  /** PCM16 at 24 kHz the assistant "says" in every response (resampled to 8 kHz for audio/pcmu). */
   assistantAudio: Int16Array;
   /** Audio per response.output_audio.delta. */
   deltaMs: number;
@@ -118,7 +133,6 @@ export interface FakeRealtimeOptions {
 const DEFAULT_SILENCE_MS = 500;
 const DEFAULT_PREFIX_MS = 0;
 const VAD_FRAME_MS = 10;
-const VAD_FRAME = (REALTIME_RATE * VAD_FRAME_MS) / 1000;
 
 const BETA_SESSION_KEYS = [
   "modalities",
@@ -165,6 +179,12 @@ const TRANSCRIPTION_MODELS = new Set([
   "gpt-4o-transcribe-latest",
 ]);
 
+/** The format types of openai-node's RealtimeAudioFormats; audio/pcma is refused by this fake. */
+const AUDIO_FORMAT_TYPES = ["audio/pcm", "audio/pcmu", "audio/pcma"];
+
+const formatRate = (format: RealtimeAudioFormatType): number =>
+  format === "audio/pcmu" ? PCMU_RATE : REALTIME_RATE;
+
 const newId = (prefix: string): string => `${prefix}_${randomBytes(10).toString("hex")}`;
 
 const isObject = (v: unknown): v is JsonObject =>
@@ -199,6 +219,8 @@ interface ActiveResponse {
     | { kind: "immediate"; handle: NodeJS.Immediate }
     | null;
   samplesSent: number;
+  /** The session's output format when the response started; its deltas keep it throughout. */
+  format: RealtimeAudioFormatType;
 }
 
 function cancelResponseTimer(r: ActiveResponse): void {
@@ -214,6 +236,8 @@ export interface ResponseRecord {
   status: "in_progress" | "completed" | "cancelled" | "failed";
   deltasSent: number;
   audioMsSent: number;
+  /** Format of this response's deltas (the session's audio.output.format.type when it started). */
+  format: RealtimeAudioFormatType;
 }
 
 export class FakeRealtimeConnection {
@@ -229,6 +253,7 @@ export class FakeRealtimeConnection {
   /** Client frames that were not a JSON object with a string `type`. */
   readonly invalidFrames: string[] = [];
   appendCount = 0;
+  /** Bytes appended, as decoded from base64 (2 per sample for audio/pcm, 1 for audio/pcmu). */
   audioBytes = 0;
   session: JsonObject;
   closeInfo: { code: number; reason: string } | null = null;
@@ -239,9 +264,14 @@ export class FakeRealtimeConnection {
   private readonly conditions = new Conditions();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly audioChunks: Int16Array[] = [];
-  private readonly assistantItems = new Map<string, { samplesSent: number }>();
+  /** Samples sent per assistant item, at `rate` (the item's output format's rate). */
+  private readonly assistantItems = new Map<string, { samplesSent: number; rate: number }>();
   private clientTurnDetection: JsonObject | null | undefined = undefined;
   private carryByte: number | null = null;
+  private inputFormat: RealtimeAudioFormatType = "audio/pcm";
+  private outputFormat: RealtimeAudioFormatType = "audio/pcm";
+  /** The part of audioBytes appended as audio/pcmu (the rest is PCM16 at 24 kHz). */
+  private pcmuBytes = 0;
   private vadSum = 0;
   private vadCount = 0;
   private vadFrames = 0;
@@ -359,7 +389,11 @@ export class FakeRealtimeConnection {
 
   // ---------- inspection ----------
 
-  /** Every appended sample, in order, as PCM16 at 24 kHz (empty when keepAudio is off). */
+  /**
+   * Every appended sample, in order, as PCM16 (empty when keepAudio is off): at 24 kHz for an
+   * audio/pcm connection, decoded mu-law at 8 kHz for an audio/pcmu one (see `inputRate`). A
+   * connection that switches formats midway gets both rates one after the other.
+   */
   audio(): Int16Array {
     let total = 0;
     for (const c of this.audioChunks) total += c.length;
@@ -373,7 +407,18 @@ export class FakeRealtimeConnection {
   }
 
   get appendedMs(): number {
-    return (this.audioBytes / 2 / REALTIME_RATE) * 1000;
+    const pcmBytes = this.audioBytes - this.pcmuBytes;
+    return (pcmBytes / 2 / REALTIME_RATE) * 1000 + (this.pcmuBytes / PCMU_RATE) * 1000;
+  }
+
+  /** Sample rate of appended audio now: 8000 when the session's input format is audio/pcmu. */
+  get inputRate(): number {
+    return formatRate(this.inputFormat);
+  }
+
+  /** Sample rate of the next response's deltas: 8000 when the output format is audio/pcmu. */
+  get outputRate(): number {
+    return formatRate(this.outputFormat);
   }
 
   eventsOfType(type: string): RealtimeEvent[] {
@@ -591,7 +636,7 @@ export class FakeRealtimeConnection {
         this.onSessionUpdate(event);
         return;
       case "input_audio_buffer.commit":
-        if (this.uncommittedSamples < (REALTIME_RATE * 100) / 1000) {
+        if (this.uncommittedSamples < (this.inputRate * 100) / 1000) {
           this.clientError(
             event,
             "input_audio_buffer_commit_empty",
@@ -675,12 +720,77 @@ export class FakeRealtimeConnection {
       );
       return;
     }
+    for (const direction of ["input", "output"] as const) {
+      if (!this.formatIsValid(event, patch, direction)) return;
+    }
     const td = getPath(patch, ["audio", "input", "turn_detection"]);
     if (td === null) this.clientTurnDetection = null;
     else if (isObject(td))
       this.clientTurnDetection = { ...(this.clientTurnDetection ?? {}), ...td };
-    this.session = deepMerge(this.session, patch);
+    let session = deepMerge(this.session, patch);
+    for (const direction of ["input", "output"] as const) {
+      // A format is one member of a union: a new type replaces the old object rather than
+      // merging into it (no stale `rate` on audio/pcmu); audio/pcm reports its only rate.
+      // Setting it to null first makes the second deepMerge replace rather than merge.
+      const format = getPath(patch, ["audio", direction, "format"]);
+      if (isObject(format) && format.type !== undefined) {
+        const replaced = format.type === "audio/pcm" ? { rate: REALTIME_RATE, ...format } : format;
+        session = deepMerge(session, { audio: { [direction]: { format: null } } });
+        session = deepMerge(session, { audio: { [direction]: { format: replaced } } });
+      }
+    }
+    this.session = session;
+    this.applyFormats();
     this.emit({ type: "session.updated", session: this.session });
+  }
+
+  /** Refuses (and returns false for) a format type the real service rejects or this fake lacks. */
+  private formatIsValid(
+    event: RealtimeEvent,
+    patch: JsonObject,
+    direction: "input" | "output",
+  ): boolean {
+    const format = getPath(patch, ["audio", direction, "format"]);
+    if (format === undefined) return true;
+    const param = `session.audio.${direction}.format`;
+    if (!isObject(format)) {
+      this.clientError(
+        event,
+        "invalid_type",
+        `Invalid type for '${param}': expected an object, but got ${format === null ? "null" : typeof format} instead.`,
+        param,
+      );
+      return false;
+    }
+    const type = format.type;
+    if (type === undefined || type === "audio/pcm" || type === "audio/pcmu") return true;
+    // audio/pcma (G.711 A-law) is valid for the real service, but this fake only speaks
+    // audio/pcm and audio/pcmu: it refuses A-law rather than mistake it for another codec.
+    const message =
+      type === "audio/pcma"
+        ? "Invalid value: 'audio/pcma'. This fake OpenAI Realtime server supports only audio/pcm and audio/pcmu."
+        : `Invalid value: '${String(type)}'. Supported values are: ${AUDIO_FORMAT_TYPES.map((t) => `'${t}'`).join(", ")}.`;
+    this.clientError(event, "invalid_value", message, `${param}.type`);
+    return false;
+  }
+
+  /** Reads both formats back from the session after an update. */
+  private applyFormats(): void {
+    const typeOf = (direction: "input" | "output"): RealtimeAudioFormatType =>
+      getPath(this.session, ["audio", direction, "format", "type"]) === "audio/pcmu"
+        ? "audio/pcmu"
+        : "audio/pcm";
+    const input = typeOf("input");
+    this.outputFormat = typeOf("output");
+    if (input === this.inputFormat) return;
+    const oldRate = this.inputRate;
+    this.inputFormat = input;
+    // A half PCM16 sample or a partial VAD frame at the old rate means nothing at the new one;
+    // the uncommitted audio keeps its duration, counted in samples of the new rate.
+    this.carryByte = null;
+    this.vadSum = 0;
+    this.vadCount = 0;
+    this.uncommittedSamples = Math.round((this.uncommittedSamples * this.inputRate) / oldRate);
   }
 
   private vadSetting(
@@ -716,6 +826,12 @@ export class FakeRealtimeConnection {
     this.appendCount++;
     this.audioBytes += bytes.length;
 
+    if (this.inputFormat === "audio/pcmu") {
+      // 8 kHz mu-law, one byte per sample: no half samples to carry between appends.
+      this.pcmuBytes += bytes.length;
+      this.acceptSamples(decodeMuLaw(bytes));
+      return;
+    }
     if (this.carryByte !== null) {
       bytes = Buffer.concat([Buffer.of(this.carryByte), bytes]);
       this.carryByte = null;
@@ -725,7 +841,11 @@ export class FakeRealtimeConnection {
       bytes = bytes.subarray(0, bytes.length - 1);
     }
     if (bytes.byteOffset & 1) bytes = Buffer.from(bytes);
-    const pcm = new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
+    this.acceptSamples(new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1));
+  }
+
+  /** PCM16 at the input rate, from one append. */
+  private acceptSamples(pcm: Int16Array): void {
     if (this.server.options.keepAudio) this.audioChunks.push(pcm);
     this.uncommittedSamples += pcm.length;
     if (this.clientTurnDetection !== null) this.runVad(pcm);
@@ -733,13 +853,14 @@ export class FakeRealtimeConnection {
   }
 
   private runVad(pcm: Int16Array): void {
+    const frame = (this.inputRate * VAD_FRAME_MS) / 1000;
     let sum = this.vadSum;
     let count = this.vadCount;
     for (let i = 0; i < pcm.length; i++) {
       const s = pcm[i]!;
       sum += s * s;
-      if (++count === VAD_FRAME) {
-        this.vadFrame(sum / VAD_FRAME);
+      if (++count === frame) {
+        this.vadFrame(sum / frame);
         sum = 0;
         count = 0;
         if (!this.isOpen) return;
@@ -865,6 +986,7 @@ export class FakeRealtimeConnection {
       t0: 0,
       timer: null,
       samplesSent: 0,
+      format: this.outputFormat,
     };
     this.response = r;
     this.responses.push({
@@ -873,6 +995,7 @@ export class FakeRealtimeConnection {
       status: "in_progress",
       deltasSent: 0,
       audioMsSent: 0,
+      format: r.format,
     });
     const delay = this.server.options.responseDelayMs;
     if (delay > 0) {
@@ -895,7 +1018,7 @@ export class FakeRealtimeConnection {
   private beginResponse(r: ActiveResponse): void {
     if (this.response !== r || !this.isOpen) return;
     r.started = true;
-    this.assistantItems.set(r.itemId, { samplesSent: 0 });
+    this.assistantItems.set(r.itemId, { samplesSent: 0, rate: formatRate(r.format) });
     const assistantItem = {
       id: r.itemId,
       object: "realtime.item",
@@ -957,7 +1080,7 @@ export class FakeRealtimeConnection {
   private pumpDeltas(r: ActiveResponse): void {
     r.timer = null;
     if (this.response !== r || !this.isOpen) return;
-    const chunks = this.server.deltaChunks();
+    const chunks = this.server.deltaChunks(r.format);
     const interval = this.server.options.deltaIntervalMs;
     if (interval <= 0) {
       if (r.nextDelta < chunks.length) {
@@ -987,7 +1110,7 @@ export class FakeRealtimeConnection {
     if (item) item.samplesSent = r.samplesSent;
     const rec = this.record(r);
     rec.deltasSent++;
-    rec.audioMsSent = (r.samplesSent / REALTIME_RATE) * 1000;
+    rec.audioMsSent = (r.samplesSent / formatRate(r.format)) * 1000;
     this.emit({
       type: "response.output_audio.delta",
       response_id: r.id,
@@ -1011,7 +1134,11 @@ export class FakeRealtimeConnection {
       return;
     }
     const full = this.server.options.assistantTranscript;
-    const total = this.server.options.assistantAudio.length;
+    // Samples of the whole answer in the response's format (assistantAudio's length for audio/pcm).
+    const total =
+      r.format === "audio/pcm"
+        ? this.server.options.assistantAudio.length
+        : this.server.deltaChunks(r.format).reduce((n, c) => n + c.samples, 0);
     let transcript = full;
     if (status === "cancelled" && total > 0) {
       const words = full.split(" ");
@@ -1029,7 +1156,7 @@ export class FakeRealtimeConnection {
       content: [{ type: "output_audio", transcript }],
     };
     this.emit({ type: "response.output_item.done", response_id: r.id, output_index: 0, item });
-    const audioTokens = Math.ceil((r.samplesSent / REALTIME_RATE) * 20);
+    const audioTokens = Math.ceil((r.samplesSent / formatRate(r.format)) * 20);
     const inputAudioTokens = Math.ceil(this.appendedMs / 100);
     const textTokens = transcript.split(" ").length;
     this.emit({
@@ -1070,7 +1197,7 @@ export class FakeRealtimeConnection {
       );
       return;
     }
-    const sentMs = (item.samplesSent / REALTIME_RATE) * 1000;
+    const sentMs = (item.samplesSent / item.rate) * 1000;
     if (typeof endMs !== "number" || endMs < 0 || endMs > sentMs + 1) {
       this.clientError(
         event,
@@ -1111,6 +1238,7 @@ export class FakeRealtimeServer {
   private readonly wss: WebSocketServer;
   private readonly conditions = new Conditions();
   private chunkCache: { b64: string; samples: number }[] | null = null;
+  private pcmuChunkCache: { b64: string; samples: number }[] | null = null;
 
   private constructor(http: Server, wss: WebSocketServer, options: ResolvedOptions) {
     this.http = http;
@@ -1156,7 +1284,10 @@ export class FakeRealtimeServer {
   /** Changes behaviour for later turns/connections (e.g. transcript, deltaIntervalMs). */
   setOptions(patch: Partial<FakeRealtimeOptions>): void {
     this.options = { ...this.options, ...patch };
-    if (patch.assistantAudio !== undefined || patch.deltaMs !== undefined) this.chunkCache = null;
+    if (patch.assistantAudio !== undefined || patch.deltaMs !== undefined) {
+      this.chunkCache = null;
+      this.pcmuChunkCache = null;
+    }
   }
 
   /** New connections get this fault; open ones switch to it now (refuse-upgrade only affects new). */
@@ -1192,8 +1323,13 @@ export class FakeRealtimeServer {
     this.conditions.notify();
   }
 
-  /** Base64 deltas of the assistant audio, computed once per audio/deltaMs setting. */
-  deltaChunks(): { b64: string; samples: number }[] {
+  /**
+   * Base64 deltas of the assistant audio in `format`, computed once per audio/deltaMs setting:
+   * PCM16 at 24 kHz, or for audio/pcmu the same audio resampled to 8 kHz and mu-law encoded.
+   * `samples` counts samples at the format's rate.
+   */
+  deltaChunks(format: RealtimeAudioFormatType = "audio/pcm"): { b64: string; samples: number }[] {
+    if (format === "audio/pcmu") return this.pcmuDeltaChunks();
     if (this.chunkCache) return this.chunkCache;
     const audio = this.options.assistantAudio;
     const per = Math.max(1, Math.round((this.options.deltaMs * REALTIME_RATE) / 1000));
@@ -1206,6 +1342,24 @@ export class FakeRealtimeServer {
       });
     }
     this.chunkCache = chunks;
+    return chunks;
+  }
+
+  private pcmuDeltaChunks(): { b64: string; samples: number }[] {
+    if (this.pcmuChunkCache) return this.pcmuChunkCache;
+    const audio = this.options.assistantAudio;
+    const resampler = new Resampler(REALTIME_RATE, PCMU_RATE);
+    const pcm8 = new Int16Array(resampler.maxOutputLength(audio.length) + resampler.maxFlushLength);
+    let length = resampler.processInto(audio, pcm8);
+    length += resampler.flushInto(pcm8, length);
+    const mulaw = Buffer.from(encodeMuLaw(pcm8.subarray(0, length)));
+    const per = Math.max(1, Math.round((this.options.deltaMs * PCMU_RATE) / 1000));
+    const chunks: { b64: string; samples: number }[] = [];
+    for (let i = 0; i < mulaw.length; i += per) {
+      const part = mulaw.subarray(i, Math.min(mulaw.length, i + per));
+      chunks.push({ b64: part.toString("base64"), samples: part.length });
+    }
+    this.pcmuChunkCache = chunks;
     return chunks;
   }
 

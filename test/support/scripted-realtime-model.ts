@@ -17,12 +17,16 @@ export type CloseKind = Parameters<RealtimeListener["onClosed"]>[0];
  * so a listener that keeps the array instead of copying it hears the next delta, or this.
  */
 export const STALE_DELTA_SAMPLE = 0x7bad;
+/** The same for a mu-law delta's bytes. */
+export const STALE_MULAW_BYTE = 0x5a;
 
 /** A connection the test plays the model's side of. */
 export class ScriptedConnection implements RealtimeConnection {
   /** Copies of the audio the session appended, in order (empty arrays are not appended). */
   readonly appended: Int16Array[] = [];
-  /** Of `appended`, how many were appended before the socket opened (the client queues them). */
+  /** Copies of the mu-law a pcmu session appended, in order. */
+  readonly appendedMuLaw: Uint8Array[] = [];
+  /** Of `appended` (or `appendedMuLaw`), how many were appended before the socket opened (the client queues them). */
   appendedWhileConnecting = 0;
   /** Truncations the client sent, with audioEndMs as it sends it (floored, at least 0). */
   readonly truncates: Array<{ itemId: string; audioEndMs: number }> = [];
@@ -72,8 +76,15 @@ export class ScriptedConnection implements RealtimeConnection {
   // The session's side.
 
   appendAudio(pcm24k: Int16Array): void {
-    if (this.closed || pcm24k.length === 0) return;
+    if (this.closed || pcm24k.length === 0 || this.options.audioFormat === "pcmu") return;
     this.appended.push(pcm24k.slice());
+    if (!this.socketOpen) this.appendedWhileConnecting++;
+  }
+
+  /** As the client: mu-law goes only into a pcmu session, PCM16 only into a pcm16 one. */
+  appendMuLaw(mulaw: Uint8Array): void {
+    if (this.closed || mulaw.length === 0 || this.options.audioFormat !== "pcmu") return;
+    this.appendedMuLaw.push(mulaw.slice());
     if (!this.socketOpen) this.appendedWhileConnecting++;
   }
 
@@ -166,6 +177,19 @@ export class ScriptedConnection implements RealtimeConnection {
         l.onAudioDelta(itemId, scratch);
       } finally {
         scratch.fill(STALE_DELTA_SAMPLE);
+      }
+    });
+    return this;
+  }
+
+  /** 8 kHz mu-law for a pcmu session, in a buffer overwritten once the listener returns. */
+  muLawDelta(itemId: string, mulaw: Uint8Array): this {
+    this.deliver("muLawDelta", (l) => {
+      const scratch = new Uint8Array(mulaw);
+      try {
+        l.onMuLawDelta(itemId, scratch);
+      } finally {
+        scratch.fill(STALE_MULAW_BYTE);
       }
     });
     return this;

@@ -111,6 +111,8 @@ export interface HarnessOptions {
    */
   modelDrainMs?: number;
   modelSessionLimitMs?: number;
+  /** The model's audio both ways (OPENAI_AUDIO_FORMAT); default pcm16. */
+  audioFormat?: "pcm16" | "pcmu";
   onModelRejected?: (message: string) => void;
 }
 
@@ -165,7 +167,11 @@ export class SessionUnderTest {
     this.session = new CallSession({
       callManager: harness.manager,
       model: options.withModel === false ? null : this.model,
-      modelOptions: { voice: "verse", instructions: "be brief" },
+      modelOptions: {
+        voice: "verse",
+        instructions: "be brief",
+        ...(options.audioFormat ? { audioFormat: options.audioFormat } : {}),
+      },
       output: this.output,
       logger: harness.logger,
       metrics: this.metrics,
@@ -217,8 +223,18 @@ export class SessionUnderTest {
     this.send(n, SILENT_FRAME, gapMs);
   }
 
-  /** The model speaks `ms` of audio for `itemId`, in deltas of `deltaMs`. */
+  /**
+   * The model speaks `ms` of audio for `itemId`, in deltas of `deltaMs`: PCM16 at 24 kHz, or
+   * 8 kHz mu-law in a pcmu session.
+   */
   answer(itemId: string, ms: number, deltaMs = 100): void {
+    if (this.connection.options.audioFormat === "pcmu") {
+      const mulaw = encodeMuLaw(tone(300, ms, 8000, 0.3));
+      for (let at = 0; at < mulaw.length; at += deltaMs * 8) {
+        this.connection.muLawDelta(itemId, mulaw.subarray(at, at + deltaMs * 8));
+      }
+      return;
+    }
     const pcm = tone(300, ms, MODEL_SAMPLES_PER_MS * 1000, 0.3);
     const step = deltaMs * MODEL_SAMPLES_PER_MS;
     for (let at = 0; at < pcm.length; at += step) {

@@ -75,9 +75,18 @@ export class OpenAiRealtimeModel implements RealtimeModel {
   }
 }
 
+/**
+ * The session's audio format, the same both ways. openai-node `RealtimeAudioFormats`:
+ * `AudioPCM { type: 'audio/pcm', rate?: 24000 }` ("Only a 24kHz sample rate is supported") and
+ * `AudioPCMU { type: 'audio/pcmu' }`, G.711 mu-law, which has no rate field (it is 8 kHz).
+ */
+const PCM16_FORMAT = { type: "audio/pcm", rate: 24000 } as const;
+const PCMU_FORMAT = { type: "audio/pcmu" } as const;
+
 export function sessionUpdate(session: RealtimeSessionOptions, transcriptionModel: string): string {
   // The transcription takes an ISO-639-1 code; CALL_LANGUAGE is a BCP 47 tag such as en-US.
   const language = session.language?.split("-")[0]?.toLowerCase();
+  const format = session.audioFormat === "pcmu" ? PCMU_FORMAT : PCM16_FORMAT;
   return JSON.stringify({
     type: "session.update",
     event_id: SESSION_UPDATE_EVENT_ID,
@@ -87,12 +96,12 @@ export function sessionUpdate(session: RealtimeSessionOptions, transcriptionMode
       output_modalities: ["audio"],
       audio: {
         input: {
-          format: { type: "audio/pcm", rate: 24000 },
+          format,
           turn_detection: { type: "server_vad" },
           transcription: { model: transcriptionModel, ...(language ? { language } : {}) },
         },
         output: {
-          format: { type: "audio/pcm", rate: 24000 },
+          format,
           voice: session.voice,
         },
       },
@@ -108,6 +117,9 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
   private lastErrorCode: string | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null;
   private readonly maxQueuedMs: number;
+  /** Bytes of input audio per millisecond: 48 for PCM16 at 24 kHz, 8 for mu-law. */
+  private readonly bytesPerMs: number;
+  private readonly muLaw: boolean;
   private readonly sessionUpdateTimeoutMs: number;
   /** Earlier turns of the call, sent right after session.update. */
   private replayed: string[] = [];
@@ -124,6 +136,8 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     private readonly listener: RealtimeListener,
   ) {
     this.maxQueuedMs = options.maxQueuedMs ?? 10_000;
+    this.muLaw = session.audioFormat === "pcmu";
+    this.bytesPerMs = this.muLaw ? 8 : 48;
     this.sessionUpdateTimeoutMs = options.sessionUpdateTimeoutMs ?? 5_000;
     this.socket = new WebSocket(options.url, {
       headers: { Authorization: `Bearer ${options.apiKey}` },
@@ -178,19 +192,30 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
   }
 
   appendAudio(pcm24k: Int16Array): void {
-    if (this.closed || pcm24k.length === 0) return;
-    const message = audioMessage(APPEND_PREFIX, pcm24k, APPEND_SUFFIX);
+    if (this.muLaw) return;
+    this.append(pcm24k);
+  }
+
+  appendMuLaw(mulaw: Uint8Array): void {
+    if (!this.muLaw) return;
+    this.append(mulaw);
+  }
+
+  /** Audio in the session's format, as an append now or queued until the socket opens. */
+  private append(audio: Int16Array | Uint8Array): void {
+    if (this.closed || audio.byteLength === 0) return;
+    const message = audioMessage(APPEND_PREFIX, audio, APPEND_SUFFIX);
     if (this.socket.readyState === WebSocket.OPEN) {
       this.socket.send(message, TEXT);
       return;
     }
     // Before the socket opens, caller audio waits here so the first words are not lost.
     this.queue.push(message);
-    this.queuedMs += pcm24k.length / 24;
+    this.queuedMs += audio.byteLength / this.bytesPerMs;
     while (this.queuedMs > this.maxQueuedMs && this.queue.length > 1) {
       const dropped = this.queue.shift()!;
       const base64 = dropped.length - APPEND_PREFIX.length - APPEND_SUFFIX.length;
-      this.queuedMs -= (base64 * 3) / 4 / 2 / 24;
+      this.queuedMs -= (base64 * 3) / 4 / this.bytesPerMs;
     }
   }
 
@@ -383,6 +408,10 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     }
     // Buffer#write decodes into the scratch buffer: no allocation per delta.
     const bytes = scratch.write(base64, "base64");
+    if (this.muLaw) {
+      this.listener.onMuLawDelta(itemId, scratch.subarray(0, bytes));
+      return;
+    }
     if (bytes % 2 !== 0) {
       this.listener.onError("invalid_event", "odd-length PCM16 delta");
       return;

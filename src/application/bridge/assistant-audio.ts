@@ -1,15 +1,21 @@
 import { encodeMuLawInto, Resampler } from "../../domain/audio/index.ts";
-import { MULAW_FRAME_BYTES } from "../../domain/audio/telephony-frames.ts";
+import { FRAME_MS, MULAW_FRAME_BYTES } from "../../domain/audio/telephony-frames.ts";
 import type { BridgeMetrics, TelephonyOutput } from "../ports/index.ts";
 import { AssistantPlayback } from "./assistant-playback.ts";
 import type { ConversationMixer } from "./conversation-mixer.ts";
 
+/**
+ * Where every call resamples its deltas, in slices of up to 3 × its length - 96 samples: each
+ * slice is encoded into frames and sent before the next, all within one synchronous call.
+ */
+const PCM8K = new Int16Array(2048);
+
 /** Above this many queued bytes on the Twilio socket, assistant audio is dropped, not buffered. */
 const OUTBOUND_HIGH_WATER_BYTES = 512 * 1024;
-/** 24 kHz samples in one 20 ms frame. */
-const SAMPLES_24K_PER_FRAME = 480;
-/** The model's audio rate, in samples per millisecond. */
+/** The model's PCM16 rate, in samples per millisecond. */
 const SAMPLES_24K_PER_MS = 24;
+/** 8 kHz mu-law: one byte per sample. */
+const MULAW_BYTES_PER_MS = 8;
 /**
  * A truncate is kept this far inside the audio the model generated: the server answers an
  * `audio_end_ms` past its item's audio with an error and truncates nothing (openai-node,
@@ -35,14 +41,12 @@ export class AssistantAudio {
   private readonly playback = new AssistantPlayback();
   private to8k: Resampler | null = null;
   private item: string | null = null;
-  /** Deltas are resampled in slices of up to 3 × this - 96 samples. */
-  private readonly pcm8k = new Int16Array(2048);
   private readonly frame = new Uint8Array(MULAW_FRAME_BYTES);
   private fill = 0;
   private readonly interrupted = new Set<string>();
   private readonly startMs = new Map<string, number>();
-  /** 24 kHz samples the model generated per item: every delta, sent or not. */
-  private readonly generatedSamples = new Map<string, number>();
+  /** Milliseconds of audio the model generated per item: every delta, sent or not. */
+  private readonly generated = new Map<string, number>();
 
   constructor(private readonly deps: AssistantAudioDeps) {}
 
@@ -58,38 +62,70 @@ export class AssistantAudio {
 
   /** Milliseconds of audio the model has generated for the item so far. */
   generatedMs(itemId: string): number {
-    return (this.generatedSamples.get(itemId) ?? 0) / SAMPLES_24K_PER_MS;
+    return this.generated.get(itemId) ?? 0;
   }
 
-  /** A delta of the model's audio; `timelineMs` is the caller's timeline now. */
+  /** A delta of the model's PCM16 24 kHz audio; `timelineMs` is the caller's timeline now. */
   delta(itemId: string, pcm24k: Int16Array, timelineMs: number): void {
-    const { output, mixer, metrics } = this.deps;
+    if (!this.accept(itemId, pcm24k.length / SAMPLES_24K_PER_MS, timelineMs)) return;
+    this.to8k ??= new Resampler(24000, 8000);
+    const resampler = this.to8k;
+    let offset = 0;
+    // Deltas can be larger than the scratch buffer; resample them in slices.
+    while (offset < pcm24k.length) {
+      const slice = pcm24k.subarray(offset, offset + 3 * PCM8K.length - 96);
+      offset += slice.length;
+      const n = resampler.processInto(slice, PCM8K);
+      this.emit(itemId, PCM8K.subarray(0, n));
+    }
+    this.deps.output.sendMark(this.playback.nextMark());
+  }
+
+  /**
+   * A delta of a pcmu session: already the phone's 8 kHz mu-law, so it is only cut into
+   * 160-byte frames, with nothing resampled or re-encoded.
+   */
+  muLawDelta(itemId: string, mulaw: Uint8Array, timelineMs: number): void {
+    if (!this.accept(itemId, mulaw.length / MULAW_BYTES_PER_MS, timelineMs)) return;
+    let i = 0;
+    let frames = 0;
+    while (i < mulaw.length) {
+      const take = Math.min(MULAW_FRAME_BYTES - this.fill, mulaw.length - i);
+      this.frame.set(mulaw.subarray(i, i + take), this.fill);
+      this.fill += take;
+      i += take;
+      if (this.fill === MULAW_FRAME_BYTES) {
+        this.sendFrame();
+        frames++;
+      }
+    }
+    if (frames > 0) this.playback.framesSent(itemId, frames);
+    this.deps.output.sendMark(this.playback.nextMark());
+  }
+
+  /**
+   * Counts a delta of `ms` and says whether it is to be played: not when a barge-in cut its
+   * item or Twilio's socket is backed up. The first delta of a new item ends the one before.
+   */
+  private accept(itemId: string, ms: number, timelineMs: number): boolean {
+    const { mixer, metrics, output } = this.deps;
     // Counted before anything is dropped: the server's item holds all of it.
-    this.generatedSamples.set(itemId, (this.generatedSamples.get(itemId) ?? 0) + pcm24k.length);
-    if (this.interrupted.has(itemId)) return;
+    this.generated.set(itemId, (this.generated.get(itemId) ?? 0) + ms);
+    if (this.interrupted.has(itemId)) return false;
     if (output.backlogBytes > OUTBOUND_HIGH_WATER_BYTES) {
-      metrics.outboundDropped(Math.ceil(pcm24k.length / SAMPLES_24K_PER_FRAME));
-      return;
+      metrics.outboundDropped(Math.ceil(ms / FRAME_MS));
+      return false;
     }
     if (itemId !== this.item) {
       this.finishItem();
       this.item = itemId;
-      this.to8k = new Resampler(24000, 8000);
+      this.to8k = null;
       // It plays after whatever is still queued at Twilio.
       const queued = mixer ? mixer.queuedMs : this.playback.outstandingMs;
       this.startMs.set(itemId, Math.round(timelineMs + queued));
       this.deps.onAnswerStarted();
     }
-    const resampler = this.to8k!;
-    let offset = 0;
-    // Deltas can be larger than the scratch buffer; resample them in slices.
-    while (offset < pcm24k.length) {
-      const slice = pcm24k.subarray(offset, offset + 3 * this.pcm8k.length - 96);
-      offset += slice.length;
-      const n = resampler.processInto(slice, this.pcm8k);
-      this.emit(itemId, this.pcm8k.subarray(0, n));
-    }
-    output.sendMark(this.playback.nextMark());
+    return true;
   }
 
   /** The model finished generating the item (it may still be playing). */
@@ -147,9 +183,9 @@ export class AssistantAudio {
 
   /** Sends the item's resampler tail and pads its last partial frame with silence. */
   private finishItem(): void {
-    if (this.item === null || this.to8k === null) return;
-    const tail = this.to8k.flush();
-    let frames = this.emit(this.item, tail);
+    if (this.item === null) return;
+    // A PCM16 item's resampler holds its last samples; a mu-law item has no resampler.
+    let frames = this.to8k === null ? 0 : this.emit(this.item, this.to8k.flush());
     if (this.fill > 0) {
       this.frame.fill(0xff, this.fill);
       this.sendFrame();

@@ -176,6 +176,12 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
     assistant.delta(itemId, pcm24k, timeline.ms);
   }
 
+  onMuLawDelta(itemId: string, mulaw: Uint8Array): void {
+    if (this.state !== "live") return;
+    const { assistant, timeline } = this.stages!;
+    assistant.muLawDelta(itemId, mulaw, timeline.ms);
+  }
+
   onAudioDone(itemId: string): void {
     this.stages?.assistant.done(itemId);
   }

@@ -63,13 +63,14 @@ function ensureScratch(n: number): void {
 /**
  * The caller's side of a call: each mu-law frame is decoded once, resampled once to the
  * recording rate for the caller track (which the stereo mixer's left channel reuses), and
- * resampled to 24 kHz for the model. Its frames advance the call's timeline. Frames Twilio left
+ * resampled to 24 kHz for the model, or in a pcmu session handed to the model as it came. Its frames advance the call's timeline. Frames Twilio left
  * out are filled with silence that takes the same path, so everything after them keeps the
  * call's real time.
  */
 export class CallerAudio {
   private readonly to16k = new Resampler(8000, RECORDING_SAMPLE_RATE);
-  private readonly to24k = new Resampler(8000, 24000);
+  /** Made at the first frame for a pcm16 model: a pcmu session never needs it. */
+  private to24k: Resampler | null = null;
   /**
    * Twilio's timestamp at which the audio handed on so far ends (filled silence included), or
    * null before the first stamped frame. A frame stamped later than this follows a gap.
@@ -194,9 +195,13 @@ export class CallerAudio {
     const played = this.mixer ? this.mixer.callerChunk(pcm16k, n) : 0;
     this.telemetry.callerChunk(pcm8k, played, arrivalMs, timestampMs);
     this.timeline.advance(n / 8);
-    if (this.model.isConnected) {
-      const m = this.to24k.processInto(pcm8k, scratch.pcm24k);
-      this.model.appendAudio(scratch.pcm24k.subarray(0, m));
+    if (!this.model.isConnected) return;
+    if (this.model.passesMuLaw) {
+      this.model.appendMuLaw(mulaw);
+      return;
     }
+    this.to24k ??= new Resampler(8000, 24000);
+    const m = this.to24k.processInto(pcm8k, scratch.pcm24k);
+    this.model.appendAudio(scratch.pcm24k.subarray(0, m));
   }
 }

@@ -87,9 +87,19 @@ export class ModelLink {
     this.scheduleRenewal();
   }
 
+  /** Whether the model hears and says the phone's own mu-law (OPENAI_AUDIO_FORMAT=pcmu). */
+  get passesMuLaw(): boolean {
+    return this.deps.options.audioFormat === "pcmu";
+  }
+
   /** PCM16 at 24 kHz; dropped when no connection is open. */
   appendAudio(pcm24k: Int16Array): void {
     this.connection?.appendAudio(pcm24k);
+  }
+
+  /** 8 kHz mu-law, in a pcmu session; dropped when no connection is open. */
+  appendMuLaw(mulaw: Uint8Array): void {
+    this.connection?.appendMuLaw(mulaw);
   }
 
   truncate(itemId: string, heardMs: number): void {

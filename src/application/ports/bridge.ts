@@ -76,6 +76,8 @@ export interface RealtimeListener {
   onSpeechStopped(itemId: string | null, audioEndMs: number): void;
   /** PCM16 at 24 kHz; the array is only valid during the call (copy to keep). */
   onAudioDelta(itemId: string, pcm24k: Int16Array): void;
+  /** The same in a `pcmu` session: 8 kHz mu-law, only valid during the call. */
+  onMuLawDelta(itemId: string, mulaw: Uint8Array): void;
   /** The model finished generating audio for an item (playback may still be going on). */
   onAudioDone(itemId: string): void;
   /** `usage` is the transcription's own (billed apart from the model), when reported. */
@@ -94,6 +96,8 @@ export interface RealtimeListener {
 export interface RealtimeConnection {
   /** PCM16 at 24 kHz. Audio sent before the socket opens is queued (bounded), not lost. */
   appendAudio(pcm24k: Int16Array): void;
+  /** 8 kHz mu-law, in a `pcmu` session; queued before the socket opens like appendAudio. */
+  appendMuLaw(mulaw: Uint8Array): void;
   /** Tells the model how much of an assistant item the caller actually heard. */
   truncate(itemId: string, audioEndMs: number): void;
   /** Earlier turns of the call, sent as conversation items before any audio of this session. */
@@ -107,8 +111,17 @@ export interface RealtimeConnection {
   close(): void;
 }
 
+/**
+ * The model's audio, both ways: `pcm16` is PCM16 at 24 kHz (the Realtime API's default),
+ * resampled from and to the phone's 8 kHz; `pcmu` is the phone's own 8 kHz mu-law, passed
+ * through with no resampling or re-encoding.
+ */
+export type ModelAudioFormat = "pcm16" | "pcmu";
+
 export interface RealtimeSessionOptions {
   voice: string;
+  /** Default pcm16. */
+  audioFormat?: ModelAudioFormat;
   instructions: string;
   /** The caller's language (ISO-639-1), a hint for the transcription. */
   language?: string;
