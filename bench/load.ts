@@ -5,6 +5,15 @@
  *   npx tsx bench/load.ts [--quick] [--calls 50,100,200] [--seconds 30] [--runs 3]
  *       [--warmup 5] [--tick-ms 1] [--data-dir /dev/shm]
  *   npx tsx bench/load.ts --server passthrough [...]    the reference forwarder, same harness
+ *   npx tsx bench/load.ts --server passthrough,callbridge,pcmu --calls 100 --runs 5 [...]
+ *       the servers under test, alternating run by run (in each round every listed one runs
+ *       once, in the listed order, so the machine's drift is shared): passthrough = the reference
+ *       forwarder (bench/load/passthrough-forwarder.ts, "the floor"), callbridge = the server as
+ *       configured by default (PCM16 24 kHz to the model), pcmu = the server with
+ *       OPENAI_AUDIO_FORMAT=pcmu (8 kHz mu-law both ways to the model; the fake answers in
+ *       mu-law). Default: callbridge alone. With the forwarder and a callbridge variant, an
+ *       "Against the floor" section (issue 21) follows the usual tables: every run's CPU against
+ *       the forwarder's run of the same round (targets callbridge ≤ 1.7×, pcmu ≤ 1.3×)
  *   npx tsx bench/load.ts --server-root DIR [...]       another checkout's server (before/after)
  *   npx tsx bench/load.ts --backend sqlite,postgres-s3 [...]   storage backends, alternating
  *       (postgres-s3: BENCH_POSTGRES_URL or TEST_POSTGRES_URL, a role that may CREATE DATABASE)
@@ -79,8 +88,12 @@ export interface LoadBenchOptions {
    * such as /dev/shm keeps other disk traffic on a shared machine out of the figures.
    */
   dataDir?: string;
-  /** `passthrough`: measure the minimal reference forwarder instead of callbridge. */
-  server?: "callbridge" | "passthrough";
+  /**
+   * The servers under test, alternating run by run in one session (default `["callbridge"]`):
+   * `passthrough` is the minimal reference forwarder ("the floor"), `callbridge` the server with
+   * its default configuration, `pcmu` the server started with OPENAI_AUDIO_FORMAT=pcmu.
+   */
+  servers?: ServerName[];
   /**
    * Where the server stores calls: `sqlite` (default), `postgres-s3` or `postgres-s3-pair`
    * (postgres-s3 with a second instance following every call); several, comma separated,
@@ -101,6 +114,26 @@ export interface LoadBenchOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * What serves the calls: the reference forwarder, callbridge as configured by default (PCM16
+ * 24 kHz to the model), or callbridge with OPENAI_AUDIO_FORMAT=pcmu (8 kHz mu-law both ways).
+ */
+export type ServerName = "passthrough" | "callbridge" | "pcmu";
+
+const SERVER_NAMES: readonly ServerName[] = ["passthrough", "callbridge", "pcmu"];
+
+export function parseServerName(value: string): ServerName {
+  const name = SERVER_NAMES.find((n) => n === value);
+  if (name) return name;
+  throw new Error(`--server takes ${SERVER_NAMES.join(", ")} (comma separated), not ${value}`);
+}
+
+/** Issue 21: server CPU per call-second at most this many times the forwarder's, same round. */
+const FLOOR_TARGETS: Record<Exclude<ServerName, "passthrough">, number> = {
+  callbridge: 1.7,
+  pcmu: 1.3,
+};
+
 const SERVER_CPU = "1";
 const GENERATOR_CPU = "0";
 /** Extension past the fixed counts stops where the generator's core is this busy. */
@@ -111,8 +144,15 @@ const SERVER_HEADROOM = 0.9;
 
 interface RunOutcome {
   calls: number;
-  /** The reference forwarder: outbound frames, recordings and storage do not apply. */
+  /** Which server ran. */
+  server: ServerName;
+  /** server === "passthrough": outbound frames, recordings and storage do not apply. */
   passthrough: boolean;
+  /**
+   * Calls whose model session asked for `audio/pcmu` output (the fake answered them in 8 kHz
+   * mu-law): every call for pcmu and the forwarder, none for callbridge's default.
+   */
+  muLawAnswerCalls: number;
   pinned: boolean;
   loadBefore: number;
   loadAfter: number;
@@ -195,7 +235,7 @@ interface RunSettings {
   pin: boolean;
   profileDir?: string;
   serverRoot?: string;
-  passthrough: boolean;
+  server: ServerName;
   dataDir: string;
   backend: StorageBackendName;
   /** WORKERS=<n> for the server; undefined: not set. */
@@ -230,6 +270,7 @@ async function runOnce(
   settings: RunSettings,
   log: (line: string) => void,
 ): Promise<RunOutcome> {
+  const passthrough = settings.server === "passthrough";
   const dataDir = mkdtempSync(join(settings.dataDir, "callbridge-load-"));
   const loadBefore = loadavg()[0]!;
   const generator = await startGenerator(settings.pin ? GENERATOR_CPU : null).catch(
@@ -253,10 +294,11 @@ async function runOnce(
     cpu: settings.pin && !settings.profileDir ? SERVER_CPU : null,
     cpuProfileDir: settings.profileDir,
     root: settings.serverRoot,
-    entry: settings.passthrough
-      ? join(REPO_ROOT, "bench/load/passthrough-forwarder.ts")
-      : undefined,
-    env: storage.env,
+    entry: passthrough ? join(REPO_ROOT, "bench/load/passthrough-forwarder.ts") : undefined,
+    env: {
+      ...storage.env,
+      ...(settings.server === "pcmu" ? { OPENAI_AUDIO_FORMAT: "pcmu" } : {}),
+    },
     workers: settings.workers,
   }).catch(async (error: unknown) => {
     generator.kill();
@@ -271,7 +313,7 @@ async function runOnce(
   try {
     await sleep(1000);
     const rssIdleKb = serverRss();
-    const memoryIdle = settings.passthrough ? null : await memoryPartsKb(server.baseUrl);
+    const memoryIdle = passthrough ? null : await memoryPartsKb(server.baseUrl);
     let memoryAtEnd: Promise<{ parts: Record<string, number>; rss: number } | null> =
       Promise.resolve(null);
     let windowStart = {
@@ -336,7 +378,7 @@ async function runOnce(
           windowEnd = snapshot();
           if (sampler) clearInterval(sampler);
           // After the CPU snapshot, so the scrape is not counted as the calls' work.
-          if (!settings.passthrough) {
+          if (!passthrough) {
             const rss = serverRss();
             const scrape = scrapeMetrics(server.baseUrl);
             memoryAtEnd = scrape.then(
@@ -356,7 +398,7 @@ async function runOnce(
       ? await waitForUploads(storage, server.baseUrl, calls, log)
       : null;
     // The reference forwarder stores nothing and has no API.
-    const stored = drained && !settings.passthrough ? await storedCalls(server.baseUrl) : new Map();
+    const stored = drained && !passthrough ? await storedCalls(server.baseUrl) : new Map();
     // After the calls' last events (their ends, recordings) had time to reach the other instance.
     const feedFrames = storage.feedFrames();
     const windowS = (windowEnd.at - windowStart.at) / 1000;
@@ -378,6 +420,7 @@ async function runOnce(
     let clears = 0;
     let truncates = 0;
     let callsWithBargeIn = 0;
+    let muLawAnswerCalls = 0;
     const callerRatios: number[] = [];
     const conversationRatios: number[] = [];
     const connectMs: number[] = [];
@@ -390,6 +433,7 @@ async function runOnce(
       inboundLost += Math.max(0, call.framesSent - call.appendsReceived);
       inboundExtra += Math.max(0, call.appendsReceived - call.framesSent);
       framesBeforeModelOpen += call.framesBeforeModelOpen;
+      if (call.modelOutputFormat === "audio/pcmu") muLawAnswerCalls++;
       // A barge-in (clear) legitimately cuts an answer short: such calls' frames are not counted.
       if (call.clears === 0) {
         outboundExpected += call.outboundExpected;
@@ -404,7 +448,7 @@ async function runOnce(
         fail(call, call.failure);
         continue;
       }
-      if (settings.passthrough) continue;
+      if (passthrough) continue;
       const saved = stored.get(call.streamSid);
       if (!saved) {
         fail(call, drained ? "not stored" : "still active after 60 s");
@@ -431,7 +475,9 @@ async function runOnce(
     const ours = serverCpu + generatorCpu + databaseCpu + extraCpu + benchCpu;
     return {
       calls,
-      passthrough: settings.passthrough,
+      server: settings.server,
+      passthrough,
+      muLawAnswerCalls,
       pinned: settings.pin && !settings.profileDir,
       loadBefore,
       loadAfter: loadavg()[0]!,
@@ -608,6 +654,7 @@ function combine(runs: RunOutcome[]): RunOutcome {
     clears: runs.reduce((a, r) => a + r.clears, 0),
     truncates: runs.reduce((a, r) => a + r.truncates, 0),
     callsWithBargeIn: runs.reduce((a, r) => a + r.callsWithBargeIn, 0),
+    muLawAnswerCalls: runs.reduce((a, r) => a + r.muLawAnswerCalls, 0),
     failed: runs.reduce((a, r) => a + r.failed, 0),
     failures: runs.flatMap((r) => r.failures).slice(0, 5),
     databaseCpuMsPerCallS: med((r) => r.databaseCpuMsPerCallS),
@@ -707,7 +754,11 @@ const lat = (s: LatencySummary) => `${f(s.p50)} / ${f(s.p99)} / ${f(s.p999)}`;
 const label = (o: RunOutcome) => {
   const workers = o.workers === null ? "" : `WORKERS=${o.workers}`;
   if (o.passthrough) return `${o.calls} (reference forwarder)`;
-  const notes = [o.backend === "sqlite" ? "" : o.backend, workers].filter(Boolean);
+  const notes = [
+    o.server === "callbridge" ? "" : o.server,
+    o.backend === "sqlite" ? "" : o.backend,
+    workers,
+  ].filter(Boolean);
   return notes.length === 0 ? `${o.calls}` : `${o.calls} (${notes.join(", ")})`;
 };
 
@@ -746,10 +797,28 @@ function report(
     warmupS: number;
     tickMs: number;
     dataDir: string;
+    /** Every run in the order it ran (the floor comparison). */
+    ordered: OrderedRun[];
   },
 ): string {
   const pinned = outcomes.every((o) => o.pinned);
   const workersRuns = outcomes.some((o) => o.workers !== null);
+  const forwarder = outcomes.some((o) => o.passthrough);
+  const callbridge = outcomes.some((o) => !o.passthrough);
+  const pcmu = outcomes.some((o) => o.server === "pcmu");
+  // What was served, for the pinned prose: the forwarder gets the same core and GC, not the cap.
+  const served = [
+    ...(callbridge
+      ? [
+          "Server pinned to CPU 1 (`taskset -c 1 node --single-threaded-gc --max-semi-space-size=8 --import tsx src/main.ts`, the young-generation cap `npm start` uses too; `LOAD_PARALLEL_GC=1` leaves V8's default parallel GC, `LOAD_SERVER_NODE_ARGS=--max-semi-space-size=16` V8's default cap)",
+        ]
+      : []),
+    ...(forwarder
+      ? [
+          `${callbridge ? "the reference forwarder with the same pinning and `--single-threaded-gc`" : "The reference forwarder pinned to CPU 1 with `--single-threaded-gc`"} (\`taskset -c 1 node --single-threaded-gc --import tsx bench/load/passthrough-forwarder.ts\`; no \`--max-semi-space-size\`, so V8's default young generation: it is not what \`npm start\` runs; \`LOAD_PARALLEL_GC=1\` and \`LOAD_SERVER_NODE_ARGS\` apply to it too)`,
+        ]
+      : []),
+  ].join("; ");
   const lines = [
     `### Load: concurrent real-time calls${options.quick ? " (quick)" : ""}`,
     "",
@@ -758,9 +827,9 @@ function report(
       workersRuns
         ? "**Not pinned, by design (`--workers`)**: the server (`node --max-semi-space-size=8 --import tsx src/main.ts` with `WORKERS=<n>`: with n > 1 a `node:cluster` primary and n worker processes) and the generator with the fake OpenAI (`bench/load/generator.ts`, one process) share every core and the kernel's scheduler places them, for every WORKERS value alike, alternated run by run; V8's default (parallel) GC on both sides. CPU and RSS are summed over the server's process tree (the root and every descendant, found by parent pid in /proc); RSS so counts shared pages (the node binary) once per process, which cancels out of the per-call figures."
         : pinned
-          ? "Server pinned to CPU 1 (`taskset -c 1 node --single-threaded-gc --max-semi-space-size=8 --import tsx src/main.ts`, the young-generation cap `npm start` uses too; `LOAD_PARALLEL_GC=1` leaves V8's default parallel GC, `LOAD_SERVER_NODE_ARGS=--max-semi-space-size=16` V8's default cap); generator and fake OpenAI pinned to CPU 0 (`bench/load/generator.ts`)."
+          ? `${served}; generator and fake OpenAI pinned to CPU 0 (\`bench/load/generator.ts\`).${pcmu ? " pcmu: the same server started with `OPENAI_AUDIO_FORMAT=pcmu` (8 kHz mu-law both ways to the model)." : ""}`
           : "**Not pinned** (taskset unavailable or profiling): figures are indicative only."
-    } Loopback only. Each call sends its 20 ms frames at its own phase (a shared ${options.tickMs} ms timer sends whatever is due), has a caller turn (2 s of tone, then silence) every 6 s, and the fake answers each turn with 1.5 s of audio in 100 ms deltas at real-time pace; marks are echoed when their audio would have played, as Twilio does. Database and recordings in \`${options.dataDir}\`.`,
+    } Loopback only. Each call sends its 20 ms frames at its own phase (a shared ${options.tickMs} ms timer sends whatever is due), has a caller turn (2 s of tone, then silence) every 6 s, and the fake answers each turn with 1.5 s of audio in 100 ms deltas at real-time pace${forwarder || pcmu ? " (PCM16 24 kHz, or 8 kHz mu-law to a session that asks for `audio/pcmu` output: the forwarder and pcmu)" : ""}; marks are echoed when their audio would have played, as Twilio does. Database and recordings in \`${options.dataDir}\`.`,
     `Each run: all calls started one by one, ${options.warmupS} s of warm-up, a ${options.steadyS} s measured window, hang-up, then a check of what the API stored. CPU: utime + stime from /proc/<pid>/stat over the window, per call-second. RSS from /proc/<pid>/status: average = (median over the window − idle server) / calls; marginal = the difference to the previous row per added call, which cancels fixed costs such as the heap's young generation. Inbound latency: generator sends a Twilio frame → the fake receives the append made from it (appends are one per frame, in order); outbound: the fake sends a delta → the generator receives the first Twilio frame made from it; both on the generator's one clock, for frames and deltas sent in the window. Frames lost count every frame of every call, the first 100 ms included (frames sent before the bridge's OpenAI socket was ready are shown). A call with a barge-in (a \`clear\`, which only happens when playback runs late) is left out of the outbound count. Recording completeness: seconds stored per track / seconds of audio sent. ${
       options.runs > 1
         ? `Medians of ${options.runs} runs per row (losses and failures: totals).`
@@ -770,12 +839,15 @@ function report(
     "| calls | server CPU ms / call-s | server core | RSS KB / call: average (marginal) | RSS growth KB / call / min | inbound p50 / p99 / p99.9 ms | outbound p50 / p99 / p99.9 ms | generator CPU ms / call-s (core; send lag p99 ms) | load avg |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...outcomes.map((o, i) => {
-      const previous = outcomes[i - 1];
-      // Between two call counts the fixed costs (heap growth, JIT) cancel out.
-      const marginal =
-        previous && previous.calls !== o.calls
-          ? (o.rssSteadyKb - previous.rssSteadyKb) / (o.calls - previous.calls)
-          : null;
+      // The same server and configuration's previous call count: between two call counts the
+      // fixed costs (heap growth, JIT) cancel out.
+      const previous = outcomes
+        .slice(0, i)
+        .reverse()
+        .find((p) => p.calls !== o.calls && variantName(p) === variantName(o));
+      const marginal = previous
+        ? (o.rssSteadyKb - previous.rssSteadyKb) / (o.calls - previous.calls)
+        : null;
       return `| ${label(o)} | ${f(o.serverCpuMsPerCallS)} | ${pct(o.serverCoreShare)} | ${f(o.rssPerCallKb, 0)} (${f(marginal, 0)}) | ${f(o.rssGrowthKbPerCallMin, 1)} | ${lat(o.inbound)} | ${o.passthrough ? "n/a" : lat(o.outbound)} | ${f(o.generatorCpuMsPerCallS)} (${pct(o.generatorCoreShare)}; ${f(o.sendLagP99Ms)}) | ${f(o.loadBefore)} → ${f(o.loadAfter)} |`;
     }),
     "",
@@ -808,8 +880,12 @@ function report(
   );
   // Extrapolate from the largest run whose server still had headroom: a saturated server batches
   // its work and looks cheaper per call-second than it is.
-  const unsaturated = outcomes.filter((o) => o.serverCoreShare < SERVER_HEADROOM);
-  const basis = unsaturated.at(-1) ?? outcomes.at(-1)!;
+  // callbridge's, when the forwarder ran too.
+  const servers = outcomes.some((o) => !o.passthrough)
+    ? outcomes.filter((o) => !o.passthrough)
+    : outcomes;
+  const unsaturated = servers.filter((o) => o.serverCoreShare < SERVER_HEADROOM);
+  const basis = unsaturated.at(-1) ?? servers.at(-1)!;
   // Per core, for pinned runs; unpinned --workers runs have their own comparison below.
   if (perCall !== null && perCall > 0 && !workersRuns) {
     lines.push(
@@ -819,6 +895,15 @@ function report(
   }
   lines.push(...backendComparison(outcomes));
   lines.push(...workersComparison(outcomes));
+  lines.push(...floorComparison(options.ordered));
+  // Also without the forwarder in the list (--server pcmu alone).
+  const ignored = outcomes.filter((o) => o.server === "pcmu" && o.muLawAnswerCalls === 0);
+  if (ignored.length > 0 && !outcomes.some((o) => o.passthrough)) {
+    lines.push(
+      `**No session of the pcmu runs asked the model for \`audio/pcmu\` output (${ignored.map((o) => o.calls).join(", ")} calls): that server ignores \`OPENAI_AUDIO_FORMAT\`, so they measured callbridge's default configuration.**`,
+      "",
+    );
+  }
   const at200 = outcomes.find((o) => o.calls === 200 && !o.passthrough);
   if (at200 && !options.quick) lines.push(...targetsAt(at200), "");
   const failures = outcomes.flatMap((o) => o.failures);
@@ -860,14 +945,21 @@ function mainThreadProfile(dir: string): string {
 export async function runLoadBench(options: LoadBenchOptions = {}): Promise<string> {
   const quick = options.quick ?? false;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const servers = options.servers ?? ["callbridge"];
+  if (servers.length === 0 || new Set(servers).size !== servers.length)
+    throw new Error("--server takes each of passthrough, callbridge, pcmu at most once");
+  if (options.profile && servers.length > 1) throw new Error("--profile takes one --server");
   const workersList = options.workers;
   if (workersList !== undefined) {
     const bad = workersList.find((n) => !Number.isInteger(n) || n < 1 || n > 256);
     if (bad !== undefined || workersList.length === 0)
       throw new Error(`--workers takes whole numbers from 1 to 256, comma separated`);
     if (options.profile) throw new Error("--profile does not take --workers");
-    if (options.server === "passthrough")
+    if (servers.includes("passthrough"))
       throw new Error("--workers applies to callbridge, not the reference forwarder");
+    // The floor comparison needs the server pinned to its core, which --workers does not do.
+    if (servers.includes("pcmu"))
+      throw new Error("--workers applies to callbridge's default configuration, not pcmu");
   }
   // --workers: nothing pinned, for any WORKERS value (see the option).
   const pin = workersList === undefined && hasTaskset() && cpus().length >= 2;
@@ -885,7 +977,6 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
     options.command ??
     `npx tsx bench/load.ts${quick ? " --quick" : ""}${options.profile ? " --profile" : ""}`;
 
-  const passthrough = options.server === "passthrough";
   const backends = options.backends ?? ["sqlite"];
   const base: RunSettings = {
     backend: backends[0]!,
@@ -894,7 +985,7 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
     tickMs,
     pin,
     serverRoot: options.serverRoot,
-    passthrough,
+    server: servers[0]!,
     dataDir: options.dataDir ?? tmpdir(),
   };
 
@@ -914,6 +1005,7 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
         warmupS,
         tickMs,
         dataDir: base.dataDir,
+        ordered: [],
       }),
       `Profile: \`${profilePath}\` (whole server lifetime, start-up and shutdown included).`,
       "",
@@ -921,22 +1013,34 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
     ].join("\n");
   }
 
+  // Servers, backends and WORKERS values alternate run by run, in the listed order, so that a
+  // machine's drift during the session is shared. The forwarder stores nothing: it runs once a
+  // round, whatever the backends, with nothing but a folder behind it.
+  const variants = servers.flatMap<{
+    server: ServerName;
+    backend: StorageBackendName;
+    workers?: number;
+  }>((server) =>
+    server === "passthrough"
+      ? [{ server, backend: "sqlite" }]
+      : backends.flatMap((backend) =>
+          (workersList ?? [undefined]).map((workers) => ({ server, backend, workers })),
+        ),
+  );
   const outcomes: RunOutcome[] = [];
+  /** Every run in the order it ran, with its round: the floor comparison's per-round ratios. */
+  const ordered: OrderedRun[] = [];
   const counts = [...fixed];
   for (let i = 0; i < counts.length; i++) {
     const calls = counts[i]!;
-    // Backends (and WORKERS values) alternate run by run, so that a machine's drift during the
-    // session is shared.
-    const variants = backends.flatMap((backend) =>
-      (workersList ?? [undefined]).map((workers) => ({ backend, workers })),
-    );
     const repeats = new Map<string, RunOutcome[]>();
     for (let r = 0; r < runs; r++) {
-      for (const { backend, workers } of variants) {
+      const round: RunOutcome[] = [];
+      for (const { server, backend, workers } of variants) {
         log(
-          `load: ${calls} calls, ${backend}${workers === undefined ? "" : `, WORKERS=${workers}`}, run ${r + 1} of ${runs} (load average ${loadavg()[0]!.toFixed(2)})`,
+          `load: ${calls} calls, ${variantName({ server, backend, workers: workers ?? null })}, run ${r + 1} of ${runs} (load average ${loadavg()[0]!.toFixed(2)})`,
         );
-        const outcome = await runOnce(calls, { ...base, backend, workers }, log);
+        const outcome = await runOnce(calls, { ...base, server, backend, workers }, log);
         const pair =
           outcome.feedFrames === null
             ? ""
@@ -946,25 +1050,47 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
               .map(([worker, n]) => `${worker}: ${n}`)
               .join(", ")}, host busy ${pct(outcome.hostBusyShare)}`
           : "";
+        const muLaw =
+          server === "callbridge" && outcome.muLawAnswerCalls === 0
+            ? ""
+            : `, mu-law answers to ${outcome.muLawAnswerCalls} of ${calls} calls`;
         log(
-          `  server ${f(outcome.serverCpuMsPerCallS)} ms/call-s, inbound p99 ${f(outcome.inbound.p99)} ms, outbound p99 ${f(outcome.outbound.p99)} ms, generator core ${pct(outcome.generatorCoreShare)}, failed ${outcome.failed}${pair}${split}`,
+          `  server ${f(outcome.serverCpuMsPerCallS)} ms/call-s, inbound p99 ${f(outcome.inbound.p99)} ms, outbound p99 ${outcome.passthrough ? "n/a" : `${f(outcome.outbound.p99)} ms`}, generator core ${pct(outcome.generatorCoreShare)}, failed ${outcome.failed}${pair}${split}${muLaw}`,
         );
-        const key = `${backend} ${workers ?? ""}`;
+        const key = `${server} ${backend} ${workers ?? ""}`;
         repeats.set(key, [...(repeats.get(key) ?? []), outcome]);
+        round.push(outcome);
+        ordered.push({ round: r + 1, outcome });
+      }
+      const floor = round.find((o) => o.passthrough);
+      const others = round.filter((o) => !o.passthrough);
+      if (floor && others.length > 0) {
+        log(
+          `  round ${r + 1} of ${runs} at ${calls} calls, against the forwarder's ${f(floor.serverCpuMsPerCallS)} ms/call-s: ${others
+            .map((o) => {
+              const target = floorTarget(o);
+              return `${variantName(o)} ${f(o.serverCpuMsPerCallS / floor.serverCpuMsPerCallS)}×${target === null ? "" : ` (target ≤ ${target}×)`}`;
+            })
+            .join(", ")}`,
+        );
       }
     }
-    for (const list of repeats.values()) outcomes.push(combine(list));
-    const combined = outcomes.at(-1)!;
+    const combined = [...repeats.values()].map(combine);
+    outcomes.push(...combined);
     const last = i === counts.length - 1;
-    // Past the fixed counts, 100 more calls while both sides would keep headroom: a saturated
-    // server measures only its own queueing, and its ceiling is extrapolated in the report.
+    // Past the fixed counts, 100 more calls while both sides would keep headroom (with every
+    // server and backend): a saturated server measures only its own queueing, and its ceiling
+    // is extrapolated in the report.
     const grow = (calls + 100) / calls;
     if (
       last &&
       extend &&
-      combined.generatorCoreShare * grow <= GENERATOR_HEADROOM &&
-      combined.serverCoreShare * grow <= SERVER_HEADROOM &&
-      combined.failed === 0 &&
+      combined.every(
+        (o) =>
+          o.generatorCoreShare * grow <= GENERATOR_HEADROOM &&
+          o.serverCoreShare * grow <= SERVER_HEADROOM &&
+          o.failed === 0,
+      ) &&
       calls + 100 <= MAX_EXTENDED_CALLS
     ) {
       counts.push(calls + 100);
@@ -978,7 +1104,128 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
     warmupS,
     tickMs,
     dataDir: base.dataDir,
+    ordered,
   });
+}
+
+interface OrderedRun {
+  /** 1-based: the r-th run of every variant at this call count. */
+  round: number;
+  outcome: RunOutcome;
+}
+
+/** The server and its configuration, without the call count: `pcmu`, `callbridge, postgres-s3`. */
+function variantName(o: Pick<RunOutcome, "server" | "backend" | "workers">): string {
+  if (o.server === "passthrough") return "reference forwarder";
+  return [
+    o.server,
+    o.backend === "sqlite" ? "" : o.backend,
+    o.workers === null ? "" : `WORKERS=${o.workers}`,
+  ]
+    .filter(Boolean)
+    .join(", ");
+}
+
+/** Issue 21's CPU target against the forwarder (× its CPU per call-second), null for the floor. */
+function floorTarget(o: Pick<RunOutcome, "server">): number | null {
+  return o.server === "passthrough" ? null : FLOOR_TARGETS[o.server];
+}
+
+/** Issue 21's targets besides CPU: frame latency (at 100 calls), memory, losses. */
+const FLOOR_P99_TARGET_MS = 5;
+const FLOOR_P99_TARGET_CALLS = 100;
+const FLOOR_RSS_TARGET_KB = 200;
+
+/**
+ * Issue 21: each callbridge variant against the reference forwarder ("the floor"), the servers
+ * alternating within each round. Every run in order with its ratio to the forwarder's run of the
+ * same round and call count, then per call count and variant the medians, the median of those
+ * per-round ratios, and the targets.
+ */
+function floorComparison(ordered: OrderedRun[]): string[] {
+  if (!ordered.some((r) => r.outcome.passthrough)) return [];
+  if (!ordered.some((r) => !r.outcome.passthrough)) return [];
+  const floorOf = (run: OrderedRun) =>
+    ordered.find(
+      (r) =>
+        r.round === run.round && r.outcome.calls === run.outcome.calls && r.outcome.passthrough,
+    )?.outcome ?? null;
+  const ratio = (run: OrderedRun) => {
+    const floor = floorOf(run);
+    return floor && !run.outcome.passthrough
+      ? run.outcome.serverCpuMsPerCallS / floor.serverCpuMsPerCallS
+      : null;
+  };
+  const lines = [
+    "#### Against the floor (issue 21)",
+    "",
+    "| round | calls | server | server CPU ms / call-s | inbound p99 ms | outbound p99 ms | RSS KB / call | × forwarder (same round) |",
+    "|---:|---:|---|---:|---:|---:|---:|---:|",
+    ...ordered.map((run) => {
+      const o = run.outcome;
+      const x = ratio(run);
+      return `| ${run.round} | ${o.calls} | ${variantName(o)} | ${f(o.serverCpuMsPerCallS)} | ${f(o.inbound.p99)} | ${o.passthrough ? "n/a" : f(o.outbound.p99)} | ${f(o.rssPerCallKb, 0)} | ${o.passthrough ? "the floor" : x === null ? "–" : `${f(x)}×`} |`;
+    }),
+    "",
+    `| calls | server | runs | server CPU ms / call-s (median) | × forwarder (median of the rounds') | target | inbound p99 ms (median; ≤ ${FLOOR_P99_TARGET_MS} at ${FLOOR_P99_TARGET_CALLS} calls) | outbound p99 ms (median; ≤ ${FLOOR_P99_TARGET_MS} at ${FLOOR_P99_TARGET_CALLS} calls) | RSS KB / call (median; ≤ ${FLOOR_RSS_TARGET_KB}) | frames lost in + out (total; 0) |`,
+    "|---:|---|---:|---:|---:|---|---:|---:|---:|---:|",
+  ];
+  // Per call count and variant, in the order they ran.
+  const groups = new Map<string, OrderedRun[]>();
+  for (const run of ordered) {
+    const key = `${run.outcome.calls} ${variantName(run.outcome)}`;
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  for (const group of groups.values()) {
+    const list = group.map((run) => run.outcome);
+    const o = list[0]!;
+    const med = (pick: (r: RunOutcome) => number | null) =>
+      median(list.map(pick).filter((v): v is number => v !== null));
+    const cpu = med((r) => r.serverCpuMsPerCallS);
+    const x = median(group.map(ratio).filter((v): v is number => v !== null));
+    const target = floorTarget(o);
+    const inbound = med((r) => r.inbound.p99);
+    const outbound = med((r) => r.outbound.p99);
+    const rss = med((r) => r.rssPerCallKb);
+    const inboundLost = list.reduce((a, r) => a + r.inboundLost, 0);
+    const outboundLost = list.reduce((a, r) => a + r.outboundLost, 0);
+    // The targets are callbridge's: the forwarder's row is the reference, unmarked.
+    const judged = target !== null;
+    const p99 = (v: number | null) =>
+      `${f(v)}${judged && o.calls === FLOOR_P99_TARGET_CALLS ? ` (${mark((v ?? Number.POSITIVE_INFINITY) <= FLOOR_P99_TARGET_MS)})` : ""}`;
+    lines.push(
+      `| ${o.calls} | ${variantName(o)} | ${list.length} | ${f(cpu)} | ${x === null ? "–" : `${f(x)}×`} | ${
+        target === null
+          ? "the floor"
+          : `≤ ${target}×: ${x === null ? "no forwarder run" : mark(x <= target)}`
+      } | ${p99(inbound)} | ${o.passthrough ? "n/a" : p99(outbound)} | ${f(rss, 0)}${judged ? ` (${mark((rss ?? Number.POSITIVE_INFINITY) <= FLOOR_RSS_TARGET_KB)})` : ""} | ${
+        o.passthrough
+          ? `${inboundLost} + n/a`
+          : `${inboundLost} + ${outboundLost} (${mark(inboundLost + outboundLost === 0)})`
+      } |`,
+    );
+  }
+  const ignored = ordered.filter(
+    (r) => r.outcome.server === "pcmu" && r.outcome.muLawAnswerCalls === 0,
+  );
+  lines.push(
+    "",
+    "× forwarder: each run's server CPU per call-second divided by the forwarder's in the same round at the same call count (within a round every server runs once, in the listed order, so the machine's drift is shared); the summary's ratio is the median of those per-round ratios, not a ratio of medians. Targets of issue 21: callbridge ≤ 1.7× the forwarder, pcmu (callbridge with `OPENAI_AUDIO_FORMAT=pcmu`: 8 kHz mu-law both ways to the model) ≤ 1.3×; inbound and outbound p99 ≤ 5 ms at 100 calls; ≤ 200 KB RSS per call; 0 frames lost. The fake answers the forwarder and pcmu in 8 kHz mu-law (both declare `audio/pcmu` output) and callbridge in PCM16 24 kHz; the forwarder forwards each 100 ms delta as one media message, so its outbound latency and frames do not apply.",
+    "",
+  );
+  if (ordered.some((r) => r.outcome.backend !== "sqlite")) {
+    lines.push(
+      "The forwarder stores nothing: it ran once a round whatever the backend, with no database or object store started for it, and every variant's ratio is to that one run.",
+      "",
+    );
+  }
+  if (ignored.length > 0) {
+    lines.push(
+      `**${ignored.length} pcmu run(s) had no session asking the model for \`audio/pcmu\` output: that server ignores \`OPENAI_AUDIO_FORMAT\`, so those runs measured callbridge's default configuration.**`,
+      "",
+    );
+  }
+  return lines;
 }
 
 /**
@@ -998,7 +1245,7 @@ function backendComparison(outcomes: RunOutcome[]): string[] {
   ];
   const ratioTo = (o: RunOutcome, backend: StorageBackendName) => {
     const base = outcomes.find(
-      (b) => b.calls === o.calls && b.backend === backend && !b.passthrough,
+      (b) => b.calls === o.calls && b.backend === backend && b.server === o.server,
     );
     return base ? o.serverCpuMsPerCallS / base.serverCpuMsPerCallS : null;
   };
@@ -1010,7 +1257,7 @@ function backendComparison(outcomes: RunOutcome[]): string[] {
       ? ` ${single === null ? "n/a" : `${single.toFixed(3)}× (${mark(single <= 1.03)})`} | ${pair ? f(o.extraCpuMsPerCallS) : "n/a"} | ${o.feedFrames ?? "n/a"} |`
       : "";
     lines.push(
-      `| ${o.calls} | ${o.backend} | ${f(o.serverCpuMsPerCallS)} | ${ratio === null ? "n/a" : `${ratio.toFixed(2)}× (${mark(ratio <= 1.15)})`} |${membership} ${f(o.databaseCpuMsPerCallS)} | ${o.uploadedAfterS === null ? "n/a" : `${f(o.uploadedAfterS, 1)} s (${mark(o.uploadedAfterS <= 10)})`} |`,
+      `| ${o.calls}${o.server === "callbridge" ? "" : ` (${o.server})`} | ${o.backend} | ${f(o.serverCpuMsPerCallS)} | ${ratio === null ? "n/a" : `${ratio.toFixed(2)}× (${mark(ratio <= 1.15)})`} |${membership} ${f(o.databaseCpuMsPerCallS)} | ${o.uploadedAfterS === null ? "n/a" : `${f(o.uploadedAfterS, 1)} s (${mark(o.uploadedAfterS <= 10)})`} |`,
     );
   }
   if (pairs) {
@@ -1116,7 +1363,7 @@ if (process.argv[1]?.endsWith("load.ts")) {
     tickMs: tick ? Number(tick) : undefined,
     serverRoot: argValue(argv, "--server-root"),
     workers: argValue(argv, "--workers")?.split(",").map(Number),
-    server: argValue(argv, "--server") === "passthrough" ? "passthrough" : undefined,
+    servers: argValue(argv, "--server")?.split(",").map(parseServerName),
     dataDir: argValue(argv, "--data-dir"),
     backends: argValue(argv, "--backend")?.split(",").map(parseStorageBackend),
     command: `npx tsx bench/load.ts${argv.length ? ` ${argv.join(" ")}` : ""}`,

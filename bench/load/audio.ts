@@ -20,23 +20,37 @@ export function callerPayloads(): { tone: string; silence: string } {
   };
 }
 
+/** What the model sends back: the session's `audio.output.format.type`. */
+export type AnswerFormat = "pcm16" | "pcmu";
+
 export interface AssistantAnswer {
-  /** base64 PCM16 24 kHz, one per response.output_audio.delta. */
+  format: AnswerFormat;
+  /**
+   * base64, one per response.output_audio.delta: PCM16 24 kHz (`audio/pcm`), or 8 kHz mu-law
+   * when the session asked for `audio/pcmu` output, as the real API sends them.
+   */
   deltas: string[];
   deltaMs: number;
   /**
    * For delta k, the index (within the answer) of the first Twilio frame the bridge sends while
-   * handling it, or -1 when that delta completes no frame. The bridge resamples 24k → 8k with
-   * one resampler per answer and sends whole 160-sample frames as they fill, so this is fixed.
+   * handling it, or -1 when that delta completes no frame. PCM16: the bridge resamples 24k → 8k
+   * with one resampler per answer and sends whole 160-sample frames as they fill. Mu-law: it
+   * cuts 160-byte frames straight from the bytes, so frame k completes once 160·(k+1) bytes
+   * have arrived. Either way this is fixed.
    */
   firstFrameOfDelta: number[];
   /** Frames the bridge sends for the whole answer, the padded tail included. */
   framesPerAnswer: number;
 }
 
-/** An assistant answer of `ms` (a speech-like chord), cut into deltas of `deltaMs`. */
-export function assistantAnswer(ms: number, deltaMs: number): AssistantAnswer {
-  const perDelta = (24_000 * deltaMs) / 1000;
+/** The answer in both formats the model can send: the same chord, cut into the same deltas. */
+export interface AssistantAnswers {
+  pcm16: AssistantAnswer;
+  pcmu: AssistantAnswer;
+}
+
+/** A speech-like chord of `ms` at 24 kHz. */
+function chord(ms: number): Int16Array {
   const total = (24_000 * ms) / 1000;
   const pcm = new Int16Array(total);
   for (let i = 0; i < total; i++) {
@@ -47,6 +61,19 @@ export function assistantAnswer(ms: number, deltaMs: number): AssistantAnswer {
         1500 * Math.sin(2 * Math.PI * 1760 * t),
     );
   }
+  return pcm;
+}
+
+/** An assistant answer of `ms` (a speech-like chord), cut into deltas of `deltaMs`, both formats. */
+export function assistantAnswers(ms: number, deltaMs: number): AssistantAnswers {
+  const pcm = chord(ms);
+  return { pcm16: pcm16Answer(pcm, deltaMs), pcmu: muLawAnswer(pcm, deltaMs) };
+}
+
+/** PCM16 24 kHz deltas, as the model sends them by default. */
+function pcm16Answer(pcm: Int16Array, deltaMs: number): AssistantAnswer {
+  const perDelta = (24_000 * deltaMs) / 1000;
+  const total = pcm.length;
   const deltas: string[] = [];
   const firstFrameOfDelta: number[] = [];
   // The same arithmetic as the bridge: emitted 8 kHz samples decide when frames complete.
@@ -63,9 +90,44 @@ export function assistantAnswer(ms: number, deltaMs: number): AssistantAnswer {
   }
   emitted += resampler.flushInto(out);
   return {
+    format: "pcm16",
     deltas,
     deltaMs,
     firstFrameOfDelta,
     framesPerAnswer: Math.ceil(emitted / FRAME_SAMPLES),
+  };
+}
+
+/**
+ * 8 kHz mu-law deltas, as the model sends them for `audio/pcmu` output: the chord resampled
+ * 24k → 8k once and encoded, then cut into deltas of `deltaMs` (8 bytes a millisecond). The
+ * bridge passes these bytes through in 160-byte frames, the last partial one padded.
+ */
+function muLawAnswer(pcm: Int16Array, deltaMs: number): AssistantAnswer {
+  const resampler = new Resampler(24_000, 8000);
+  const out = new Int16Array(resampler.maxOutputLength(pcm.length) + resampler.maxFlushLength);
+  let samples = resampler.processInto(pcm, out);
+  samples += resampler.flushInto(out, samples);
+  const bytes = encodeMuLaw(out.subarray(0, samples));
+  const perDelta = (8000 * deltaMs) / 1000;
+  const deltas: string[] = [];
+  const firstFrameOfDelta: number[] = [];
+  // One byte a sample: a Twilio frame is 160 bytes.
+  const frameBytes = FRAME_SAMPLES;
+  let received = 0;
+  for (let offset = 0; offset < bytes.length; offset += perDelta) {
+    const chunk = bytes.subarray(offset, Math.min(bytes.length, offset + perDelta));
+    deltas.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("base64"));
+    const before = Math.floor(received / frameBytes);
+    received += chunk.length;
+    const after = Math.floor(received / frameBytes);
+    firstFrameOfDelta.push(after > before ? before : -1);
+  }
+  return {
+    format: "pcmu",
+    deltas,
+    deltaMs,
+    firstFrameOfDelta,
+    framesPerAnswer: Math.ceil(received / frameBytes),
   };
 }

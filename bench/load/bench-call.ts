@@ -54,6 +54,8 @@ export class BenchCall {
   private readonly sentAt = new Float64Array(RING);
   appendsReceived = 0;
   modelOpenAt: number | null = null;
+  /** The output format the bridge's session.update asked the model for (set by the fake). */
+  modelOutputFormat: string | null = null;
   framesBeforeModelOpen = 0;
 
   answers = 0;
@@ -224,6 +226,7 @@ export class BenchCall {
       framesBeforeModelOpen: this.framesBeforeModelOpen,
       appendsReceived: this.appendsReceived,
       modelConnectMs: this.modelOpenAt === null ? null : this.modelOpenAt - this.startedAt,
+      modelOutputFormat: this.modelOutputFormat,
       answers: this.answers,
       outboundExpected: this.outboundExpected,
       outboundReceived: this.outboundReceived,

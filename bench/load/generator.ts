@@ -3,7 +3,7 @@
  * and outbound latencies are measured on one clock. bench/load.ts forks it pinned to its own
  * core (`taskset -c 0 node --import tsx bench/load/generator.ts`) and drives it over IPC.
  */
-import { assistantAnswer, callerPayloads } from "./audio.ts";
+import { assistantAnswers, callerPayloads } from "./audio.ts";
 import { BenchCall, type CallPlan, RunStats } from "./bench-call.ts";
 import { LightFakeRealtime } from "./light-fake.ts";
 import type { GeneratorMessage, GeneratorResult, RunRequest } from "./protocol.ts";
@@ -23,13 +23,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function run(request: RunRequest, fake: LightFakeRealtime): Promise<GeneratorResult> {
   const stats = new RunStats();
-  const answer = assistantAnswer(request.answerMs, request.deltaMs);
-  fake.answer = answer;
+  // Each model connection answers in the output format its session asked for (PCM16 24 kHz, or
+  // 8 kHz mu-law for audio/pcmu): the same chord and the same number of deltas either way.
+  const answers = assistantAnswers(request.answerMs, request.deltaMs);
+  fake.answers = answers;
+  const answerMs = Math.max(
+    ...[answers.pcm16, answers.pcmu].map((answer) => answer.deltas.length * answer.deltaMs),
+  );
   const plan: CallPlan = {
     turnPeriodMs: request.turnPeriodMs,
     toneMs: request.toneMs,
     // Tone, the silence that ends the turn, the answer's delays, the answer, then its playback.
-    turnSpanMs: request.toneMs + 500 + 250 + answer.deltas.length * answer.deltaMs + 500,
+    turnSpanMs: request.toneMs + 500 + 250 + answerMs + 500,
     payloads: callerPayloads(),
   };
   const calls: BenchCall[] = [];

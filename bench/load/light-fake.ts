@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
 import { decodeMuLawSample } from "../../src/domain/audio/index.ts";
-import type { AssistantAnswer } from "./audio.ts";
+import type { AssistantAnswer, AssistantAnswers } from "./audio.ts";
 import type { BenchCall } from "./bench-call.ts";
 
 /**
@@ -9,7 +9,9 @@ import type { BenchCall } from "./bench-call.ts";
  * protocol as test/support/fake-openai-realtime.ts (session.created / session.updated, server
  * VAD events, caller transcription, response.* with output_audio deltas and usage), but keeps
  * no event log and decodes only a slice of each append for its voice detector, so hundreds of
- * calls fit on one core next to the Twilio side.
+ * calls fit on one core next to the Twilio side. Like the real API it honours the session's
+ * audio formats: `audio/pcmu` input is read as 8 kHz mu-law, and with `audio/pcmu` output the
+ * answers are 8 kHz mu-law deltas instead of PCM16 24 kHz.
  */
 
 const APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"';
@@ -24,9 +26,14 @@ const RESPONSE_DELAY_MS = 250;
 let eventCounter = 0;
 const eventId = () => `event_${(++eventCounter).toString(36)}`;
 
-function inputFormat(event: { session?: unknown }): unknown {
-  const session = event.session as { audio?: { input?: { format?: { type?: unknown } } } };
-  return session?.audio?.input?.format?.type;
+type FormatType = { format?: { type?: unknown } };
+
+function formatTypes(event: { session?: unknown }): { input: unknown; output: unknown } {
+  const session = event.session as { audio?: { input?: FormatType; output?: FormatType } };
+  return {
+    input: session?.audio?.input?.format?.type,
+    output: session?.audio?.output?.format?.type,
+  };
 }
 
 function startsWithAppend(data: Buffer): boolean {
@@ -38,6 +45,8 @@ function startsWithAppend(data: Buffer): boolean {
 }
 
 interface Answer {
+  /** The deltas being sent, in the format the session asked for when the answer began. */
+  spec: AssistantAnswer;
   responseId: string;
   itemId: string;
   base: number;
@@ -48,6 +57,8 @@ interface Answer {
 class FakeConnection {
   /** Input audio per millisecond, as the bytes of the append: PCM16 24 kHz unless pcmu is asked. */
   private bytesPerMs = 48;
+  /** Output audio: PCM16 24 kHz deltas unless the session asked for `audio/pcmu`. */
+  private outputMuLaw = false;
   private appendedMs = 0;
   /** Audio appended since the last commit (VAD's or the client's). */
   private uncommittedMs = 0;
@@ -93,7 +104,7 @@ class FakeConnection {
     }
     const answer = this.answer;
     if (answer === null) return;
-    const spec = this.fake.answer;
+    const spec = answer.spec;
     while (answer.next < spec.deltas.length && answer.nextAt <= now) {
       const k = answer.next++;
       this.send(
@@ -129,13 +140,19 @@ class FakeConnection {
       return;
     }
     switch (event.type) {
-      case "session.update":
+      case "session.update": {
         if (this.call && this.call.modelOpenAt === null) this.call.modelOpenAt = now;
-        if (inputFormat(event) === "audio/pcmu") this.bytesPerMs = 8;
+        // A session.update that names no output format leaves the one in force, as with the
+        // real API; an answer already under way keeps the format it began with.
+        const { input, output } = formatTypes(event);
+        if (input === "audio/pcmu") this.bytesPerMs = 8;
+        if (output !== undefined) this.outputMuLaw = output === "audio/pcmu";
+        if (this.call && typeof output === "string") this.call.modelOutputFormat = output;
         this.send(
           `{"type":"session.updated","event_id":"${eventId()}","session":{"type":"realtime","object":"realtime.session","output_modalities":["audio"]}}`,
         );
         return;
+      }
       case "input_audio_buffer.commit": {
         // As the real API (and test/support/fake-openai-realtime.ts, which cites its sources):
         // under 100 ms is the error input_audio_buffer_commit_empty; otherwise the buffer
@@ -229,9 +246,10 @@ class FakeConnection {
   }
 
   private beginAnswer(now: number): void {
-    const spec = this.fake.answer;
+    const spec = this.outputMuLaw ? this.fake.answers.pcmu : this.fake.answers.pcm16;
     const base = this.call ? this.call.answerStarted(spec.framesPerAnswer) : 0;
     const answer: Answer = {
+      spec,
       responseId: `resp_${eventId()}`,
       itemId: `item_${eventId()}`,
       base,
@@ -271,8 +289,14 @@ export class LightFakeRealtime {
   /** Connections that arrived while no call was waiting for one. */
   unclaimed = 0;
 
-  /** What every answer says; set by the run before any call starts. */
-  answer: AssistantAnswer = { deltas: [], deltaMs: 100, firstFrameOfDelta: [], framesPerAnswer: 0 };
+  /**
+   * What every answer says, in each output format (each connection picks one from its
+   * session.update); set by the run before any call starts.
+   */
+  answers: AssistantAnswers = {
+    pcm16: { format: "pcm16", deltas: [], deltaMs: 100, firstFrameOfDelta: [], framesPerAnswer: 0 },
+    pcmu: { format: "pcmu", deltas: [], deltaMs: 100, firstFrameOfDelta: [], framesPerAnswer: 0 },
+  };
 
   private constructor(wss: WebSocketServer) {
     this.wss = wss;

@@ -5,7 +5,9 @@
  * (`npx tsx bench/load.ts --server passthrough`), it shows what this machine's sockets cost on
  * the day, so the server's figures can be read against it rather than against a number measured
  * in other conditions. Only its CPU, memory and inbound latency are comparable: it sends one
- * frame per delta, so outbound frame counts do not apply.
+ * frame per delta, so outbound frame counts do not apply. It declares `audio/pcmu` both ways, so
+ * the load fake answers it in 8 kHz mu-law as the real service would (a 100 ms delta: one media
+ * message of 800 bytes).
  */
 import { createServer } from "node:http";
 import { WebSocket, WebSocketServer } from "ws";

@@ -38,6 +38,11 @@ export interface CallResult {
   appendsReceived: number;
   /** Twilio `start` sent → the fake saw the bridge's session.update. */
   modelConnectMs: number | null;
+  /**
+   * `session.audio.output.format.type` of the bridge's session.update (`audio/pcm`,
+   * `audio/pcmu`), or null when it named none; the fake answers in that format.
+   */
+  modelOutputFormat: string | null;
   answers: number;
   outboundExpected: number;
   outboundReceived: number;
