@@ -22,7 +22,12 @@ const scratch = {
   assistant8k: new Int16Array(0),
   assistant16k: new Int16Array(0),
   stereo: new Int16Array(0),
+  /** `stereo` as one 32-bit word per sample frame: left in the low half on a little-endian host. */
+  frames32: new Uint32Array(0),
 };
+
+/** WAV is little-endian; a sample frame is written as one word only where the host is too. */
+const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** Makes the scratch hold chunks of `chunk` samples through `upsampler` (its flush included). */
 function ensureScratch(chunk: number, upsampler: Resampler): void {
@@ -32,6 +37,7 @@ function ensureScratch(chunk: number, upsampler: Resampler): void {
   const out = upsampler.maxOutputLength(chunk) + upsampler.maxFlushLength;
   scratch.assistant16k = new Int16Array(out);
   scratch.stereo = new Int16Array(out * 2);
+  scratch.frames32 = new Uint32Array(scratch.stereo.buffer);
 }
 
 /**
@@ -99,6 +105,13 @@ export class ConversationMixer {
       // resamplers have had the same input lengths). Skipping it leaves its state where the
       // silence began; at 2:1 that state differs only by a shift, and once audio comes its
       // window holds the same zeros then the same samples, so the output is bit-identical.
+      if (LITTLE_ENDIAN_HOST) {
+        // Most of a call: the right channel is zero, so each frame is the caller's sample.
+        const { frames32 } = scratch;
+        for (let i = 0; i < c; i++) frames32[i] = caller16k[i]! & 0xffff;
+        if (c > 0) this.writer.append(scratch.stereo.subarray(0, c * 2));
+        return available;
+      }
       scratch.assistant16k.fill(0, 0, c);
       a = c;
     } else {
@@ -118,10 +131,17 @@ export class ConversationMixer {
   }
 
   private writeStereo(caller16k: Int16Array, frames: number): void {
-    const { stereo, assistant16k } = scratch;
-    for (let i = 0; i < frames; i++) {
-      stereo[2 * i] = caller16k[i]!;
-      stereo[2 * i + 1] = assistant16k[i]!;
+    const { stereo, assistant16k, frames32 } = scratch;
+    if (LITTLE_ENDIAN_HOST) {
+      // One store per sample frame, not two.
+      for (let i = 0; i < frames; i++) {
+        frames32[i] = (caller16k[i]! & 0xffff) | (assistant16k[i]! << 16);
+      }
+    } else {
+      for (let i = 0; i < frames; i++) {
+        stereo[2 * i] = caller16k[i]!;
+        stereo[2 * i + 1] = assistant16k[i]!;
+      }
     }
     if (frames > 0) this.writer.append(stereo.subarray(0, frames * 2));
   }
