@@ -130,6 +130,24 @@ describe("parseServerEvent under random and damaged input", () => {
     );
   });
 
+  it("takes a delta as the schema does, fast path or not", () => {
+    const value = fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.constant(null));
+    const delta = fc.record(
+      { item_id: value, delta: value, response_id: value, extra: hostileJson() },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(delta, (body) => {
+        const event = { ...body, type: "response.output_audio.delta" };
+        const zod = RealtimeServerEvent.safeParse(event);
+        const parsed = parseOrFail(JSON.stringify(event));
+        if (zod.success) expect(parsed).toEqual({ ok: true, event: zod.data });
+        else expect(parsed).toMatchObject({ ok: false, kind: "invalid_event" });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it("parses a usage object nested far deeper than any stack without throwing", () => {
     const depth = 100_000;
     const text = `{"type":"response.done","response":{"usage":{"x":${"[".repeat(depth)}${"]".repeat(depth)}}}}`;

@@ -35,9 +35,12 @@ const Media = z.object({
   }),
 });
 
+/** Longest mark name taken (ours are `cb-<n>`). */
+const MAX_MARK_NAME = 256;
+
 const Mark = z.object({
   event: z.literal("mark"),
-  mark: z.object({ name: z.string().max(256) }),
+  mark: z.object({ name: z.string().max(MAX_MARK_NAME) }),
 });
 
 const Dtmf = z.object({
@@ -73,8 +76,8 @@ export function parseTwilioFrame(text: string): ParsedFrame {
   } catch {
     return { ok: false, kind: "malformed_json", message: "frame is not JSON" };
   }
-  const media = plainMedia(json);
-  if (media !== null) return { ok: true, frame: media };
+  const plain = plainMedia(json) ?? plainMark(json);
+  if (plain !== null) return { ok: true, frame: plain };
   const result = TwilioFrame.safeParse(json);
   if (result.success) return { ok: true, frame: result.data };
   // Only a string names an event: String() on a peer's object can throw ({"toString":1}).
@@ -124,4 +127,17 @@ function plainMedia(json: unknown): MediaFrame | null {
     media.timestamp = timestamp;
   }
   return { event: "media", media };
+}
+
+type MarkFrame = z.infer<typeof Mark>;
+
+/**
+ * Twilio echoes a mark for every assistant delta we send (ten a second while the assistant
+ * talks): the plain shape is taken without zod too, as the schema would give it.
+ */
+function plainMark(json: unknown): MarkFrame | null {
+  if (!isRecord(json) || json.event !== "mark" || !isRecord(json.mark)) return null;
+  const { name } = json.mark;
+  if (typeof name !== "string" || name.length > MAX_MARK_NAME) return null;
+  return { event: "mark", mark: { name } };
 }

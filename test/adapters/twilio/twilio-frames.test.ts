@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { type ParsedFrame, parseTwilioFrame } from "../../../src/adapters/twilio/twilio-frames.ts";
+import {
+  type ParsedFrame,
+  parseTwilioFrame,
+  TwilioFrame,
+} from "../../../src/adapters/twilio/twilio-frames.ts";
 
 /**
  * Messages as Twilio documents them:
@@ -85,6 +89,21 @@ describe("parseTwilioFrame: Twilio's messages", () => {
     expect(parse(mark)).toMatchObject({ ok: true, frame: { mark: { name: "my label" } } });
     expect(parse(dtmf)).toMatchObject({ ok: true, frame: { dtmf: { digit: "1" } } });
     expect(parse(stop)).toEqual({ ok: true, frame: { event: "stop" } });
+  });
+});
+
+describe("parseTwilioFrame: the fast paths give what the schema gives", () => {
+  it("takes a plain mark echo as zod would, extra keys dropped", () => {
+    const echo = {
+      event: "mark",
+      sequenceNumber: "4",
+      streamSid: SID,
+      mark: { name: "cb-12", extra: true },
+    };
+    expect(parse(echo)).toEqual({ ok: true, frame: TwilioFrame.parse(echo) });
+    expect(parse(echo)).toEqual({ ok: true, frame: { event: "mark", mark: { name: "cb-12" } } });
+    const longest = { event: "mark", mark: { name: "n".repeat(256) } };
+    expect(parse(longest)).toEqual({ ok: true, frame: TwilioFrame.parse(longest) });
   });
 });
 
