@@ -9,6 +9,7 @@ import type {
   ResponseOutcome,
 } from "../../application/ports/index.ts";
 import type { JsonObject } from "../../domain/analytics.ts";
+import { audioFrame, type FrameSocket } from "../ws/audio-frame.ts";
 import { audioMessage } from "../ws/audio-message.ts";
 import { parseServerEvent, type RealtimeServerEvent } from "./realtime-events.ts";
 
@@ -111,6 +112,8 @@ export function sessionUpdate(session: RealtimeSessionOptions, transcriptionMode
 
 class OpenAiRealtimeConnection implements RealtimeConnection {
   private readonly socket: WebSocket;
+  /** The TCP (or TLS) socket under `socket`, known from the upgrade: appends are written there. */
+  private raw: FrameSocket | null = null;
   private queue: (string | Buffer)[] = [];
   private queuedMs = 0;
   private closed = false;
@@ -151,6 +154,9 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     );
     this.connectTimer.unref?.();
     const update = sessionUpdate(session, options.transcriptionModel ?? "gpt-4o-mini-transcribe");
+    this.socket.on("upgrade", (response: { socket: FrameSocket }) => {
+      this.raw = response.socket;
+    });
     this.socket.on("open", () => {
       this.socket.send(update);
       for (const message of this.replayed) this.socket.send(message, TEXT);
@@ -204,11 +210,15 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
   /** Audio in the session's format, as an append now or queued until the socket opens. */
   private append(audio: Int16Array | Uint8Array): void {
     if (this.closed || audio.byteLength === 0) return;
-    const message = audioMessage(APPEND_PREFIX, audio, APPEND_SUFFIX);
     if (this.socket.readyState === WebSocket.OPEN) {
-      this.socket.send(message, TEXT);
+      const raw = this.raw;
+      // A whole masked frame, straight to the socket; ws's own frames (pongs, the close) are
+      // written there too, each whole, so they never interleave with ours.
+      if (raw?.writable) raw.write(audioFrame(APPEND_PREFIX, audio, APPEND_SUFFIX, true));
+      else this.socket.send(audioMessage(APPEND_PREFIX, audio, APPEND_SUFFIX), TEXT);
       return;
     }
+    const message = audioMessage(APPEND_PREFIX, audio, APPEND_SUFFIX);
     // Before the socket opens, caller audio waits here so the first words are not lost.
     this.queue.push(message);
     this.queuedMs += audio.byteLength / this.bytesPerMs;

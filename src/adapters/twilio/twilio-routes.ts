@@ -419,7 +419,9 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
 function transportOf(env: unknown): Corkable | null {
   const socket = (env as { incoming?: { socket?: Partial<Corkable> } } | undefined)?.incoming
     ?.socket;
-  return typeof socket?.cork === "function" && typeof socket.uncork === "function"
+  return typeof socket?.cork === "function" &&
+    typeof socket.uncork === "function" &&
+    typeof socket.write === "function"
     ? (socket as Corkable)
     : null;
 }

@@ -1,12 +1,16 @@
 import type { WebSocket } from "ws";
 import type { TelephonyOutput } from "../../application/ports/index.ts";
+import { audioFrame, type FrameSocket } from "../ws/audio-frame.ts";
 import { audioMessage } from "../ws/audio-message.ts";
 
 const MEDIA_SUFFIX = Buffer.from('"}}', "latin1");
 const TEXT = { binary: false } as const;
 
-/** The TCP socket under a WebSocket: writes made while it is corked go out in one. */
-export interface Corkable {
+/**
+ * The TCP socket under a WebSocket: writes made while it is corked go out in one, and whole
+ * frames may be written to it.
+ */
+export interface Corkable extends FrameSocket {
   cork(): void;
   uncork(): void;
 }
@@ -46,8 +50,15 @@ export class WsTelephonyOutput implements TelephonyOutput {
 
   sendAudio(mulaw: Uint8Array): void {
     if (!this.isOpen()) return;
-    const message = audioMessage(this.mediaPrefix, mulaw, MEDIA_SUFFIX);
-    this.send(message);
+    const transport = this.transport;
+    if (transport?.writable) {
+      // A whole server frame (unmasked), straight to the socket: ws's own frames are whole
+      // writes to it as well, so the two never interleave.
+      this.corkTurn(transport);
+      transport.write(audioFrame(this.mediaPrefix, mulaw, MEDIA_SUFFIX, false));
+      return;
+    }
+    this.send(audioMessage(this.mediaPrefix, mulaw, MEDIA_SUFFIX));
   }
 
   sendMark(name: string): void {
@@ -71,13 +82,17 @@ export class WsTelephonyOutput implements TelephonyOutput {
   }
 
   private send(message: string | Buffer): void {
-    if (this.transport !== null && !this.corked) {
-      this.corked = true;
-      this.transport.cork();
-      // Microtasks run once the current socket event has been handled: the end of the burst.
-      queueMicrotask(this.uncork);
-    }
+    if (this.transport !== null) this.corkTurn(this.transport);
     this.socket.send(message, TEXT);
+  }
+
+  /** Corks the socket until the end of this turn of the event loop, once per turn. */
+  private corkTurn(transport: Corkable): void {
+    if (this.corked) return;
+    this.corked = true;
+    transport.cork();
+    // Microtasks run once the current socket event has been handled: the end of the burst.
+    queueMicrotask(this.uncork);
   }
 
   private isOpen(): boolean {
