@@ -32,12 +32,32 @@
  *   npx tsx bench/load.ts --profile [--calls 200] [--profile-dir DIR]
  *       the server unpinned under `node --cpu-prof`, then a summary of the profile
  *   npx tsx bench/load/profile-summary.ts FILE.cpuprofile [--top 30]
+ *   npx tsx bench/load.ts --perf [--perf-dir DIR] [--server passthrough,callbridge,pcmu] [...]
+ *       the usual pinned runs, each run of each server recorded with `perf record -e cpu-clock
+ *       -F 499 -g -C 1` (the server's core only) over exactly its measured window, the server
+ *       started with `node --perf-basic-prof` (JIT code named in /tmp/perf-<pid>.map, deleted
+ *       after the summary); a "perf" section per run follows the report: CPU 1 by idle / the
+ *       server's main thread / its other threads / other processes, the main thread by kernel,
+ *       V8/Node native and JIT-compiled JavaScript (by origin: src/ files, ws, other packages,
+ *       node: internals), its top symbols, and socket writes, reads and GC inclusively. Data
+ *       files in DIR (default: a temp folder, printed). Not with --workers or --profile
+ *   npx tsx bench/load/perf.ts FILE.perf.data [--top 25]    one recording summarised again
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { samplesOf } from "../test/support/prometheus-text.ts";
 import { metric, scrapeMetrics } from "./lib/server-metrics.ts";
+import {
+  checkPerf,
+  keepPerfRun,
+  type PerfRecording,
+  perfSectionHeading,
+  removePerfMap,
+  startPerfRecord,
+  summarizePerf,
+  threadNames,
+} from "./load/perf.ts";
 import {
   commandName,
   cpuMs,
@@ -80,6 +100,13 @@ export interface LoadBenchOptions {
   profile?: boolean;
   /** Where the profile goes (default: a temp folder, printed). */
   profileDir?: string;
+  /**
+   * `perf record` CPU 1 (the pinned server's core) over each run's measured window, the server
+   * started with `node --perf-basic-prof`, and a summary of each recording after the report.
+   */
+  perf?: boolean;
+  /** Where the perf data files go (default: a temp folder, printed). */
+  perfDir?: string;
   tickMs?: number;
   /** Serve from another checkout of the project (for before/after runs). */
   serverRoot?: string;
@@ -226,6 +253,16 @@ interface RunOutcome {
   primaryStalls: StallSummary | null;
   /** The processes the stall monitor ran in (the primary and each worker, with WORKERS > 1). */
   monitored: MonitoredProcess[];
+  /** --perf: the run's recording, the server's pid and its threads' names; else null. */
+  perf: {
+    file: string;
+    serverPid: number;
+    threads: Record<string, string>;
+    /** The bench's other processes by pid, to name them among CPU 1's other processes. */
+    knownPids: Record<string, string>;
+    /** Why perf did not record (it failed to start or exited with an error), else null. */
+    error: string | null;
+  } | null;
 }
 
 interface RunSettings {
@@ -240,6 +277,8 @@ interface RunSettings {
   backend: StorageBackendName;
   /** WORKERS=<n> for the server; undefined: not set. */
   workers?: number;
+  /** --perf: record CPU 1 over the window into this file (the server gets --perf-basic-prof). */
+  perfFile?: string;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -288,6 +327,19 @@ async function runOnce(
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   });
+  // --perf: V8 names its JIT code in /tmp/perf-<pid>.map. startServer reads the extra node
+  // flags from LOAD_SERVER_NODE_ARGS; set for this start only, then restored.
+  const nodeArgsBefore = process.env.LOAD_SERVER_NODE_ARGS;
+  if (settings.perfFile) {
+    process.env.LOAD_SERVER_NODE_ARGS = [nodeArgsBefore, "--perf-basic-prof"]
+      .filter(Boolean)
+      .join(" ");
+  }
+  const restoreNodeArgs = () => {
+    if (!settings.perfFile) return;
+    if (nodeArgsBefore === undefined) delete process.env.LOAD_SERVER_NODE_ARGS;
+    else process.env.LOAD_SERVER_NODE_ARGS = nodeArgsBefore;
+  };
   const server = await startServer({
     fakeUrl: generator.fakeUrl,
     dataDir,
@@ -301,15 +353,20 @@ async function runOnce(
     },
     workers: settings.workers,
   }).catch(async (error: unknown) => {
+    restoreNodeArgs();
     generator.kill();
     await storage.close();
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   });
+  restoreNodeArgs();
   // --workers: the server is a process tree (WORKERS > 1: the primary and its workers); it is
   // read whole for WORKERS=1 too, so that both are measured the same way.
   const tree = settings.workers !== undefined;
   const serverRss = () => (tree ? treeRssKb(server.pid) : rssKb(server.pid));
+  // --perf: started exactly when the window starts, for the window's length.
+  let recording = null as PerfRecording | null;
+  const threads = new Map<number, string>();
   try {
     await sleep(1000);
     const rssIdleKb = serverRss();
@@ -371,12 +428,24 @@ async function runOnce(
           log(`  ${m.started} calls started in ${(m.rampMs / 1000).toFixed(1)} s`);
         },
         "window-start": () => {
+          // perf first: it takes a moment to start, and it runs on the generator's core.
+          if (settings.perfFile) {
+            recording = startPerfRecord(
+              settings.perfFile,
+              settings.steadyS,
+              SERVER_CPU,
+              GENERATOR_CPU,
+            );
+          }
           windowStart = snapshot();
           sampler = setInterval(() => rssSamples.push(serverRss()), 1000);
+          if (settings.perfFile) threadNames(server.pid, threads);
         },
         "window-end": () => {
           windowEnd = snapshot();
           if (sampler) clearInterval(sampler);
+          // Threads started during the window too (names only: cheap).
+          if (settings.perfFile) threadNames(server.pid, threads);
           // After the CPU snapshot, so the scrape is not counted as the calls' work.
           if (!passthrough) {
             const rss = serverRss();
@@ -391,6 +460,10 @@ async function runOnce(
       },
       (settings.warmupS + settings.steadyS) * 1000 + calls * 1000 + 120_000,
     );
+    // perf's `sleep` ends with the window: wait for it to write its file.
+    const perfExit = recording
+      ? await recording.done
+      : { code: null, stderr: "perf did not start (no window)" };
     const memoryLoaded = await memoryAtEnd;
     const liveByWorker = await callsByWorker;
     const drained = await waitForNoActiveCalls(server.baseUrl, 60_000, settings.workers ?? 1);
@@ -536,8 +609,24 @@ async function runOnce(
         ? summarizeStalls(windowStalls.filter((s) => s.pid === server.pid))
         : null,
       monitored: [...server.monitored],
+      perf: settings.perfFile
+        ? {
+            file: settings.perfFile,
+            serverPid: server.pid,
+            threads: Object.fromEntries([...threads].map(([tid, name]) => [String(tid), name])),
+            knownPids: {
+              [String(generator.pid)]: "the generator and fake OpenAI (pinned to CPU 0)",
+              [String(process.pid)]: "the bench's own process (bench/load.ts, unpinned)",
+            },
+            error:
+              perfExit.code === 0
+                ? null
+                : `perf record exited with ${perfExit.code}: ${perfExit.stderr.trim().slice(-300)}`,
+          }
+        : null,
     };
   } finally {
+    recording?.stop();
     await server.stop();
     generator.kill();
     await storage.close();
@@ -949,6 +1038,14 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
   if (servers.length === 0 || new Set(servers).size !== servers.length)
     throw new Error("--server takes each of passthrough, callbridge, pcmu at most once");
   if (options.profile && servers.length > 1) throw new Error("--profile takes one --server");
+  if (options.perf && options.profile)
+    throw new Error(
+      "--perf does not take --profile: --profile runs the server unpinned under V8's sampler, --perf records the pinned server's core (CPU 1); run them separately",
+    );
+  if (options.perf && options.workers !== undefined)
+    throw new Error(
+      "--perf does not take --workers: --workers leaves the server's processes unpinned, and --perf records only CPU 1, the pinned server's core",
+    );
   const workersList = options.workers;
   if (workersList !== undefined) {
     const bad = workersList.find((n) => !Number.isInteger(n) || n < 1 || n > 256);
@@ -963,6 +1060,22 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
   }
   // --workers: nothing pinned, for any WORKERS value (see the option).
   const pin = workersList === undefined && hasTaskset() && cpus().length >= 2;
+  if (options.perf) {
+    if (!pin)
+      throw new Error(
+        "--perf records CPU 1, the pinned server's core: it needs taskset and at least 2 CPUs",
+      );
+    checkPerf();
+  }
+  const perfDir = options.perf
+    ? (options.perfDir ?? mkdtempSync(join(tmpdir(), "callbridge-perf-")))
+    : undefined;
+  if (perfDir) {
+    mkdirSync(perfDir, { recursive: true });
+    log(`perf: CPU ${SERVER_CPU} recorded over each run's window; data files in ${perfDir}`);
+  }
+  /** --perf: each run's summary, in the order they ran. */
+  const perfSections: string[] = [];
   const steadyS = options.seconds ?? (quick ? 6 : 30);
   const warmupS = options.warmupSeconds ?? (quick ? 2 : 5);
   // The issue asks for medians over several runs; quick mode is a smoke run.
@@ -975,7 +1088,7 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
     options.calls === undefined && !quick && !options.profile && workersList === undefined;
   const command =
     options.command ??
-    `npx tsx bench/load.ts${quick ? " --quick" : ""}${options.profile ? " --profile" : ""}`;
+    `npx tsx bench/load.ts${quick ? " --quick" : ""}${options.profile ? " --profile" : ""}${options.perf ? " --perf" : ""}`;
 
   const backends = options.backends ?? ["sqlite"];
   const base: RunSettings = {
@@ -1040,7 +1153,14 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
         log(
           `load: ${calls} calls, ${variantName({ server, backend, workers: workers ?? null })}, run ${r + 1} of ${runs} (load average ${loadavg()[0]!.toFixed(2)})`,
         );
-        const outcome = await runOnce(calls, { ...base, server, backend, workers }, log);
+        const variant = variantName({ server, backend, workers: workers ?? null });
+        const perfFile = perfDir
+          ? join(
+              perfDir,
+              `${calls}-calls-${variant.replace(/[^A-Za-z0-9]+/g, "-")}-round-${r + 1}.perf.data`,
+            )
+          : undefined;
+        const outcome = await runOnce(calls, { ...base, server, backend, workers, perfFile }, log);
         const pair =
           outcome.feedFrames === null
             ? ""
@@ -1057,6 +1177,16 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
         log(
           `  server ${f(outcome.serverCpuMsPerCallS)} ms/call-s, inbound p99 ${f(outcome.inbound.p99)} ms, outbound p99 ${outcome.passthrough ? "n/a" : `${f(outcome.outbound.p99)} ms`}, generator core ${pct(outcome.generatorCoreShare)}, failed ${outcome.failed}${pair}${split}${muLaw}`,
         );
+        // Between runs, so that perf script's work is in no window.
+        if (outcome.perf) {
+          perfSections.push(
+            await perfSummary(
+              outcome,
+              `${variant} at ${calls} calls, round ${r + 1} of ${runs}`,
+              log,
+            ),
+          );
+        }
         const key = `${server} ${backend} ${workers ?? ""}`;
         repeats.set(key, [...(repeats.get(key) ?? []), outcome]);
         round.push(outcome);
@@ -1096,7 +1226,7 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
       counts.push(calls + 100);
     }
   }
-  return report(outcomes, {
+  const markdown = report(outcomes, {
     quick,
     command,
     runs,
@@ -1106,6 +1236,42 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<stri
     dataDir: base.dataDir,
     ordered,
   });
+  if (!perfDir) return markdown;
+  return [markdown, ...perfSectionHeading(perfDir), ...perfSections].join("\n");
+}
+
+/**
+ * --perf: one run's recording summarised (markdown), kept with its sidecar and a copy of the
+ * server's JIT map, whose /tmp original is then deleted.
+ */
+async function perfSummary(
+  outcome: RunOutcome,
+  heading: string,
+  log: (line: string) => void,
+): Promise<string> {
+  const perf = outcome.perf!;
+  const run = {
+    file: perf.file,
+    serverPid: perf.serverPid,
+    threads: perf.threads,
+    calls: outcome.calls,
+    windowS: outcome.windowS,
+    serverCpuMsPerCallS: outcome.serverCpuMsPerCallS,
+    label: heading,
+    knownPids: perf.knownPids,
+  };
+  try {
+    if (perf.error) return `##### ${heading}\n\n**No recording**: ${perf.error}\n`;
+    keepPerfRun(run);
+    const markdown = await summarizePerf(run);
+    log(`  perf: ${perf.file} summarised`);
+    return markdown;
+  } catch (error: unknown) {
+    log(`  perf: ${perf.file} could not be summarised: ${error}`);
+    return `##### ${heading}\n\n**The recording could not be summarised**: ${error instanceof Error ? error.message : error}\n`;
+  } finally {
+    removePerfMap(perf.serverPid);
+  }
 }
 
 interface OrderedRun {
@@ -1130,6 +1296,10 @@ function variantName(o: Pick<RunOutcome, "server" | "backend" | "workers">): str
 function floorTarget(o: Pick<RunOutcome, "server">): number | null {
   return o.server === "passthrough" ? null : FLOOR_TARGETS[o.server];
 }
+
+/** A server core busy this much of the window was saturated: its backlog grew. */
+const SATURATED_CORE = 0.9;
+const saturated = (o: RunOutcome) => !o.passthrough && o.serverCoreShare >= SATURATED_CORE;
 
 /** Issue 21's targets besides CPU: frame latency (at 100 calls), memory, losses. */
 const FLOOR_P99_TARGET_MS = 5;
@@ -1159,12 +1329,13 @@ function floorComparison(ordered: OrderedRun[]): string[] {
   const lines = [
     "#### Against the floor (issue 21)",
     "",
-    "| round | calls | server | server CPU ms / call-s | inbound p99 ms | outbound p99 ms | RSS KB / call | × forwarder (same round) |",
-    "|---:|---:|---|---:|---:|---:|---:|---:|",
+    "| round | calls | server | server CPU ms / call-s | server core | inbound p99 ms | outbound p99 ms | RSS KB / call | × forwarder (same round) |",
+    "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ...ordered.map((run) => {
       const o = run.outcome;
       const x = ratio(run);
-      return `| ${run.round} | ${o.calls} | ${variantName(o)} | ${f(o.serverCpuMsPerCallS)} | ${f(o.inbound.p99)} | ${o.passthrough ? "n/a" : f(o.outbound.p99)} | ${f(o.rssPerCallKb, 0)} | ${o.passthrough ? "the floor" : x === null ? "–" : `${f(x)}×`} |`;
+      const core = `${pct(o.serverCoreShare)}${saturated(o) ? " (saturated)" : ""}`;
+      return `| ${run.round} | ${o.calls} | ${variantName(o)} | ${f(o.serverCpuMsPerCallS)} | ${core} | ${f(o.inbound.p99)} | ${o.passthrough ? "n/a" : f(o.outbound.p99)} | ${f(o.rssPerCallKb, 0)} | ${o.passthrough ? "the floor" : x === null ? "–" : `${f(x)}×`} |`;
     }),
     "",
     `| calls | server | runs | server CPU ms / call-s (median) | × forwarder (median of the rounds') | target | inbound p99 ms (median; ≤ ${FLOOR_P99_TARGET_MS} at ${FLOOR_P99_TARGET_CALLS} calls) | outbound p99 ms (median; ≤ ${FLOOR_P99_TARGET_MS} at ${FLOOR_P99_TARGET_CALLS} calls) | RSS KB / call (median; ≤ ${FLOOR_RSS_TARGET_KB}) | frames lost in + out (total; 0) |`,
@@ -1184,6 +1355,8 @@ function floorComparison(ordered: OrderedRun[]): string[] {
     const cpu = med((r) => r.serverCpuMsPerCallS);
     const x = median(group.map(ratio).filter((v): v is number => v !== null));
     const target = floorTarget(o);
+    // A saturated core caps CPU per call-second at 1000 / calls: the ratio is then a floor.
+    const capped = list.some(saturated);
     const inbound = med((r) => r.inbound.p99);
     const outbound = med((r) => r.outbound.p99);
     const rss = med((r) => r.rssPerCallKb);
@@ -1197,7 +1370,9 @@ function floorComparison(ordered: OrderedRun[]): string[] {
       `| ${o.calls} | ${variantName(o)} | ${list.length} | ${f(cpu)} | ${x === null ? "–" : `${f(x)}×`} | ${
         target === null
           ? "the floor"
-          : `≤ ${target}×: ${x === null ? "no forwarder run" : mark(x <= target)}`
+          : capped
+            ? `≤ ${target}×: not measurable (the server's core saturated: **missed**)`
+            : `≤ ${target}×: ${x === null ? "no forwarder run" : mark(x <= target)}`
       } | ${p99(inbound)} | ${o.passthrough ? "n/a" : p99(outbound)} | ${f(rss, 0)}${judged ? ` (${mark((rss ?? Number.POSITIVE_INFINITY) <= FLOOR_RSS_TARGET_KB)})` : ""} | ${
         o.passthrough
           ? `${inboundLost} + n/a`
@@ -1208,6 +1383,12 @@ function floorComparison(ordered: OrderedRun[]): string[] {
   const ignored = ordered.filter(
     (r) => r.outcome.server === "pcmu" && r.outcome.muLawAnswerCalls === 0,
   );
+  if (ordered.some((r) => saturated(r.outcome))) {
+    lines.push(
+      "",
+      `Saturated: the server's core was busy ${pct(SATURATED_CORE)} or more of the window. It then works through a backlog (the p99s show it), its CPU per call-second is capped at 1000 ms ÷ calls, and its ratio to the forwarder understates what it would need: such a row cannot meet the CPU target.`,
+    );
+  }
   lines.push(
     "",
     "× forwarder: each run's server CPU per call-second divided by the forwarder's in the same round at the same call count (within a round every server runs once, in the listed order, so the machine's drift is shared); the summary's ratio is the median of those per-round ratios, not a ratio of medians. Targets of issue 21: callbridge ≤ 1.7× the forwarder, pcmu (callbridge with `OPENAI_AUDIO_FORMAT=pcmu`: 8 kHz mu-law both ways to the model) ≤ 1.3×; inbound and outbound p99 ≤ 5 ms at 100 calls; ≤ 200 KB RSS per call; 0 frames lost. The fake answers the forwarder and pcmu in 8 kHz mu-law (both declare `audio/pcmu` output) and callbridge in PCM16 24 kHz; the forwarder forwards each 100 ms delta as one media message, so its outbound latency and frames do not apply.",
@@ -1356,6 +1537,8 @@ if (process.argv[1]?.endsWith("load.ts")) {
     quick: argv.includes("--quick"),
     profile: argv.includes("--profile"),
     profileDir: argValue(argv, "--profile-dir"),
+    perf: argv.includes("--perf"),
+    perfDir: argValue(argv, "--perf-dir"),
     calls: calls ? calls.split(",").map(Number) : undefined,
     seconds: seconds ? Number(seconds) : undefined,
     warmupSeconds: warmup ? Number(warmup) : undefined,
