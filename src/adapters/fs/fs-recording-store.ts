@@ -38,6 +38,8 @@ export interface FsRecordingStoreOptions {
   onError?: (kind: StoreErrorKind) => void;
   /** Test seam for writer file operations (to inject ENOSPC and the like); node:fs by default. */
   io?: Partial<WriterIo>;
+  /** What all writers may buffer beyond their own 3 s while the disk is behind (default 64 MB). */
+  borrowBudgetBytes?: number;
   /**
    * The instance (INSTANCE_ID) whose spool this is: unfinished `.part` files live in
    * `<root>/.spool/<instance>/` and recovery finalizes only those (and any a version before
@@ -82,7 +84,7 @@ export class FsRecordingStore implements RecordingStore {
   /** `.part` files owned by live writers of this process, which recovery must not touch. */
   private readonly livePartNames = new Set<string>();
   /** Idle recording buffers shared by this store's writers. */
-  private readonly slots = new SlotPool();
+  private readonly slots: SlotPool;
   private readonly liveTempNames = new Set<string>();
 
   constructor(options: FsRecordingStoreOptions) {
@@ -97,6 +99,7 @@ export class FsRecordingStore implements RecordingStore {
     this.onBytesWritten = options.onBytesWritten ?? (() => undefined);
     this.onError = options.onError ?? (() => undefined);
     this.io = { ...nodeWriterIo, ...options.io };
+    this.slots = new SlotPool(options.borrowBudgetBytes);
     this.makeRootPrivate();
   }
 

@@ -25,9 +25,24 @@ export const BUFFER_MS = FLUSH_INTERVAL_MS;
 /**
  * Buffers per writer: one filling, the others queued for the disk. A live call normally holds
  * one (the write of the previous ends long before the next fills); only a stalled disk fills the
- * rest, after MAX_BUFFERS × BUFFER_MS = 3 s, and beyond that audio is dropped, not buffered.
+ * rest, after MAX_BUFFERS × BUFFER_MS = 3 s. Beyond that a writer borrows up to
+ * MAX_BORROWED_BUFFERS more from its store's shared budget, and only then drops audio.
  */
 export const MAX_BUFFERS = 6;
+
+/**
+ * Buffers a writer may borrow beyond MAX_BUFFERS, 10 s more, while the store's budget lasts.
+ * The disk is seldom stalled for all calls alike: with the process overloaded (every core busy,
+ * libuv's four file threads queued behind other calls' file work) one call's writes fell 3 s
+ * behind and lost audio, while the machine had memory to spare.
+ */
+export const MAX_BORROWED_BUFFERS = 20;
+
+/**
+ * What all of a store's writers may borrow together: 64 MB, about 11 minutes of call audio (a
+ * call's two tracks are 96 KB a second), however many calls fall behind at once.
+ */
+export const BORROW_BUDGET_BYTES = 64 * 1024 * 1024;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -41,6 +56,26 @@ const MAX_POOLED_SLOTS = 64;
  */
 export class SlotPool {
   private readonly idle = new Map<number, Slot[]>();
+  private borrowed = 0;
+
+  /** @param budgetBytes what this store's writers may borrow beyond MAX_BUFFERS, together. */
+  constructor(private readonly budgetBytes = BORROW_BUDGET_BYTES) {}
+
+  /** Bytes borrowed now, by all writers. */
+  get borrowedBytes(): number {
+    return this.borrowed;
+  }
+
+  /** Takes `bytes` of the budget; false when it would go over. */
+  borrow(bytes: number): boolean {
+    if (this.borrowed + bytes > this.budgetBytes) return false;
+    this.borrowed += bytes;
+    return true;
+  }
+
+  repay(bytes: number): void {
+    this.borrowed -= bytes;
+  }
 
   take(capacityBytes: number): Slot | undefined {
     return this.idle.get(capacityBytes)?.pop();
@@ -100,6 +135,9 @@ export class FsRecordingWriter implements RecordingWriter {
   private readonly queue: Slot[] = [];
   /** Buffers this writer holds (the filling one and the queued ones), at most MAX_BUFFERS. */
   private allocated = 1;
+  /** Of `allocated`, buffers borrowed from the store's budget (beyond MAX_BUFFERS). */
+  private borrowedSlots = 0;
+  private borrowing = false;
   private writing = false;
   private nextPosition = WAV_HEADER_BYTES;
   private idleWaiters: Array<() => void> = [];
@@ -142,8 +180,9 @@ export class FsRecordingWriter implements RecordingWriter {
     return this.buffered;
   }
 
+  /** The most this writer ever buffers: its own buffers and all it may borrow. */
   get maxBufferedBytes(): number {
-    return MAX_BUFFERS * this.capacityBytes;
+    return (MAX_BUFFERS + MAX_BORROWED_BUFFERS) * this.capacityBytes;
   }
 
   append(samples: Int16Array): void {
@@ -203,7 +242,18 @@ export class FsRecordingWriter implements RecordingWriter {
   }
 
   private takeSlot(): Slot | null {
-    if (this.allocated >= MAX_BUFFERS) return null;
+    if (this.allocated >= MAX_BUFFERS) {
+      if (this.borrowedSlots >= MAX_BORROWED_BUFFERS) return null;
+      if (!this.pool.borrow(this.capacityBytes)) return null;
+      this.borrowedSlots += 1;
+      if (!this.borrowing) {
+        this.borrowing = true;
+        this.deps.logger.warn(
+          { fileKey: this.deps.fileKey, bufferedBytes: this.buffered },
+          "recording disk writes are falling behind; buffering more from the shared budget",
+        );
+      }
+    }
     this.allocated += 1;
     return this.pool.take(this.capacityBytes) ?? this.newSlot();
   }
@@ -281,6 +331,11 @@ export class FsRecordingWriter implements RecordingWriter {
       return;
     }
     this.allocated -= 1;
+    if (this.borrowedSlots > 0) {
+      this.borrowedSlots -= 1;
+      this.pool.repay(this.capacityBytes);
+      if (this.borrowedSlots === 0) this.borrowing = false;
+    }
     this.pool.give(slot);
   }
 

@@ -2,7 +2,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { BUFFER_MS, MAX_BUFFERS } from "../../../src/adapters/fs/fs-recording-writer.ts";
+import {
+  BUFFER_MS,
+  MAX_BORROWED_BUFFERS,
+  MAX_BUFFERS,
+} from "../../../src/adapters/fs/fs-recording-writer.ts";
 import type { RecordingSpec } from "../../../src/application/ports/index.ts";
 import { parseWav, recordingStore } from "./fs-test-support.ts";
 
@@ -44,9 +48,10 @@ describe("FsRecordingWriter memory bound", () => {
   it("never buffers more than its bound when ten minutes arrive faster than any disk", async () => {
     const { store, root, seen } = recordingStore();
     const writer = store.create(spec);
-    const bound = MAX_BUFFERS * BUFFER_BYTES;
-    // A stalled disk may hold audio for about three seconds before any is dropped.
-    expect(bound).toBe(3 * ONE_SECOND_BYTES);
+    const bound = (MAX_BUFFERS + MAX_BORROWED_BUFFERS) * BUFFER_BYTES;
+    // A stalled disk may hold audio for three seconds of the writer's own, then ten more
+    // borrowed from the store's budget, before any is dropped.
+    expect(bound).toBe(13 * ONE_SECOND_BYTES);
     expect(writer.maxBufferedBytes).toBe(bound);
     const chunk = new Int16Array(CHUNK);
     let maxBuffered = 0;
@@ -62,10 +67,15 @@ describe("FsRecordingWriter memory bound", () => {
     expect(writer.bytesWritten).toBe(bound);
     expect(writer.droppedBytes).toBe(TEN_MINUTES_OF_CHUNKS * CHUNK * 2 - bound);
     expect(seen.errorKinds).toEqual(["recording_overflow"]);
-    expect(seen.warnings).toHaveLength(1);
+    expect(seen.warnings.map((w) => w.msg)).toEqual([
+      "recording disk writes are falling behind; buffering more from the shared budget",
+      "recording disk writes are falling behind; dropping audio",
+    ]);
 
     const finished = await writer.finalize();
-    expect(finished.durationSeconds).toBe((MAX_BUFFERS * BUFFER_MS) / 1000);
+    expect(finished.durationSeconds).toBe(
+      ((MAX_BUFFERS + MAX_BORROWED_BUFFERS) * BUFFER_MS) / 1000,
+    );
     const wav = parseWav(fs.readFileSync(path.join(root, finished.fileKey)));
     expect(wav.dataSize).toBe(bound);
     expectDataMatches(wav.data, bound / 2);
@@ -96,5 +106,35 @@ describe("FsRecordingWriter memory bound", () => {
     const wav = parseWav(fs.readFileSync(path.join(root, finished.fileKey)));
     expect(wav.dataSize).toBe(600 * ONE_SECOND_BYTES);
     expectDataMatches(wav.data, 600 * RATE);
+  });
+
+  it("lends beyond 3 s only what the store's budget holds, shared by all its writers, and gets it back", async () => {
+    // A budget of four buffers: the first writer borrows them all, the second none.
+    const { store, seen } = recordingStore({ borrowBudgetBytes: 4 * BUFFER_BYTES });
+    const first = store.create(spec);
+    const second = store.create({ ...spec, streamSid: "MZsecond" });
+    const chunk = new Int16Array(CHUNK);
+    // Ten seconds each in one synchronous burst: no write completes meanwhile.
+    for (let i = 0; i < 500; i++) {
+      fillChunk(chunk, i);
+      first.append(chunk);
+    }
+    for (let i = 0; i < 500; i++) {
+      fillChunk(chunk, i);
+      second.append(chunk);
+    }
+    expect(first.bytesWritten).toBe((MAX_BUFFERS + 4) * BUFFER_BYTES);
+    expect(second.bytesWritten).toBe(MAX_BUFFERS * BUFFER_BYTES);
+    expect(seen.errorKinds).toEqual(["recording_overflow", "recording_overflow"]);
+
+    // Once the disk has caught up the budget is back: the second writer now borrows it all.
+    await first.finalize();
+    while (second.bufferedBytes > 0) await sleep(1);
+    for (let i = 500; i < 1000; i++) {
+      fillChunk(chunk, i);
+      second.append(chunk);
+    }
+    expect(second.bytesWritten).toBe((2 * MAX_BUFFERS + 4) * BUFFER_BYTES);
+    await second.finalize();
   });
 });
