@@ -4,6 +4,8 @@
  *
  *   npx tsx bench/load.ts [--quick] [--calls 50,100,200] [--seconds 30] [--runs 3]
  *       [--warmup 5] [--tick-ms 1] [--data-dir /dev/shm]
+ *       (without --quick, --server, --backend, --workers, --server-root or --profile, the run
+ *       alternates the reference forwarder and the server: --server passthrough,callbridge)
  *   npx tsx bench/load.ts --server passthrough [...]    the reference forwarder, same harness
  *   npx tsx bench/load.ts --server passthrough,callbridge,pcmu --calls 100 --runs 5 [...]
  *       the servers under test, alternating run by run (in each round every listed one runs
@@ -1034,7 +1036,17 @@ function mainThreadProfile(dir: string): string {
 export async function runLoadBench(options: LoadBenchOptions = {}): Promise<string> {
   const quick = options.quick ?? false;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const servers = options.servers ?? ["callbridge"];
+  // The plain full run (`npm run bench`, `npx tsx bench/load.ts`) measures the reference
+  // forwarder alternately with the server, so its CPU figure is also a ratio that carries from one
+  // machine to another (issue 21). Quick runs and the comparisons of other options (backends,
+  // workers, another tree, a profile) run the server alone unless --server says otherwise.
+  const plain =
+    !quick &&
+    !options.profile &&
+    options.workers === undefined &&
+    options.backends === undefined &&
+    options.serverRoot === undefined;
+  const servers = options.servers ?? (plain ? ["passthrough", "callbridge"] : ["callbridge"]);
   if (servers.length === 0 || new Set(servers).size !== servers.length)
     throw new Error("--server takes each of passthrough, callbridge, pcmu at most once");
   if (options.profile && servers.length > 1) throw new Error("--profile takes one --server");
