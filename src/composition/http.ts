@@ -9,7 +9,7 @@ import { createHttpApp } from "../adapters/http/app.ts";
 import { eventRoutes } from "../adapters/http/events/event-routes.ts";
 import { metricsRoutes } from "../adapters/http/metrics-routes.ts";
 import { PeaksWorker } from "../adapters/http/ui/peaks-worker-client.ts";
-import { uiRoutes } from "../adapters/http/ui/ui-routes.tsx";
+import { browserNotFound, uiRoutes } from "../adapters/http/ui/ui-routes.tsx";
 import { injectGuardedUpgrade } from "../adapters/http/upgrade-guard.ts";
 import type { AppLogger } from "../adapters/logging/pino-logger.ts";
 import type { PrometheusMetrics } from "../adapters/metrics/prometheus-metrics.ts";
@@ -86,6 +86,7 @@ export function createHttp(
       // few KB, and a large unsigned form held the event loop while it was parsed and signed).
       bodyLimit: { maxBytes: config.maxBodyBytes, paths: ["/api/*"] },
       auth: { apiKey: config.apiKey, paths: ["/api/*"], urlSigner },
+      pageNotFound: browserNotFound(config.apiKey !== undefined),
       mounts: [
         { prefix: "/api", routes: apiRoutes({ queries, isCallActive }) },
         { prefix: "/api", routes: eventRoutes({ hub, queries }) },

@@ -1,4 +1,4 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { Logger } from "../../application/ports/index.ts";
 import { bearerAuth, QUERY_TOKEN_PATHS } from "./api/bearer-auth.ts";
 import { limitBody } from "./api/body-limit.ts";
@@ -26,6 +26,11 @@ export interface HttpAppDeps {
    * started with that key derives it: see UrlSigner.forApiKey).
    */
   auth?: { apiKey?: string; paths: string[]; urlSigner?: UrlSigner };
+  /**
+   * An unknown path's page for a browser (the call browser's "not found"), or null for anyone
+   * else, who gets the JSON 404 as the API does.
+   */
+  pageNotFound?: (c: Context) => Response | null;
   /** Request ids, one log line per request and the latency metric; off when absent. */
   requestLogging?: Omit<RequestLoggingOptions, "logger">;
 }
@@ -66,7 +71,9 @@ export function createHttpApp(deps: HttpAppDeps, app: Hono = new Hono()): Hono {
   }
   app.route("/", healthRoutes(deps.health));
   for (const { prefix, routes } of deps.mounts ?? []) app.route(prefix, routes);
-  app.notFound((c) => c.json(errorBody("not_found", "no such route"), 404));
+  app.notFound(
+    (c) => deps.pageNotFound?.(c) ?? c.json(errorBody("not_found", "no such route"), 404),
+  );
   app.onError((error, c) => {
     const response = toErrorResponse(c, error);
     if (response.status >= 500) {

@@ -64,6 +64,23 @@ function renderPage(c: Context, page: { toString(): string }, status: 200 | 404 
   return c.html(`<!doctype html>${page.toString()}`, status, PAGE_HEADERS);
 }
 
+/** Paths of machine interfaces, whose unknown paths stay JSON 404s whoever asks. */
+const MACHINE_PATHS = /^\/(api|twilio|metrics|healthz|openapi)(\/|\.|$)/;
+
+/**
+ * The "not found" page for a browser that opens an unknown path (a GET whose Accept names
+ * text/html, as browsers' page loads do), or null: the API's clients, and every path of the API,
+ * Twilio's routes and the metrics, get the JSON 404.
+ */
+export function browserNotFound(apiKeyRequired: boolean): (c: Context) => Response | null {
+  return (c) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") return null;
+    if (MACHINE_PATHS.test(c.req.path)) return null;
+    if (!(c.req.header("accept") ?? "").includes("text/html")) return null;
+    return renderPage(c, <NotFoundPage apiKeyRequired={apiKeyRequired} />, 404);
+  };
+}
+
 /** The call browser: the pages at `/` and `/calls/:id`, their assets, and waveform peaks. */
 export function uiRoutes(deps: UiRoutesDeps): Hono {
   const app = new Hono();

@@ -6,7 +6,7 @@ import { apiRoutes } from "../../../../src/adapters/http/api/api-routes.ts";
 import { createHttpApp } from "../../../../src/adapters/http/app.ts";
 import { PeaksWorker } from "../../../../src/adapters/http/ui/peaks-worker-client.ts";
 import { ASSET_NAMES } from "../../../../src/adapters/http/ui/static-assets.ts";
-import { uiRoutes } from "../../../../src/adapters/http/ui/ui-routes.tsx";
+import { browserNotFound, uiRoutes } from "../../../../src/adapters/http/ui/ui-routes.tsx";
 import { createLogger } from "../../../../src/adapters/logging/pino-logger.ts";
 import { CallQueries } from "../../../../src/application/queries.ts";
 import { decodeWav } from "../../../../src/domain/audio/index.ts";
@@ -25,7 +25,7 @@ afterEach(() => {
 
 afterAll(() => peaks.close());
 
-function start(apiKey?: string): ApiWorld {
+function start(apiKey?: string, pageNotFound?: ReturnType<typeof browserNotFound>): ApiWorld {
   world = createApiWorld({ apiKey });
   const queries = new CallQueries({ calls: world.repository, recordings: world.store });
   const store = world.store;
@@ -34,6 +34,7 @@ function start(apiKey?: string): ApiWorld {
     health: { calls: world.repository, recordings: world.store, activeCalls: () => 0 },
     bodyLimit: { maxBytes: 1024, paths: ["/api/*"] },
     auth: { apiKey, paths: ["/api/*"] },
+    ...(pageNotFound ? { pageNotFound } : {}),
     mounts: [
       { prefix: "/api", routes: apiRoutes({ queries, isCallActive: () => false }) },
       {
@@ -229,5 +230,40 @@ describe("waveform peaks", () => {
     expect((await get(`/ui/recordings/rec-1/peaks?access_token=${API_KEY}`)).status).toBe(401);
     const ok = await get("/ui/recordings/rec-1/peaks", { authorization: `Bearer ${API_KEY}` });
     expect(ok.status).toBe(200);
+  });
+});
+
+describe("an unknown path", () => {
+  const BROWSER = { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" };
+
+  const startWithPages = (apiKey?: string) => start(apiKey, browserNotFound(apiKey !== undefined));
+
+  it("is the call browser's 'not found' page for a browser", async () => {
+    startWithPages();
+    const res = await get("/no/such/page", BROWSER);
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await res.text();
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain("Not found");
+    expect(html).toContain('href="/"');
+  });
+
+  it("is JSON for an API client, and for every machine path even from a browser", async () => {
+    startWithPages("k-1");
+    const json = async (path: string, headers: Record<string, string>) => {
+      const res = await get(path, headers);
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get("content-type"), path).toMatch(/^application\/json/);
+      expect(await res.json()).toMatchObject({ error: { code: "not_found" } });
+    };
+    await json("/no/such/page", {});
+    await json("/no/such/page", { accept: "application/json" });
+    await json("/api/nope", { ...BROWSER, authorization: "Bearer k-1" });
+    await json("/twilio/nope", BROWSER);
+    await json("/metrics/nope", BROWSER);
+    const post = await app.request("/no/such/page", { method: "POST", headers: BROWSER });
+    expect(post.status).toBe(404);
+    expect(post.headers.get("content-type")).toMatch(/^application\/json/);
   });
 });
