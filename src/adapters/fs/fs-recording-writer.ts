@@ -3,6 +3,7 @@ import type {
   RecordingSpec,
   RecordingWriter,
 } from "../../application/ports/index.ts";
+import { LITTLE_ENDIAN_HOST } from "../../domain/audio/index.ts";
 import { storageUnavailable } from "../../domain/errors.ts";
 import {
   errorCode,
@@ -44,8 +45,6 @@ export const MAX_BORROWED_BUFFERS = 20;
  */
 export const BORROW_BUDGET_BYTES = 64 * 1024 * 1024;
 
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 /** Idle buffers kept per size for the next writer that needs one; more are left to the GC. */
 const MAX_POOLED_SLOTS = 64;
 
@@ -60,11 +59,6 @@ export class SlotPool {
 
   /** @param budgetBytes what this store's writers may borrow beyond MAX_BUFFERS, together. */
   constructor(private readonly budgetBytes = BORROW_BUDGET_BYTES) {}
-
-  /** Bytes borrowed now, by all writers. */
-  get borrowedBytes(): number {
-    return this.borrowed;
-  }
 
   /** Takes `bytes` of the budget; false when it would go over. */
   borrow(bytes: number): boolean {
@@ -133,11 +127,12 @@ export class FsRecordingWriter implements RecordingWriter {
   private active: Slot | null;
   /** Handed-off buffers in file order; the head is being written while `writing`. */
   private readonly queue: Slot[] = [];
-  /** Buffers this writer holds (the filling one and the queued ones), at most MAX_BUFFERS. */
+  /**
+   * Buffers this writer holds (the filling one and the queued ones): at most MAX_BUFFERS of its
+   * own, and `borrowedSlots` more from the store's budget.
+   */
   private allocated = 1;
-  /** Of `allocated`, buffers borrowed from the store's budget (beyond MAX_BUFFERS). */
   private borrowedSlots = 0;
-  private borrowing = false;
   private writing = false;
   private nextPosition = WAV_HEADER_BYTES;
   private idleWaiters: Array<() => void> = [];
@@ -245,9 +240,8 @@ export class FsRecordingWriter implements RecordingWriter {
     if (this.allocated >= MAX_BUFFERS) {
       if (this.borrowedSlots >= MAX_BORROWED_BUFFERS) return null;
       if (!this.pool.borrow(this.capacityBytes)) return null;
-      this.borrowedSlots += 1;
-      if (!this.borrowing) {
-        this.borrowing = true;
+      // Once each time this writer starts borrowing.
+      if (++this.borrowedSlots === 1) {
         this.deps.logger.warn(
           { fileKey: this.deps.fileKey, bufferedBytes: this.buffered },
           "recording disk writes are falling behind; buffering more from the shared budget",
@@ -334,7 +328,6 @@ export class FsRecordingWriter implements RecordingWriter {
     if (this.borrowedSlots > 0) {
       this.borrowedSlots -= 1;
       this.pool.repay(this.capacityBytes);
-      if (this.borrowedSlots === 0) this.borrowing = false;
     }
     this.pool.give(slot);
   }

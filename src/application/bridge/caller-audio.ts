@@ -63,9 +63,9 @@ function ensureScratch(n: number): void {
 /**
  * The caller's side of a call: each mu-law frame is decoded once, resampled once to the
  * recording rate for the caller track (which the stereo mixer's left channel reuses), and
- * resampled to 24 kHz for the model, or in a pcmu session handed to the model as it came. Its frames advance the call's timeline. Frames Twilio left
- * out are filled with silence that takes the same path, so everything after them keeps the
- * call's real time.
+ * resampled to 24 kHz for the model, or in a pcmu session handed to the model as it came. Its
+ * frames advance the call's timeline. Frames Twilio left out are filled with silence that takes
+ * the same path, so everything after them keeps the call's real time.
  */
 export class CallerAudio {
   private readonly to16k = new Resampler(8000, RECORDING_SAMPLE_RATE);

@@ -1,4 +1,4 @@
-import { decodeMuLawInto, Resampler } from "../../domain/audio/index.ts";
+import { decodeMuLawInto, LITTLE_ENDIAN_HOST, Resampler } from "../../domain/audio/index.ts";
 import { polyphaseFilter } from "../../domain/audio/polyphase-filter.ts";
 import type { RecordingWriter } from "../ports/index.ts";
 
@@ -25,9 +25,6 @@ const scratch = {
   /** `stereo` as one 32-bit word per sample frame: left in the low half on a little-endian host. */
   frames32: new Uint32Array(0),
 };
-
-/** WAV is little-endian; a sample frame is written as one word only where the host is too. */
-const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** Makes the scratch hold chunks of `chunk` samples through `upsampler` (its flush included). */
 function ensureScratch(chunk: number, upsampler: Resampler): void {

@@ -10,6 +10,7 @@ export { Resampler, resample } from "./resampler.ts";
 export {
   decodeWav,
   encodeWav,
+  LITTLE_ENDIAN_HOST,
   patchWavSizes,
   readWavLayout,
   WAV_HEADER_BYTES,

@@ -24,7 +24,8 @@ const FORMAT_NAMES: Record<number, string> = {
   85: "MP3",
 };
 
-const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+/** WAV is little-endian: where the host is too, PCM16 samples are copied as they are. */
+export const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 function writeAscii(bytes: Uint8Array, offset: number, text: string): void {
   for (let i = 0; i < text.length; i++) bytes[offset + i] = text.charCodeAt(i);
