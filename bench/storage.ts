@@ -18,7 +18,7 @@ import type {
   TranscriptSearchSort,
 } from "../src/application/ports/index.ts";
 import type { Analytics } from "../src/domain/analytics.ts";
-import type { Call } from "../src/domain/call.ts";
+import { type Call, startCall } from "../src/domain/call.ts";
 import type { Transcript } from "../src/domain/transcript.ts";
 import { describeMachine, loadAverage } from "./lib/machine.ts";
 import { prng } from "./lib/prng.ts";
@@ -308,18 +308,11 @@ export async function runStorageBench(options: StorageBenchOptions = {}): Promis
     const loadMs = performance.now() - start;
 
     // Child-row inserts all go to one call, as during a live call.
-    const liveCall: Call = {
+    const liveCall: Call = startCall({
       id: "call-live",
       streamSid: "MZlive",
-      callSid: null,
-      caller: null,
-      status: "active",
       startedAt: new Date(base),
-      endedAt: null,
-      durationSeconds: null,
-      createdAt: new Date(base),
-      updatedAt: new Date(base),
-    };
+    });
     await repository.createCall(liveCall);
     const transcript = (i: number, text: string) => transcriptOf(i, liveCall.id, text);
     const analyticsRow = (i: number) => analyticsOf(i, liveCall.id);

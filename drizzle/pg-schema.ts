@@ -13,6 +13,7 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 import type { JsonObject } from "../src/domain/analytics.ts";
+import { ANALYSIS_STATUSES, END_REASONS } from "../src/domain/call-review.ts";
 
 // The PostgreSQL twin of ./schema.ts (SQLite): the same tables, columns, nullability, defaults
 // and indexes, which test/adapters/postgres/schema-parity.test.ts holds them to. Times are
@@ -42,6 +43,19 @@ export const calls = pgTable(
     updatedAt: millis("updated_at").notNull(),
     /** The instance (INSTANCE_ID) running a live call; null on calls stored before issue 19. */
     owner: text("owner"),
+    called: text("called"),
+    endReason: text("end_reason", { enum: END_REASONS }),
+    turns: integer("turns"),
+    costUsd: doublePrecision("cost_usd"),
+    sentiment: text("sentiment", { enum: ["positive", "neutral", "negative"] }),
+    networkQuality: text("network_quality"),
+    avgResponseLatencyMs: integer("avg_response_latency_ms"),
+    p95ResponseLatencyMs: integer("p95_response_latency_ms"),
+    topic: text("topic"),
+    analysisStatus: text("analysis_status", { enum: ANALYSIS_STATUSES }),
+    summary: text("summary"),
+    outcome: text("outcome"),
+    analysisFields: json("analysis_fields").$type<JsonObject>(),
   },
   (t) => [
     uniqueIndex("calls_stream_sid_unique").on(t.streamSid),
@@ -49,6 +63,10 @@ export const calls = pgTable(
     index("calls_started_at_id_idx").on(t.startedAt, t.id),
     index("calls_status_started_at_id_idx").on(t.status, t.startedAt, t.id),
     index("calls_caller_started_at_id_idx").on(t.caller, t.startedAt, t.id),
+    index("calls_called_started_at_id_idx").on(t.called, t.startedAt, t.id),
+    index("calls_end_reason_started_at_id_idx").on(t.endReason, t.startedAt, t.id),
+    index("calls_sentiment_started_at_id_idx").on(t.sentiment, t.startedAt, t.id),
+    index("calls_outcome_started_at_id_idx").on(t.outcome, t.startedAt, t.id),
   ],
 );
 

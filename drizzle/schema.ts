@@ -1,5 +1,6 @@
 import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../src/domain/analytics.ts";
+import { ANALYSIS_STATUSES, END_REASONS } from "../src/domain/call-review.ts";
 
 // Times are integer milliseconds so that keyset paging compares exact values, never strings.
 
@@ -18,6 +19,21 @@ export const calls = sqliteTable(
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
     /** The instance (INSTANCE_ID) running a live call; null on calls stored before issue 19. */
     owner: text("owner"),
+    // What the list shows and filters by, kept on the call (src/domain/call-review.ts): set when
+    // the call ends, and by the post-call analysis after it. Null on calls stored before.
+    called: text("called"),
+    endReason: text("end_reason", { enum: END_REASONS }),
+    turns: integer("turns"),
+    costUsd: real("cost_usd"),
+    sentiment: text("sentiment", { enum: ["positive", "neutral", "negative"] }),
+    networkQuality: text("network_quality"),
+    avgResponseLatencyMs: integer("avg_response_latency_ms"),
+    p95ResponseLatencyMs: integer("p95_response_latency_ms"),
+    topic: text("topic"),
+    analysisStatus: text("analysis_status", { enum: ANALYSIS_STATUSES }),
+    summary: text("summary"),
+    outcome: text("outcome"),
+    analysisFields: text("analysis_fields", { mode: "json" }).$type<JsonObject>(),
   },
   (t) => [
     uniqueIndex("calls_stream_sid_unique").on(t.streamSid),
@@ -27,6 +43,10 @@ export const calls = sqliteTable(
     index("calls_started_at_id_idx").on(t.startedAt, t.id),
     index("calls_status_started_at_id_idx").on(t.status, t.startedAt, t.id),
     index("calls_caller_started_at_id_idx").on(t.caller, t.startedAt, t.id),
+    index("calls_called_started_at_id_idx").on(t.called, t.startedAt, t.id),
+    index("calls_end_reason_started_at_id_idx").on(t.endReason, t.startedAt, t.id),
+    index("calls_sentiment_started_at_id_idx").on(t.sentiment, t.startedAt, t.id),
+    index("calls_outcome_started_at_id_idx").on(t.outcome, t.startedAt, t.id),
   ],
 );
 

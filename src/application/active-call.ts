@@ -1,6 +1,7 @@
 import { type AnalyticsInput, createAnalytics } from "../domain/analytics.ts";
 import { type Call, endCall as endCallState } from "../domain/call.ts";
 import { type CallMetadata, type MetadataPatch, mergeMetadata } from "../domain/call-metadata.ts";
+import type { CallFacts } from "../domain/call-review.ts";
 import { describeError, invalidState } from "../domain/errors.ts";
 import { RECORDING_SAMPLE_RATE, type Recording } from "../domain/recording.ts";
 import {
@@ -11,6 +12,7 @@ import {
   type TranscriptCut,
 } from "../domain/transcript.ts";
 import type { CallStorage } from "./call-storage.ts";
+import { endReasonOf } from "./end-reason.ts";
 import type { Logger, RecordingSpec, RecordingWriter, StopReason } from "./ports/index.ts";
 import { writeCallSidecars } from "./sidecars.ts";
 
@@ -157,19 +159,19 @@ export class ActiveCall {
     } catch (error) {
       this.log.error({ err: describeError(error), reason }, "the call's stream could not hang up");
     }
-    await this.end("completed");
+    await this.end("completed", { endReason: endReasonOf(reason, "completed", false) });
   }
 
   /**
    * Finalizes the recordings, stores their rows and the sidecar files, then the status and
    * duration. Calling it again returns the same result.
    */
-  end(outcome: CallOutcome = "completed"): Promise<Call> {
-    this.ending ??= this.finish(outcome);
+  end(outcome: CallOutcome = "completed", facts?: Partial<CallFacts>): Promise<Call> {
+    this.ending ??= this.finish(outcome, facts);
     return this.ending;
   }
 
-  private async finish(outcome: CallOutcome): Promise<Call> {
+  private async finish(outcome: CallOutcome, facts?: Partial<CallFacts>): Promise<Call> {
     const { calls, clock, events } = this.storage;
     const recordings: Recording[] = [];
     for (const writer of [this.callerTrack, ...this.otherTracks]) {
@@ -188,7 +190,9 @@ export class ActiveCall {
     const stored = (await calls.getCallById(this.call.id)) ?? this.call;
     const saved =
       stored.status === "active"
-        ? await calls.updateCall(endCallState(stored, outcome, this.audioEndedAt ?? clock.now()))
+        ? await calls.updateCall(
+            endCallState(stored, outcome, this.audioEndedAt ?? clock.now(), facts),
+          )
         : stored;
     await this.writeSidecars(saved);
     // Only now is the call no longer live, so a DELETE cannot race the sidecar files.

@@ -133,7 +133,7 @@ export class ExpiredLeaseSweep {
     for (const { call, owner, renewedAt } of orphaned) {
       const lastSeen = owner === instanceId ? now : (renewedAt ?? now);
       const endedAt = new Date(Math.max(lastSeen.getTime(), call.startedAt.getTime()));
-      const ended = endCall(call, "failed", endedAt);
+      const ended = endCall(call, "failed", endedAt, { endReason: "server_crash" });
       if (!(await calls.failCallIfOwnedBy(ended, owner))) continue;
       failed.push(ended);
       events?.publish({ type: "call.ended", call: ended });

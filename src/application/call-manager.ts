@@ -53,6 +53,7 @@ export class CallManager {
       id: this.storage.ids.newId(),
       streamSid,
       caller: input.caller ?? null,
+      called: input.called ?? null,
       callSid: input.callSid ?? null,
       startedAt: this.storage.clock.now(),
     });

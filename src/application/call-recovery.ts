@@ -56,7 +56,7 @@ export async function recoverInterruptedCalls(
     }
     const endedAt = new Date(audioEnd.get(call.id) ?? clock.now().getTime());
     const safeEnd = endedAt < call.startedAt ? call.startedAt : endedAt;
-    const failed = endCallState(call, "failed", safeEnd);
+    const failed = endCallState(call, "failed", safeEnd, { endReason: "server_crash" });
     // Conditional: another instance starting at the same time may recover an unowned call too.
     if (await calls.failCallIfOwnedBy(failed, callOwner)) ended.push(failed);
   }

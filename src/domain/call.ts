@@ -1,13 +1,17 @@
+import { type CallAnalysis, type CallFacts, NO_ANALYSIS, NO_FACTS } from "./call-review.ts";
 import { invalidArgument, invalidState } from "./errors.ts";
 
 export type CallStatus = "active" | "completed" | "failed";
 export const CALL_STATUSES: readonly CallStatus[] = ["active", "completed", "failed"];
 
-export interface Call {
+/** A call, with what was measured about it by its end and the model's analysis after it. */
+export interface Call extends CallFacts, CallAnalysis {
   readonly id: string;
   readonly streamSid: string;
   readonly callSid: string | null;
   readonly caller: string | null;
+  /** The number the caller dialled (the webhook's `To`). */
+  readonly called: string | null;
   readonly status: CallStatus;
   readonly startedAt: Date;
   readonly endedAt: Date | null;
@@ -32,6 +36,7 @@ export interface NewCall {
   streamSid: string;
   callSid?: string | null;
   caller?: string | null;
+  called?: string | null;
   startedAt: Date;
 }
 
@@ -42,12 +47,15 @@ export function startCall(input: NewCall): Call {
     streamSid: input.streamSid,
     callSid: input.callSid ?? null,
     caller: input.caller ?? null,
+    called: input.called ?? null,
     status: "active",
     startedAt: input.startedAt,
     endedAt: null,
     durationSeconds: null,
     createdAt: input.startedAt,
     updatedAt: input.startedAt,
+    ...NO_FACTS,
+    ...NO_ANALYSIS,
   };
 }
 
@@ -56,8 +64,16 @@ export function durationBetween(startedAt: Date, endedAt: Date): number {
   return Math.round(endedAt.getTime() - startedAt.getTime()) / 1000;
 }
 
-/** The only transitions: active → completed and active → failed. */
-export function endCall(call: Call, outcome: "completed" | "failed", endedAt: Date): Call {
+/**
+ * The only transitions: active → completed and active → failed. `facts` are what was measured
+ * by the end; without them the call keeps the ones it has.
+ */
+export function endCall(
+  call: Call,
+  outcome: "completed" | "failed",
+  endedAt: Date,
+  facts?: Partial<CallFacts>,
+): Call {
   if (call.status !== "active") {
     throw invalidState(`call ${call.id} is already ${call.status}`);
   }
@@ -70,6 +86,7 @@ export function endCall(call: Call, outcome: "completed" | "failed", endedAt: Da
     endedAt,
     durationSeconds: durationBetween(call.startedAt, endedAt),
     updatedAt: endedAt,
+    ...facts,
   };
 }
 

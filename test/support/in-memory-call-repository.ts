@@ -1,6 +1,7 @@
 import { phraseFrequency, searchTokens } from "../../src/adapters/sqlite/bm25.ts";
 import { searchWords } from "../../src/adapters/sqlite/fts-query.ts";
 import type {
+  CallFilter,
   CallListQuery,
   CallPage,
   CallRepository,
@@ -12,6 +13,7 @@ import type {
 import type { Analytics, JsonObject } from "../../src/domain/analytics.ts";
 import type { Call } from "../../src/domain/call.ts";
 import type { CallMetadata } from "../../src/domain/call-metadata.ts";
+import { type CallAnalysis, NO_ANALYSIS } from "../../src/domain/call-review.ts";
 import {
   conflict,
   invalidArgument,
@@ -173,7 +175,7 @@ export class InMemoryCallRepository implements CallRepository {
         throw conflict("a call with this streamSid already exists");
       }
       if (this.calls.has(call.id)) throw conflict("a call with this id already exists");
-      this.calls.set(call.id, copyCall(call));
+      this.calls.set(call.id, withAnalysisOf(call, NO_ANALYSIS));
       this.owners.set(call.id, owner ?? null);
       // The adapter hands back its argument, not a row read back.
       return call;
@@ -187,8 +189,17 @@ export class InMemoryCallRepository implements CallRepository {
       if (other && other.id !== call.id) {
         throw conflict("a call with this streamSid already exists");
       }
-      this.calls.set(call.id, copyCall(call));
+      this.calls.set(call.id, withAnalysisOf(call, this.calls.get(call.id) ?? NO_ANALYSIS));
       return call;
+    });
+  }
+
+  setCallAnalysis(callId: string, analysis: CallAnalysis): Promise<boolean> {
+    return this.run("setCallAnalysis", [callId, analysis], () => {
+      const call = this.calls.get(callId);
+      if (!call) return false;
+      this.calls.set(callId, withAnalysisOf(call, analysis));
+      return true;
     });
   }
 
@@ -212,13 +223,7 @@ export class InMemoryCallRepository implements CallRepository {
       const rows = [...this.calls.values()]
         .filter(
           (call) =>
-            (after === undefined || newestFirst(call, after) > 0) &&
-            (query.status === undefined || call.status === query.status) &&
-            (query.caller === undefined || call.caller === query.caller) &&
-            (query.callSid === undefined || call.callSid === query.callSid) &&
-            (query.streamSid === undefined || call.streamSid === query.streamSid) &&
-            (query.since === undefined || call.startedAt.getTime() >= query.since.getTime()) &&
-            (query.until === undefined || call.startedAt.getTime() < query.until.getTime()),
+            (after === undefined || newestFirst(call, after) > 0) && matchesFilter(call, query),
         )
         .sort(newestFirst)
         .slice(0, Math.max(0, query.limit) + 1);
@@ -602,6 +607,29 @@ export function compareBinary(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
+function matchesFilter(call: Call, filter: CallFilter): boolean {
+  const equal = <T>(wanted: T | undefined, value: T) => wanted === undefined || wanted === value;
+  const duration = call.durationSeconds;
+  return (
+    equal(filter.status, call.status) &&
+    equal(filter.caller, call.caller) &&
+    equal(filter.called, call.called) &&
+    equal(filter.callSid, call.callSid) &&
+    equal(filter.streamSid, call.streamSid) &&
+    equal(filter.endReason, call.endReason) &&
+    equal(filter.sentiment, call.sentiment) &&
+    equal(filter.outcome, call.outcome) &&
+    (filter.callerDigits === undefined ||
+      (call.caller ?? "\u0000").includes(filter.callerDigits)) &&
+    (filter.since === undefined || call.startedAt.getTime() >= filter.since.getTime()) &&
+    (filter.until === undefined || call.startedAt.getTime() < filter.until.getTime()) &&
+    (filter.minDurationSeconds === undefined ||
+      (duration !== null && duration >= filter.minDurationSeconds)) &&
+    (filter.maxDurationSeconds === undefined ||
+      (duration !== null && duration <= filter.maxDurationSeconds))
+  );
+}
+
 // Each copy lists every field so that a field added to the domain fails to type-check here
 // rather than silently not being stored.
 
@@ -616,13 +644,34 @@ const copyCall = (c: Call): Call => ({
   streamSid: c.streamSid,
   callSid: c.callSid,
   caller: c.caller,
+  called: c.called,
   status: c.status,
   startedAt: copyDate(c.startedAt),
   endedAt: copyDateOrNull(c.endedAt),
   durationSeconds: c.durationSeconds,
   createdAt: copyDate(c.createdAt),
   updatedAt: copyDate(c.updatedAt),
+  endReason: c.endReason,
+  turns: c.turns,
+  costUsd: c.costUsd,
+  sentiment: c.sentiment,
+  networkQuality: c.networkQuality,
+  avgResponseLatencyMs: c.avgResponseLatencyMs,
+  p95ResponseLatencyMs: c.p95ResponseLatencyMs,
+  topic: c.topic,
+  ...copyAnalysis(c),
 });
+
+const copyAnalysis = (a: CallAnalysis): CallAnalysis => ({
+  analysisStatus: a.analysisStatus,
+  summary: a.summary,
+  outcome: a.outcome,
+  analysisFields: viaJson(a.analysisFields),
+});
+
+/** As the adapters: a call's analysis is written by setCallAnalysis only. */
+const withAnalysisOf = (call: Call, stored: CallAnalysis): Call =>
+  copyCall({ ...call, ...copyAnalysis(stored) });
 
 const copyRecording = (r: Recording): Recording => ({
   id: r.id,

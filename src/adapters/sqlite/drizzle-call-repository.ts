@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { and, asc, count, desc, eq, gte, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, isNull, lt, type SQL, sql } from "drizzle-orm";
 import {
   analytics,
   callMetadata,
@@ -19,13 +19,16 @@ import type {
 import type { Analytics } from "../../domain/analytics.ts";
 import type { Call } from "../../domain/call.ts";
 import type { CallMetadata } from "../../domain/call-metadata.ts";
+import type { CallAnalysis } from "../../domain/call-review.ts";
 import { notFound } from "../../domain/errors.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Transcript, TranscriptCut } from "../../domain/transcript.ts";
+import { callFilterConditions } from "../sql/call-filter-conditions.ts";
 import type { AppDatabase } from "./database.ts";
 import { DeferredFtsIndex } from "./deferred-fts-index.ts";
 import { prepareInsert } from "./prepared-insert.ts";
 import {
+  analysisToRow,
   analyticsToRow,
   callToRow,
   metadataToRow,
@@ -158,6 +161,15 @@ export class DrizzleCallRepository implements CallRepository {
     );
   }
 
+  setCallAnalysis(callId: string, analysis: CallAnalysis): Promise<boolean> {
+    return this.run(
+      () =>
+        this.db.update(calls).set(analysisToRow(analysis)).where(eq(calls.id, callId)).run()
+          .changes > 0,
+      { entity: "call", id: callId },
+    );
+  }
+
   getCallById(id: string): Promise<Call | null> {
     return this.run(() => {
       const row = this.db.select().from(calls).where(eq(calls.id, id)).get();
@@ -181,12 +193,7 @@ export class DrizzleCallRepository implements CallRepository {
           sql`(${calls.startedAt}, ${calls.id}) < (${query.after.startedAt.getTime()}, ${query.after.id})`,
         );
       }
-      if (query.status !== undefined) conditions.push(eq(calls.status, query.status));
-      if (query.caller !== undefined) conditions.push(eq(calls.caller, query.caller));
-      if (query.callSid !== undefined) conditions.push(eq(calls.callSid, query.callSid));
-      if (query.streamSid !== undefined) conditions.push(eq(calls.streamSid, query.streamSid));
-      if (query.since !== undefined) conditions.push(gte(calls.startedAt, query.since));
-      if (query.until !== undefined) conditions.push(lt(calls.startedAt, query.until));
+      conditions.push(...callFilterConditions(calls, query));
       // One row more than asked tells whether another page exists without a count.
       const rows = this.db
         .select()

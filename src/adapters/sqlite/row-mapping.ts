@@ -8,6 +8,7 @@ import type {
 import type { Analytics } from "../../domain/analytics.ts";
 import type { Call } from "../../domain/call.ts";
 import type { CallMetadata } from "../../domain/call-metadata.ts";
+import type { CallAnalysis } from "../../domain/call-review.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Transcript } from "../../domain/transcript.ts";
 
@@ -21,18 +22,40 @@ type MetadataRow = typeof callMetadata.$inferSelect;
 // Each mapper lists every field so that a column added to the schema or a field added to the
 // domain fails to type-check here instead of silently going missing.
 
-/** The owner is not part of the domain's Call: it is written once, by createCall. */
-export const callToRow = (call: Call): Omit<CallRow, "owner"> => ({
+type AnalysisColumns = keyof CallAnalysis;
+
+/**
+ * The owner is not part of the domain's Call: it is written once, by createCall. Nor is the
+ * analysis: only setCallAnalysis writes it, so that storing a call's end never overwrites an
+ * analysis stored meanwhile.
+ */
+export const callToRow = (call: Call): Omit<CallRow, "owner" | AnalysisColumns> => ({
   id: call.id,
   streamSid: call.streamSid,
   callSid: call.callSid,
   caller: call.caller,
+  called: call.called,
   status: call.status,
   startedAt: call.startedAt,
   endedAt: call.endedAt,
   durationSeconds: call.durationSeconds,
   createdAt: call.createdAt,
   updatedAt: call.updatedAt,
+  endReason: call.endReason,
+  turns: call.turns,
+  costUsd: call.costUsd,
+  sentiment: call.sentiment,
+  networkQuality: call.networkQuality,
+  avgResponseLatencyMs: call.avgResponseLatencyMs,
+  p95ResponseLatencyMs: call.p95ResponseLatencyMs,
+  topic: call.topic,
+});
+
+export const analysisToRow = (analysis: CallAnalysis): Pick<CallRow, AnalysisColumns> => ({
+  analysisStatus: analysis.analysisStatus,
+  summary: analysis.summary,
+  outcome: analysis.outcome,
+  analysisFields: analysis.analysisFields,
 });
 
 export const rowToCall = (row: CallRow): Call => ({
@@ -40,12 +63,25 @@ export const rowToCall = (row: CallRow): Call => ({
   streamSid: row.streamSid,
   callSid: row.callSid,
   caller: row.caller,
+  called: row.called,
   status: row.status,
   startedAt: row.startedAt,
   endedAt: row.endedAt,
   durationSeconds: row.durationSeconds,
   createdAt: row.createdAt,
   updatedAt: row.updatedAt,
+  endReason: row.endReason,
+  turns: row.turns,
+  costUsd: row.costUsd,
+  sentiment: row.sentiment,
+  networkQuality: row.networkQuality,
+  avgResponseLatencyMs: row.avgResponseLatencyMs,
+  p95ResponseLatencyMs: row.p95ResponseLatencyMs,
+  topic: row.topic,
+  analysisStatus: row.analysisStatus,
+  summary: row.summary,
+  outcome: row.outcome,
+  analysisFields: row.analysisFields,
 });
 
 export const recordingToRow = (recording: Recording): RecordingRow => ({

@@ -9,6 +9,7 @@ import type {
 import type { Analytics } from "../../domain/analytics.ts";
 import type { Call } from "../../domain/call.ts";
 import type { CallMetadata } from "../../domain/call-metadata.ts";
+import type { CallAnalysis } from "../../domain/call-review.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Transcript, TranscriptCut } from "../../domain/transcript.ts";
 import { databasePath } from "./database.ts";
@@ -155,6 +156,10 @@ export class ThreadedCallRepository implements CallRepository {
 
   updateCall(call: Call): Promise<Call> {
     return this.writeReturning("updateCall", call);
+  }
+
+  setCallAnalysis(callId: string, analysis: CallAnalysis): Promise<boolean> {
+    return this.write("setCallAnalysis", [callId, analysis]);
   }
 
   getCallById(id: string): Promise<Call | null> {

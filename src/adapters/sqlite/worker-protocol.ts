@@ -9,6 +9,7 @@ import { DomainError, type DomainErrorCode } from "../../domain/errors.ts";
 export const REPOSITORY_METHODS = {
   createCall: "write",
   updateCall: "write",
+  setCallAnalysis: "write",
   deleteCall: "write",
   createRecording: "write",
   deleteRecording: "write",

@@ -282,6 +282,7 @@ export function twilioRoutes(deps: TwilioRoutesDeps): Hono {
             streamSid: frame.streamSid,
             callSid,
             caller,
+            called: params.To || null,
             customParameters: params,
             metadata: regionOf(params),
           });

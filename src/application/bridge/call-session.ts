@@ -1,6 +1,8 @@
 import type { JsonObject } from "../../domain/analytics.ts";
+import type { CallFacts } from "../../domain/call-review.ts";
 import { describeError } from "../../domain/errors.ts";
 import type { ActiveCall, CallOutcome } from "../active-call.ts";
+import { endReasonOf } from "../end-reason.ts";
 import type {
   Logger,
   MediaStreamSession,
@@ -128,14 +130,16 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
     // The caller's last words and an answer still generating arrive while the model drains.
     await stages.model.drain(this.deps.modelDrainMs ?? DEFAULT_MODEL_DRAIN_MS);
     await stages.writes.settled();
+    let facts: Partial<CallFacts> = {};
     try {
-      await stages.telemetry.storeFinal(reason);
+      facts = await stages.telemetry.storeFinal(reason);
     } catch (error) {
       // The call still ends: its recordings and status matter more than its last figures.
       this.log.error({ err: describeError(error) }, "final analytics could not be stored");
     }
+    facts = { ...facts, endReason: endReasonOf(reason, outcome, stages.model.hasFailed) };
     try {
-      const call = await stages.call.end(outcome);
+      const call = await stages.call.end(outcome, facts);
       const { interruptions } = stages.telemetry;
       this.log.info({ reason, durationSeconds: call.durationSeconds, interruptions }, "call ended");
     } catch (error) {
@@ -196,7 +200,8 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
 
   onAssistantTranscript(itemId: string, text: string): void {
     if (this.state !== "live" && this.state !== "ending") return;
-    const { assistant, transcripts } = this.stages!;
+    const { assistant, transcripts, telemetry } = this.stages!;
+    telemetry.assistantSaid();
     transcripts.assistant(
       itemId,
       text,

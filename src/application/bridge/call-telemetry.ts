@@ -1,4 +1,5 @@
 import type { JsonObject } from "../../domain/analytics.ts";
+import { type CallFacts, topicFromCallerTurns } from "../../domain/call-review.ts";
 import type { CallPrices } from "../../domain/cost.ts";
 import type { ActiveCall } from "../active-call.ts";
 import type { ActivitySpans, SentimentAnalyzer, StopReason } from "../ports/index.ts";
@@ -21,6 +22,9 @@ export interface CallTelemetryDeps {
   prices?: CallPrices | null;
 }
 
+/** Caller text kept for the topic line: a little more than topicFromCallerTurns uses. */
+const TOPIC_SOURCE_CHARS = 200;
+
 /**
  * What is measured about a call while it runs and stored with it: talk-time analytics (a
  * snapshot every interval and a last one at the end), network quality, the model's token usage
@@ -31,6 +35,10 @@ export class CallTelemetry {
   private readonly network = new NetworkQuality();
   private readonly usage: UsageMeter;
   private readonly digits: { digit: string; offsetMs: number }[] = [];
+  private turns = 0;
+  /** The caller's first words, for the call's topic line. */
+  private readonly firstCallerTurns: string[] = [];
+  private firstCallerChars = 0;
   /** Failed responses by error code ("unknown" when none was given). */
   private readonly failures: Record<string, number> = {};
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -73,6 +81,18 @@ export class CallTelemetry {
 
   callerSaid(text: string): void {
     this.analytics.callerSaid(text);
+    // A commit of silence is transcribed as nothing: no turn was taken.
+    if (text.trim() === "") return;
+    this.turns++;
+    // Enough for topicFromCallerTurns; a long call's words are not kept twice.
+    if (this.firstCallerChars <= TOPIC_SOURCE_CHARS) {
+      this.firstCallerTurns.push(text);
+      this.firstCallerChars += text.length;
+    }
+  }
+
+  assistantSaid(): void {
+    this.turns++;
   }
 
   addUsage(usage: JsonObject): void {
@@ -109,20 +129,34 @@ export class CallTelemetry {
     this.timer = null;
   }
 
-  /** The last analytics snapshot, network quality, language, usage and why the call ended. */
-  async storeFinal(endReason: StopReason): Promise<void> {
+  /**
+   * Stores the last analytics snapshot, network quality, language, usage and why the call
+   * ended; returns what the call's own row keeps of them.
+   */
+  async storeFinal(endReason: StopReason): Promise<Partial<CallFacts>> {
     const { call, language } = this.deps;
-    await call.addAnalytics(this.snapshot());
+    const final = this.snapshot();
+    const usage = this.usageData();
+    await call.addAnalytics(final);
     await call.setMetadata({
       networkQuality: this.network.label,
       ...(language ? { language } : {}),
       customData: {
         network: this.network.summary(),
         endReason,
-        ...this.usageData(),
+        ...usage,
         ...(Object.keys(this.failures).length > 0 ? { failedResponses: { ...this.failures } } : {}),
       },
     });
+    return {
+      turns: this.turns,
+      costUsd: typeof usage.estimatedCostUsd === "number" ? usage.estimatedCostUsd : null,
+      sentiment: final.sentiment ?? null,
+      networkQuality: this.network.label,
+      avgResponseLatencyMs: final.avgResponseLatencyMs ?? null,
+      p95ResponseLatencyMs: final.p95ResponseLatencyMs ?? null,
+      topic: topicFromCallerTurns(this.firstCallerTurns),
+    };
   }
 
   /** tokenUsage, transcriptionUsage and estimatedCostUsd, each once there is one. */

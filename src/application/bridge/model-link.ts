@@ -51,6 +51,7 @@ export class ModelLink {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private renewTimer: ReturnType<typeof setTimeout> | null = null;
   private recordOnly: boolean;
+  private failed = false;
   /** Timeline position at which the current connection's audio clock started. */
   private baseMs = 0;
 
@@ -60,6 +61,11 @@ export class ModelLink {
 
   get isRecordOnly(): boolean {
     return this.recordOnly;
+  }
+
+  /** The model was lost for good (refused the session, or every reconnect failed). */
+  get hasFailed(): boolean {
+    return this.failed;
   }
 
   get isConnected(): boolean {
@@ -120,6 +126,7 @@ export class ModelLink {
     if (kind === "rejected") {
       // A configuration error: every attempt would be refused the same way.
       this.recordOnly = true;
+      this.failed = true;
       this.deps.log.error(
         { kind, message },
         "the assistant model rejected its session configuration; the call goes on in record-only mode",
@@ -130,6 +137,7 @@ export class ModelLink {
     const delays = this.deps.reconnectDelaysMs ?? RECONNECT_DELAYS_MS;
     if (this.attempts >= delays.length) {
       this.recordOnly = true;
+      this.failed = true;
       this.deps.log.error(
         { kind, message, attempts: this.attempts },
         "assistant model unavailable; the call goes on in record-only mode",

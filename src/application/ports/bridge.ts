@@ -38,6 +38,8 @@ export type StopReason = "stop" | "socket_closed" | "shutdown" | "max_duration";
 export interface StartCallInput {
   streamSid: string;
   caller?: string | null;
+  /** The number that was dialled (the webhook's `To`). */
+  called?: string | null;
   callSid?: string | null;
   /** Stored as metadata customData (the stream's custom parameters). */
   customParameters?: Record<string, string>;

@@ -1,19 +1,35 @@
-import type { Analytics } from "../../domain/analytics.ts";
+import type { Analytics, Sentiment } from "../../domain/analytics.ts";
 import type { Call, CallStatus } from "../../domain/call.ts";
 import type { CallMetadata } from "../../domain/call-metadata.ts";
+import type { CallAnalysis, EndReason } from "../../domain/call-review.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Speaker, Transcript, TranscriptCut } from "../../domain/transcript.ts";
 
-export interface CallListQuery {
+/** Which calls a list, an export or the totals cover; every given field must match. */
+export interface CallFilter {
+  status?: CallStatus;
+  /** The whole number, exactly. */
+  caller?: string;
+  /** Digits that appear anywhere in the caller's number. */
+  callerDigits?: string;
+  called?: string;
+  callSid?: string;
+  streamSid?: string;
+  /** On startedAt: since ≤ startedAt < until. */
+  since?: Date;
+  until?: Date;
+  endReason?: EndReason;
+  sentiment?: Sentiment;
+  outcome?: string;
+  /** On durationSeconds: min ≤ duration ≤ max (a live call, with none, matches neither). */
+  minDurationSeconds?: number;
+  maxDurationSeconds?: number;
+}
+
+export interface CallListQuery extends CallFilter {
   limit: number;
   /** Keyset position: return calls strictly older than this (startedAt desc, id desc). */
   after?: { startedAt: Date; id: string };
-  status?: CallStatus;
-  caller?: string;
-  callSid?: string;
-  streamSid?: string;
-  since?: Date;
-  until?: Date;
 }
 
 export interface CallPage {
@@ -80,6 +96,11 @@ export interface CallRepository {
   getCallByStreamSid(streamSid: string): Promise<Call | null>;
   getAllCalls(query: CallListQuery): Promise<CallPage>;
   getActiveCalls(): Promise<Call[]>;
+  /**
+   * Stores the post-call analysis (or only its status) on an ended call, leaving its other
+   * fields as they are; false when there is no such call (it was deleted meanwhile).
+   */
+  setCallAnalysis(callId: string, analysis: CallAnalysis): Promise<boolean>;
   /** Deletes the call and, by cascade, its rows; returns the deleted recordings' file keys. */
   deleteCall(id: string): Promise<{ deleted: boolean; fileKeys: string[] }>;
 

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { CallQueries } from "../../../application/queries.ts";
+import { callFilterOf } from "./call-filter.ts";
 import { decodeCallCursor, encodeCallCursor } from "./cursor.ts";
 import { CallListParams } from "./query-schemas.ts";
 import {
@@ -10,7 +11,7 @@ import {
   recordingJson,
   transcriptJson,
 } from "./to-json.ts";
-import { badRequest, parseQuery, pathId } from "./validation.ts";
+import { parseQuery, pathId } from "./validation.ts";
 
 export interface CallRoutesDeps {
   queries: CallQueries;
@@ -23,20 +24,10 @@ export function callRoutes({ queries, isCallActive }: CallRoutesDeps): Hono {
 
   app.get("/calls", async (c) => {
     const params = parseQuery(c, CallListParams);
-    const since = params.since === undefined ? undefined : new Date(params.since);
-    const until = params.until === undefined ? undefined : new Date(params.until);
-    if (since && until && since.getTime() >= until.getTime()) {
-      throw badRequest("until", "must be later than since");
-    }
     const page = await queries.listCalls({
       limit: params.limit,
       after: params.cursor === undefined ? undefined : decodeCallCursor(params.cursor),
-      status: params.status,
-      caller: params.caller,
-      callSid: params.callSid,
-      streamSid: params.streamSid,
-      since,
-      until,
+      ...callFilterOf(params),
     });
     return c.json({
       data: page.data.map(callJson),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ANALYSIS_STATUSES, END_REASONS } from "../../../domain/call-review.ts";
 
 /**
  * The JSON the API answers with. These schemas are the single source for the serializers'
@@ -22,6 +23,25 @@ export const CallJson = z
     durationSeconds: z.number().nullable(),
     createdAt: timestamp,
     updatedAt: timestamp,
+    called: z.string().nullable().describe("the number dialled (the webhook's To)"),
+    endReason: z.enum(END_REASONS).nullable().describe("why the call ended; null while it runs"),
+    turns: z.number().int().nullable().describe("caller and assistant turns"),
+    costUsd: z
+      .number()
+      .nullable()
+      .describe("estimated from the model's usage and list prices; null without a price"),
+    sentiment: z.enum(["positive", "neutral", "negative"]).nullable().describe("the caller's"),
+    networkQuality: z.string().nullable().describe("good, fair or poor: jitter and gaps"),
+    avgResponseLatencyMs: z.number().int().nullable(),
+    p95ResponseLatencyMs: z.number().int().nullable(),
+    topic: z.string().nullable().describe("the caller's first words, shortened"),
+    analysisStatus: z
+      .enum(ANALYSIS_STATUSES)
+      .nullable()
+      .describe("the post-call analysis: pending, done, failed, or off (no model asked)"),
+    summary: z.string().nullable().describe("one line, by the model after the call"),
+    outcome: z.string().nullable().describe("one of ANALYSIS_OUTCOMES, by the model"),
+    analysisFields: jsonObject.nullable().describe("the fields ANALYSIS_FIELDS asks for"),
   })
   .register(apiSchemas, { id: "Call" });
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { END_REASONS } from "../../../domain/call-review.ts";
 
 /**
  * Query parameters arrive as strings; each schema parses one and its output type is what the
@@ -27,6 +28,39 @@ const cursorParam = z
   .max(512, "is not a cursor this API issued")
   .describe("opaque; the `nextCursor` of the previous page");
 
+const secondsParam = z
+  .string()
+  .regex(/^\d{1,7}(\.\d{1,3})?$/, "must be a number of seconds from 0 to 9999999")
+  .transform(Number)
+  .pipe(z.number().min(0));
+
+/** The list's filters beyond the contract's exact ones (issue 20). */
+const CallFilterParams = {
+  callerContains: z
+    .string()
+    .regex(
+      /^\+?[\d\s().-]{0,40}$/,
+      "must be digits of a phone number (a leading +, spaces, dots, dashes and brackets are ignored)",
+    )
+    .transform((value) => value.replace(/\D/g, ""))
+    .pipe(z.string().min(1, "must contain at least one digit"))
+    .optional()
+    .describe("calls whose caller's number contains these digits anywhere"),
+  called: exactText(256).optional().describe("the number dialled, exactly"),
+  endReason: z.enum(END_REASONS, { error: `must be one of ${END_REASONS.join(", ")}` }).optional(),
+  sentiment: z
+    .enum(["positive", "neutral", "negative"], {
+      error: "must be one of positive, neutral, negative",
+    })
+    .optional(),
+  outcome: z
+    .string()
+    .regex(/^[a-z0-9_]{1,40}$/, "must be an outcome name (a-z, 0-9 and _, at most 40)")
+    .optional(),
+  minDuration: secondsParam.optional().describe("seconds; calls at least this long"),
+  maxDuration: secondsParam.optional().describe("seconds; calls at most this long"),
+};
+
 export const MAX_CALLS_PAGE = 200;
 export const MAX_SEARCH_PAGE = 100;
 
@@ -43,6 +77,7 @@ export const CallListParams = z.object({
   streamSid: exactText(128).optional().describe("exact match"),
   since: timestampParam.optional().describe("calls that started at or after this instant"),
   until: timestampParam.optional().describe("calls that started before this instant"),
+  ...CallFilterParams,
 });
 
 export const SearchParams = z.object({

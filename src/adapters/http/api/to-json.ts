@@ -34,6 +34,19 @@ export const callJson = (call: Call): CallJson => ({
   durationSeconds: call.durationSeconds,
   createdAt: iso(call.createdAt),
   updatedAt: iso(call.updatedAt),
+  called: call.called,
+  endReason: call.endReason,
+  turns: call.turns,
+  costUsd: call.costUsd,
+  sentiment: call.sentiment,
+  networkQuality: call.networkQuality,
+  avgResponseLatencyMs: call.avgResponseLatencyMs,
+  p95ResponseLatencyMs: call.p95ResponseLatencyMs,
+  topic: call.topic,
+  analysisStatus: call.analysisStatus,
+  summary: call.summary,
+  outcome: call.outcome,
+  analysisFields: call.analysisFields,
 });
 
 export const recordingJson = (recording: Recording): RecordingJson => ({

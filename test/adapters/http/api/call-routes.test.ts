@@ -78,6 +78,20 @@ describeEachBackend("call routes", (backend) => {
         durationSeconds: 60,
         createdAt: "2026-01-01T09:00:00.000Z",
         updatedAt: "2026-01-01T09:01:00.000Z",
+        // Issue 20's facts and analysis: none for a call stored without them.
+        called: null,
+        endReason: null,
+        turns: null,
+        costUsd: null,
+        sentiment: null,
+        networkQuality: null,
+        avgResponseLatencyMs: null,
+        p95ResponseLatencyMs: null,
+        topic: null,
+        analysisStatus: null,
+        summary: null,
+        outcome: null,
+        analysisFields: null,
       });
       expect(page.data[0]).toMatchObject({
         status: "active",
@@ -158,6 +172,47 @@ describeEachBackend("call routes", (backend) => {
       expect(pages).toEqual([["f4", "f3"], ["f2", "f1"], ["f0"]]);
     });
 
+    it("filters by issue 20's fields, shown on every call of the page", async () => {
+      const a = await seedCall(world, { id: "a", caller: "+1 (555) 123-4567" });
+      await seedCall(world, { id: "b", caller: "+15559990000" });
+      await world.repository.updateCall({
+        ...a,
+        called: "+15550000001",
+        endReason: "network_drop",
+        sentiment: "negative",
+        turns: 4,
+        costUsd: 0.012,
+        topic: "my order never arrived",
+      });
+      await world.repository.setCallAnalysis("b", {
+        analysisStatus: "done",
+        summary: "Asked for opening hours.",
+        outcome: "resolved",
+        analysisFields: { intent: "hours" },
+      });
+      const only = async (query: string) => (await listCalls(query)).data.map((c) => c.id);
+      expect(await only("?callerContains=%2B1%20555-123")).toEqual([]);
+      expect(await only("?callerContains=999")).toEqual(["b"]);
+      expect(await only("?callerContains=%2B1555")).toEqual(["b"]);
+      expect(await only("?called=%2B15550000001")).toEqual(["a"]);
+      expect(await only("?endReason=network_drop&sentiment=negative")).toEqual(["a"]);
+      expect(await only("?outcome=resolved")).toEqual(["b"]);
+      expect(await only("?minDuration=60&maxDuration=60.5")).toEqual(["b", "a"]);
+      expect(await only("?minDuration=61")).toEqual([]);
+      const page = await listCalls("?endReason=network_drop");
+      expect(page.data[0]).toMatchObject({
+        endReason: "network_drop",
+        turns: 4,
+        costUsd: 0.012,
+        topic: "my order never arrived",
+        analysisStatus: null,
+      });
+      expect((await listCalls("?outcome=resolved")).data[0]).toMatchObject({
+        summary: "Asked for opening hours.",
+        analysisFields: { intent: "hours" },
+      });
+    });
+
     it("ignores unknown query parameters", async () => {
       await seedCall(world, { id: "a" });
       expect((await listCalls("?colour=blue&limit=5")).data).toHaveLength(1);
@@ -180,6 +235,21 @@ describeEachBackend("call routes", (backend) => {
       ["cursor=garbage!!", "cursor"],
       ["cursor=", "cursor"],
       ["limit=5&limit=6", "limit"],
+      ["callerContains=", "callerContains"],
+      ["callerContains=%2B", "callerContains"],
+      ["callerContains=555%25", "callerContains"],
+      ["callerContains=5_5", "callerContains"],
+      ["callerContains=abc", "callerContains"],
+      [`callerContains=${"1".repeat(41)}`, "callerContains"],
+      ["called=", "called"],
+      ["endReason=hung_up", "endReason"],
+      ["sentiment=angry", "sentiment"],
+      ["outcome=Resolved", "outcome"],
+      ["outcome=a%20b", "outcome"],
+      ["minDuration=-1", "minDuration"],
+      ["minDuration=abc", "minDuration"],
+      ["maxDuration=1e3", "maxDuration"],
+      ["minDuration=60&maxDuration=30", "maxDuration"],
     ])("answers 400 naming the field for %s", async (query, field) => {
       const message = await expectError(`/api/calls?${query}`, 400, "invalid_request");
       expect(message.startsWith(`${field}: `)).toBe(true);

@@ -143,6 +143,13 @@ describe("GET /openapi.json", () => {
       "streamSid",
       "since",
       "until",
+      "callerContains",
+      "called",
+      "endReason",
+      "sentiment",
+      "outcome",
+      "minDuration",
+      "maxDuration",
     ]);
     const q = doc.paths["/api/search"]?.get?.parameters?.find((p) => p.name === "q");
     expect(q).toMatchObject({ required: true, schema: { minLength: 1, maxLength: 500 } });
