@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { CallQueries } from "../../../application/queries.ts";
 import { callRoutes } from "./call-routes.ts";
+import { exportRoutes } from "./export-routes.ts";
 import { recordingRoutes } from "./recording-routes.ts";
 import { searchRoutes } from "./search-routes.ts";
 
@@ -8,6 +9,8 @@ export interface ApiDeps {
   queries: CallQueries;
   /** True while the call is live in this process (its recording is still being written). */
   isCallActive: (callId: string) => boolean;
+  /** Calls read per query while an export streams (tests make it small). */
+  exportPageSize?: number;
 }
 
 /**
@@ -19,5 +22,6 @@ export function apiRoutes(deps: ApiDeps): Hono {
   app.route("/", callRoutes(deps));
   app.route("/", recordingRoutes(deps));
   app.route("/", searchRoutes(deps));
+  app.route("/", exportRoutes(deps));
   return app;
 }

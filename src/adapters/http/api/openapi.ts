@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Hono } from "hono";
 import { z } from "zod";
+import { ExportParams } from "./export-routes.ts";
 import {
   AnalyticsListJson,
   apiSchemas,
@@ -277,6 +278,27 @@ function paths(): Record<string, Record<string, unknown>> {
         },
         responses: {
           "200": jsonResponse("The signed URL (path and query)", SignedUrlJson),
+          ...errors(400),
+        },
+      },
+    },
+    "/api/export/calls": {
+      get: {
+        operationId: "exportCalls",
+        summary: "Every call the list's filters select, as CSV or JSON Lines",
+        description:
+          "Newest first, streamed: the list's filters without paging. CSV has a header row; " +
+          "text that would run as a spreadsheet formula is prefixed with an apostrophe.",
+        tags: ["calls"],
+        parameters: queryParameters(ExportParams),
+        responses: {
+          "200": {
+            description: "The calls, as an attachment",
+            content: {
+              "text/csv": { schema: { type: "string" } },
+              "application/x-ndjson": { schema: { type: "string" } },
+            },
+          },
           ...errors(400),
         },
       },

@@ -39,6 +39,8 @@ export interface WorldOptions {
   maxBodyBytes?: number;
   /** Matches a relevance search ranks at most (the repository's default when unset). */
   searchCandidates?: number;
+  /** Calls an export reads per query (the route's default when unset). */
+  exportPageSize?: number;
 }
 
 export interface ApiWorld {
@@ -237,7 +239,14 @@ function assembleWorld(
     bodyLimit: { maxBytes: options.maxBodyBytes ?? 64 * 1024, paths: ["/api/*", "/twilio/*"] },
     auth: { apiKey: options.apiKey, paths: ["/api/*"], urlSigner },
     mounts: [
-      { prefix: "/api", routes: apiRoutes({ queries, isCallActive: (id) => live.has(id) }) },
+      {
+        prefix: "/api",
+        routes: apiRoutes({
+          queries,
+          isCallActive: (id) => live.has(id),
+          exportPageSize: options.exportPageSize,
+        }),
+      },
       { prefix: "/api", routes: signedUrlRoutes(urlSigner) },
       { prefix: "/", routes: openApiRoutes({ apiKeyRequired: options.apiKey !== undefined }) },
       { prefix: "/", routes: twilio },

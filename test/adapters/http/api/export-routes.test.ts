@@ -1,0 +1,150 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { CSV_COLUMNS, csvField } from "../../../../src/adapters/http/api/call-export.ts";
+import {
+  CallJson,
+  CallPageJson,
+  ErrorJson,
+} from "../../../../src/adapters/http/api/json-schemas.ts";
+import { type ApiWorld, describeEachBackend, seedCall } from "./api-test-world.ts";
+
+let world: ApiWorld;
+
+afterEach(() => world.close());
+
+/** RFC 4180 records (quoted fields may hold commas, quotes and line breaks). */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ",") {
+      row.push(field);
+      field = "";
+    } else if (ch === "\r" && text[i + 1] === "\n") {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+      i++;
+    } else field += ch;
+  }
+  expect(field).toBe("");
+  expect(row).toEqual([]);
+  return rows;
+}
+
+describeEachBackend("call export", (backend) => {
+  describe("GET /api/export/calls", () => {
+    it("streams every filtered call as CSV, across many pages, newest first", async () => {
+      world = await backend.createWorld({ exportPageSize: 3 });
+      for (let i = 0; i < 8; i++) {
+        await seedCall(world, {
+          id: `c${i}`,
+          startedAt: `2026-02-0${i + 1}T10:00:00.000Z`,
+          caller: i % 2 === 0 ? "+15551230000" : "+15559990000",
+        });
+      }
+      const response = await world.request("/api/export/calls?callerContains=123");
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+      expect(response.headers.get("content-disposition")).toMatch(
+        /^attachment; filename="calls-\d{4}-\d{2}-\d{2}\.csv"$/,
+      );
+      const rows = parseCsv(await response.text());
+      expect(rows[0]).toEqual([...CSV_COLUMNS]);
+      expect(rows.slice(1).map((r) => r[0])).toEqual(["c6", "c4", "c2", "c0"]);
+      const c6 = Object.fromEntries(CSV_COLUMNS.map((name, i) => [name, rows[1]![i]]));
+      expect(c6).toMatchObject({
+        startedAt: "2026-02-07T10:00:00.000Z",
+        durationSeconds: "60",
+        status: "completed",
+        caller: "+15551230000",
+        endReason: "",
+      });
+    });
+
+    it("streams JSON Lines, one Call (as the list shows it) per line", async () => {
+      world = await backend.createWorld({ exportPageSize: 2 });
+      for (let i = 0; i < 5; i++) {
+        await seedCall(world, { id: `c${i}`, startedAt: `2026-02-0${i + 1}T10:00:00.000Z` });
+      }
+      const response = await world.request("/api/export/calls?format=jsonl&since=2026-02-02");
+      expect(response.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
+      const text = await response.text();
+      expect(text.endsWith("\n")).toBe(true);
+      const calls = text
+        .trimEnd()
+        .split("\n")
+        .map((line) => CallJson.parse(JSON.parse(line)));
+      expect(calls.map((c) => c.id)).toEqual(["c4", "c3", "c2", "c1"]);
+      const listed = CallPageJson.parse(
+        await (await world.request("/api/calls?since=2026-02-02")).json(),
+      );
+      expect(calls).toEqual(listed.data);
+    });
+
+    it("answers a header alone (CSV) or nothing (JSON Lines) when no call matches", async () => {
+      world = await backend.createWorld();
+      const csv = await world.request("/api/export/calls");
+      expect(await csv.text()).toBe(`${CSV_COLUMNS.join(",")}\r\n`);
+      const jsonl = await world.request("/api/export/calls?format=jsonl");
+      expect(await jsonl.text()).toBe("");
+    });
+
+    it.each([
+      ["format=xlsx", "format"],
+      ["format=csv&format=jsonl", "format"],
+      ["endReason=bored", "endReason"],
+      ["since=2026-02-02&until=2026-02-01", "until"],
+      ["minDuration=9&maxDuration=1", "maxDuration"],
+    ])("answers 400 naming the field for %s", async (query, field) => {
+      world = await backend.createWorld();
+      const response = await world.request(`/api/export/calls?${query}`);
+      expect(response.status).toBe(400);
+      const body = ErrorJson.parse(await response.json());
+      expect(body.error.message.startsWith(`${field}: `)).toBe(true);
+    });
+
+    it("is a JSON 503 or 500, not a cut download, when the database is gone", async () => {
+      world = await backend.createWorld();
+      await world.loseDatabase();
+      const response = await world.request("/api/export/calls");
+      expect(response.status).toBeGreaterThanOrEqual(500);
+      expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    });
+
+    it("needs the API key like the rest of the API", async () => {
+      world = await backend.createWorld({ apiKey: "k".repeat(32) });
+      expect((await world.request("/api/export/calls")).status).toBe(401);
+    });
+  });
+});
+
+describe("csvField", () => {
+  it("quotes commas, quotes and line breaks (RFC 4180)", () => {
+    expect(csvField('said "hi", then\nleft')).toBe('"said ""hi"", then\nleft"');
+    expect(csvField(null)).toBe("");
+    expect(csvField(12.5)).toBe("12.5");
+    expect(csvField({ a: 1 })).toBe('"{""a"":1}"');
+  });
+
+  it("defuses text a spreadsheet would run as a formula, leaving phone numbers and negatives", () => {
+    expect(csvField('=HYPERLINK("http://x")')).toBe('"\'=HYPERLINK(""http://x"")"');
+    expect(csvField("@SUM(A1)")).toBe("'@SUM(A1)");
+    expect(csvField("+cmd|' /C calc'!A0")).toBe("'+cmd|' /C calc'!A0");
+    expect(csvField("-2+3")).toBe("'-2+3");
+    expect(csvField("\tx")).toBe("'\tx");
+    expect(csvField("+15551234567")).toBe("+15551234567");
+    expect(csvField("+1 (555) 123-4567")).toBe("+1 (555) 123-4567");
+    expect(csvField("-12.5")).toBe("-12.5");
+  });
+});
