@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { JsonObject } from "./domain/analytics.ts";
 import { DEFAULT_PRICES, type PriceTable, withPriceOverrides } from "./domain/cost.ts";
 
 const DEFAULT_INSTRUCTIONS =
@@ -78,6 +79,76 @@ function realtimeModelOf(url: string): string | null {
     return null;
   }
 }
+
+const DEFAULT_OUTCOMES = ["resolved", "unresolved", "needs_follow_up", "spam"];
+const OUTCOME = /^[a-z0-9_]{1,40}$/;
+const MAX_OUTCOMES = 20;
+
+/** ANALYSIS_OUTCOMES: a comma list; a trailing comma or spaces around names are forgiven. */
+const outcomeList = z.string().transform((text, ctx) => {
+  const outcomes = text
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+  const bad = outcomes.find((name) => !OUTCOME.test(name));
+  const twice = outcomes.find((name, i) => outcomes.indexOf(name) !== i);
+  let message: string | null = null;
+  if (bad !== undefined) {
+    message = `must be a comma-separated list of outcomes of a-z, 0-9 and _ (1-40 characters each): ${JSON.stringify(bad.slice(0, 50))} is not one`;
+  } else if (outcomes.length === 0 || outcomes.length > MAX_OUTCOMES) {
+    message = `must name between 1 and ${MAX_OUTCOMES} outcomes (it names ${outcomes.length})`;
+  } else if (twice !== undefined) {
+    message = `names ${twice} twice`;
+  }
+  if (message !== null) {
+    ctx.addIssue({ code: "custom", message });
+    return z.NEVER;
+  }
+  return outcomes;
+});
+
+const MAX_FIELDS_BYTES = 8 * 1024;
+const FIELDS_HINT =
+  'must be a JSON schema object such as {"type":"object","properties":{"order_number":{"type":"string"}}}';
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * ANALYSIS_FIELDS: the operator's structured fields, a JSON schema of an object. Checked here
+ * only for its shape; what strict structured outputs cannot express is refused when the
+ * analyzer is built, at start.
+ */
+const fieldsSchema = z.string().transform((text, ctx): JsonObject => {
+  const fail = (message: string) => {
+    ctx.addIssue({ code: "custom", message });
+    return z.NEVER;
+  };
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > MAX_FIELDS_BYTES)
+    return fail(`must be at most ${MAX_FIELDS_BYTES} bytes (it is ${bytes})`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return fail(`is not valid JSON: it ${FIELDS_HINT}`);
+  }
+  if (!isPlainObject(json)) return fail(FIELDS_HINT);
+  if (json.type !== undefined && json.type !== "object") {
+    return fail(`must describe an object ("type":"object"), not ${JSON.stringify(json.type)}`);
+  }
+  const properties = json.properties;
+  if (!isPlainObject(properties) || Object.keys(properties).length === 0) {
+    return fail(`must have "properties" naming at least one field: it ${FIELDS_HINT}`);
+  }
+  const notSchema = Object.keys(properties).find((name) => !isPlainObject(properties[name]));
+  if (notSchema !== undefined) {
+    return fail(
+      `property ${JSON.stringify(notSchema)} must be a schema object such as {"type":"string"}`,
+    );
+  }
+  return json as JsonObject;
+});
 
 const S3_URL_HINT =
   "must be s3://bucket or s3://bucket/prefix (bucket: 3-63 lowercase letters, digits, dots and hyphens)";
@@ -181,6 +252,24 @@ const ConfigSchema = z.object({
     .trim()
     .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "must be a language tag such as en or en-US")
     .optional(),
+  POST_CALL_ANALYSIS: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["on", "off"], { message: "must be on or off" }))
+    .default("on"),
+  ANALYSIS_MODEL: z
+    .string()
+    .trim()
+    .regex(/^\S{1,128}$/, "must be a model name (no spaces), such as gpt-4.1-mini")
+    .default("gpt-4.1-mini"),
+  // The REST API's base (the Responses API for post-call analysis); the Realtime URL is apart.
+  OPENAI_BASE_URL: urlWith(["https:", "http:"])
+    // `/v1` is the version the client adds: a base given with it (as the SDKs take it) is the same.
+    .transform((url) => url.replace(/\/+$/, "").replace(/\/v1$/, ""))
+    .default("https://api.openai.com"),
+  ANALYSIS_OUTCOMES: outcomeList.default(DEFAULT_OUTCOMES),
+  ANALYSIS_FIELDS: fieldsSchema.optional(),
 });
 
 /** Where calls are stored: DATABASE_URL `postgres://` or `postgresql://` is PostgreSQL, anything else SQLite. */
@@ -235,6 +324,19 @@ export interface Config {
     readonly realtimeModel: string | null;
     /** List prices by model (DEFAULT_PRICES with OPENAI_PRICES applied), for cost estimates. */
     readonly prices: PriceTable;
+    /** OPENAI_BASE_URL without a trailing slash or `/v1`: REST requests go to `${baseUrl}/v1/...`. */
+    readonly baseUrl: string;
+  };
+  /** Post-call analysis by the model (the Responses API). */
+  readonly analysis: {
+    /** POST_CALL_ANALYSIS is on and OPENAI_API_KEY is set: without a key nothing is asked. */
+    readonly enabled: boolean;
+    /** ANALYSIS_MODEL */
+    readonly model: string;
+    /** ANALYSIS_OUTCOMES: what a call's outcome may be. */
+    readonly outcomes: readonly string[];
+    /** ANALYSIS_FIELDS: the operator's structured fields as a JSON schema; null when none. */
+    readonly fields: JsonObject | null;
   };
   readonly publicBaseUrl: string | undefined;
   /**
@@ -329,6 +431,13 @@ export function loadConfig(env: Env = process.env): Config {
       audioFormat: c.OPENAI_AUDIO_FORMAT,
       realtimeModel: realtimeModelOf(c.OPENAI_REALTIME_URL),
       prices: Object.freeze(withPriceOverrides(DEFAULT_PRICES, c.OPENAI_PRICES ?? {})),
+      baseUrl: c.OPENAI_BASE_URL,
+    }),
+    analysis: Object.freeze({
+      enabled: c.POST_CALL_ANALYSIS === "on" && c.OPENAI_API_KEY !== undefined,
+      model: c.ANALYSIS_MODEL,
+      outcomes: Object.freeze([...c.ANALYSIS_OUTCOMES]),
+      fields: c.ANALYSIS_FIELDS ?? null,
     }),
     publicBaseUrl: c.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
     trustProxy: c.TRUST_PROXY,

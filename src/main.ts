@@ -80,6 +80,9 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
       await bridge.stopRetention();
       // Each call hangs up through its session: recording finalized and status stored first.
       await bridge.callManager.endAll("shutdown");
+      // The calls just ended stay `pending` if their analysis cannot finish: the next start
+      // takes them up again.
+      await bridge.postCallAnalysis.close();
       // After endAll, so feeds carry every call.ended; then their streams end.
       bridge.hub.close();
       await http.closeWebSockets();

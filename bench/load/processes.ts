@@ -94,6 +94,8 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
       MIGRATIONS_PATH: join(root, "migrations"),
       OPENAI_API_KEY: "sk-load-bench",
       OPENAI_REALTIME_URL: options.fakeUrl,
+      // The bench measures the audio path; the analysis is network work after the call.
+      POST_CALL_ANALYSIS: "off",
       LOG_LEVEL: "warn",
       ...options.env,
       ...(options.workers === undefined ? {} : { WORKERS: String(options.workers) }),

@@ -3,6 +3,7 @@ import { fanOut } from "../adapters/http/events/fan-out.ts";
 import type { AppLogger } from "../adapters/logging/pino-logger.ts";
 import type { PrometheusMetrics } from "../adapters/metrics/prometheus-metrics.ts";
 import { OpenAiRealtimeModel } from "../adapters/openai/realtime-client.ts";
+import { ResponsesAnalyzer } from "../adapters/openai/responses-analyzer.ts";
 import { AfinnSentimentAnalyzer } from "../adapters/sentiment/afinn-sentiment.ts";
 import { ActivityTracker } from "../adapters/system/activity-tracker.ts";
 import { EventLoopWatchdog } from "../adapters/system/event-loop-watchdog.ts";
@@ -13,13 +14,15 @@ import { CallManager } from "../application/call-manager.ts";
 import type {
   CallEventBus,
   CallEventSink,
+  CallRepository,
   Clock,
   IdGenerator,
   MediaStreamSession,
   TelephonyOutput,
 } from "../application/ports/index.ts";
+import { PostCallAnalysis } from "../application/post-call-analysis.ts";
 import { RecordingRetention } from "../application/retention.ts";
-import type { Config } from "../config.ts";
+import { type Config, ConfigError } from "../config.ts";
 import { type CallPrices, pricesFor } from "../domain/cost.ts";
 import { errorMessage } from "../domain/errors.ts";
 import { createEventBus } from "./event-bus.ts";
@@ -65,6 +68,8 @@ export interface BridgeDeps {
 
 export interface Bridge {
   callManager: CallManager;
+  /** Summary, outcome and fields of each ended call, by the model; closed after the calls end. */
+  postCallAnalysis: PostCallAnalysis;
   /** Live feeds (SSE) of call events for the call browser. */
   hub: CallEventHub;
   /** Every instance's call events, which the hub follows; closed after the hub at shutdown. */
@@ -106,8 +111,17 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
     isCallLive: (callId) => callManager.isCallActive(callId),
     share: storage.spoolShare,
   });
+  const postCallAnalysis = createPostCallAnalysis(config, calls, logger);
+  // Each instance analyses the calls it ran, once their end is stored (call.ended).
+  const analysisSink: CallEventSink = {
+    publish: (event) => {
+      if (event.type === "call.ended") postCallAnalysis.enqueue(event.call.id);
+    },
+  };
   // Metrics and uploads are of this process's calls; the feeds hear every instance's.
-  const events = uploads ? fanOut(metrics, bus, uploads.events) : fanOut(metrics, bus);
+  const events = uploads
+    ? fanOut(metrics, bus, uploads.events, analysisSink)
+    : fanOut(metrics, bus, analysisSink);
   const { instanceId } = storage;
   const callManager = new CallManager({
     calls,
@@ -129,6 +143,7 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
   });
   await lease.renew();
   await callManager.recoverInterruptedCalls();
+  await resumePendingAnalyses(calls, postCallAnalysis, logger);
   // Started after start-up's own synchronous work (migrations, recovery), which holds up no call.
   const activity = new ActivityTracker();
   const watchdog = new EventLoopWatchdog({
@@ -185,6 +200,7 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
   };
   return {
     callManager,
+    postCallAnalysis,
     releaseLease,
     hub,
     bus,
@@ -195,6 +211,47 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
     modelStatus,
     uploads,
   };
+}
+
+/** Without a key (or with POST_CALL_ANALYSIS=off) every ended call is marked `off`. */
+function createPostCallAnalysis(
+  config: Config,
+  calls: CallRepository,
+  logger: AppLogger,
+): PostCallAnalysis {
+  const { analysis, openai } = config;
+  let analyzer: ResponsesAnalyzer | null = null;
+  if (analysis.enabled && openai.apiKey) {
+    try {
+      analyzer = new ResponsesAnalyzer({
+        baseUrl: openai.baseUrl,
+        apiKey: openai.apiKey,
+        model: analysis.model,
+        outcomes: analysis.outcomes,
+        fields: analysis.fields,
+      });
+    } catch (error) {
+      // A schema that strict structured outputs cannot express: said at start, as config.
+      const reason = errorMessage(error).replace(/^ANALYSIS_FIELDS:?\s*/, "");
+      throw new ConfigError("ANALYSIS_FIELDS", reason);
+    }
+  }
+  return new PostCallAnalysis({ calls, analyzer, logger });
+}
+
+/** Calls a shutdown or crash left `pending` (at most a few hundred, newest first) go again. */
+async function resumePendingAnalyses(
+  calls: CallRepository,
+  analysis: PostCallAnalysis,
+  logger: AppLogger,
+): Promise<void> {
+  const page = await calls.getAllCalls({ limit: 200, analysisStatus: "pending" });
+  for (const call of page.data) {
+    if (call.status !== "active") analysis.enqueue(call.id);
+  }
+  if (page.data.length > 0) {
+    logger.info({ calls: page.data.length }, "resuming post-call analyses left pending");
+  }
 }
 
 function callPrices(config: Config): CallPrices {

@@ -69,6 +69,7 @@ function spawnInstance(instance: string): Promise<ChildServer> {
       INSTANCE_LEASE_SECONDS: String(LEASE_SECONDS),
       OPENAI_API_KEY: "sk-test-fake",
       OPENAI_REALTIME_URL: fake!.url,
+      POST_CALL_ANALYSIS: "off",
     },
   }).then((server) => {
     servers.push(server);

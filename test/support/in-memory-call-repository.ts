@@ -619,6 +619,7 @@ function matchesFilter(call: Call, filter: CallFilter): boolean {
     equal(filter.endReason, call.endReason) &&
     equal(filter.sentiment, call.sentiment) &&
     equal(filter.outcome, call.outcome) &&
+    equal(filter.analysisStatus, call.analysisStatus) &&
     (filter.callerDigits === undefined ||
       (call.caller ?? "\u0000").includes(filter.callerDigits)) &&
     (filter.since === undefined || call.startedAt.getTime() >= filter.since.getTime()) &&

@@ -37,6 +37,9 @@ export async function startTestServer(
     DATABASE_URL: databasePath,
     RECORDING_STORAGE_PATH: recordingsDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    // Tests that want it point OPENAI_BASE_URL at the fake Responses API and turn it on: a key
+    // alone would send every test's calls to api.openai.com.
+    POST_CALL_ANALYSIS: "off",
     ...env,
   });
   const running = await start(config, {

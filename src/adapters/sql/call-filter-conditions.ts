@@ -12,6 +12,7 @@ export interface CallFilterColumns {
   endReason: AnyColumn;
   sentiment: AnyColumn;
   outcome: AnyColumn;
+  analysisStatus: AnyColumn;
   durationSeconds: AnyColumn;
 }
 
@@ -33,6 +34,7 @@ export function callFilterConditions(columns: CallFilterColumns, filter: CallFil
   equal(columns.endReason, filter.endReason);
   equal(columns.sentiment, filter.sentiment);
   equal(columns.outcome, filter.outcome);
+  equal(columns.analysisStatus, filter.analysisStatus);
   // Digits only (the API keeps nothing else), so no LIKE wildcard can come from the client.
   if (filter.callerDigits !== undefined) {
     conditions.push(like(columns.caller, `%${filter.callerDigits.replace(/\D/g, "")}%`));

@@ -1,7 +1,7 @@
 import type { Analytics, Sentiment } from "../../domain/analytics.ts";
 import type { Call, CallStatus } from "../../domain/call.ts";
 import type { CallMetadata } from "../../domain/call-metadata.ts";
-import type { CallAnalysis, EndReason } from "../../domain/call-review.ts";
+import type { AnalysisStatus, CallAnalysis, EndReason } from "../../domain/call-review.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Speaker, Transcript, TranscriptCut } from "../../domain/transcript.ts";
 
@@ -21,6 +21,7 @@ export interface CallFilter {
   endReason?: EndReason;
   sentiment?: Sentiment;
   outcome?: string;
+  analysisStatus?: AnalysisStatus;
   /** On durationSeconds: min ≤ duration ≤ max (a live call, with none, matches neither). */
   minDurationSeconds?: number;
   maxDurationSeconds?: number;
