@@ -11,9 +11,11 @@ import {
 import type { Recording } from "../domain/recording.ts";
 import type { Transcript } from "../domain/transcript.ts";
 import type {
+  CallFilter,
   CallListQuery,
   CallPage,
   CallRepository,
+  CallTotals,
   ReadableRecording,
   RecordingStore,
   TranscriptHit,
@@ -58,6 +60,10 @@ export class CallQueries {
 
   listCalls(query: CallListQuery): Promise<CallPage> {
     return this.deps.calls.getAllCalls(query);
+  }
+
+  callTotals(filter: CallFilter): Promise<CallTotals> {
+    return this.deps.calls.getCallTotals(filter);
   }
 
   async getCall(id: string): Promise<CallDetail> {

@@ -192,4 +192,82 @@ describeEachWorld("call facts and analysis", (makeWorld) => {
       expect(second.next).toBeNull();
     });
   });
+
+  describe("getCallTotals", () => {
+    it("adds up calls, minutes, failures, latency and cost, per UTC day, under a filter", async () => {
+      await endedCall("a", "2026-02-01T10:00:00.000Z", 60, {
+        costUsd: 0.1,
+        avgResponseLatencyMs: 400,
+        p95ResponseLatencyMs: 900,
+      });
+      await endedCall("b", "2026-02-01T23:59:59.000Z", 120, {
+        costUsd: 0.2,
+        avgResponseLatencyMs: 600,
+        p95ResponseLatencyMs: 1500,
+        endReason: "network_drop",
+      });
+      const failing = aCall("c", { startedAt: at("2026-02-03T08:00:00.000Z") });
+      await world.repository.createCall(failing);
+      await world.repository.updateCall(
+        endCall(failing, "failed", at("2026-02-03T08:00:30.000Z"), {
+          ...FACTS,
+          costUsd: null,
+          avgResponseLatencyMs: null,
+          p95ResponseLatencyMs: null,
+          endReason: "server_crash",
+        }),
+      );
+      await world.repository.createCall(aCall("live", { startedAt: at("2026-02-03T09:00:00Z") }));
+
+      const totals = await world.repository.getCallTotals({});
+      expect(totals).toEqual({
+        calls: 4,
+        active: 1,
+        failed: 1,
+        minutes: 3.5,
+        avgResponseLatencyMs: 500,
+        p95ResponseLatencyMs: 1500,
+        costUsd: 0.3,
+        days: [
+          { date: "2026-02-01", calls: 2, minutes: 3, failed: 0, costUsd: 0.3 },
+          { date: "2026-02-03", calls: 2, minutes: 0.5, failed: 1, costUsd: null },
+        ],
+      });
+      expect(await world.repository.getCallTotals({ endReason: "network_drop" })).toMatchObject({
+        calls: 1,
+        minutes: 2,
+        p95ResponseLatencyMs: 1500,
+        days: [{ date: "2026-02-01", calls: 1 }],
+      });
+      expect(await world.repository.getCallTotals({ since: at("2026-02-02") })).toMatchObject({
+        calls: 2,
+        avgResponseLatencyMs: null,
+        p95ResponseLatencyMs: null,
+        costUsd: null,
+      });
+    });
+
+    it("is all zeros and nulls with no calls", async () => {
+      expect(await world.repository.getCallTotals({})).toEqual({
+        calls: 0,
+        active: 0,
+        failed: 0,
+        minutes: 0,
+        avgResponseLatencyMs: null,
+        p95ResponseLatencyMs: null,
+        costUsd: null,
+        days: [],
+      });
+    });
+
+    it("takes the nearest-rank 95th percentile of the calls' p95 latencies", async () => {
+      for (let i = 1; i <= 40; i++) {
+        await endedCall(`c${i}`, `2026-03-01T10:${String(i).padStart(2, "0")}:00.000Z`, 10, {
+          p95ResponseLatencyMs: i * 10,
+        });
+      }
+      // ceil(0.95 × 40) = 38th of 10, 20, … 400.
+      expect((await world.repository.getCallTotals({})).p95ResponseLatencyMs).toBe(380);
+    });
+  });
 });

@@ -2,6 +2,7 @@ import { phraseFrequency, searchTokens } from "../../src/adapters/sqlite/bm25.ts
 import { searchWords } from "../../src/adapters/sqlite/fts-query.ts";
 import type {
   CallFilter,
+  CallTotals,
   CallListQuery,
   CallPage,
   CallRepository,
@@ -235,6 +236,49 @@ export class InMemoryCallRepository implements CallRepository {
           ? { startedAt: new Date(last.startedAt.getTime()), id: last.id }
           : null;
       return { data, next };
+    });
+  }
+
+  getCallTotals(filter: CallFilter): Promise<CallTotals> {
+    return this.run("getCallTotals", [filter], () => {
+      const selected = [...this.calls.values()].filter((call) => matchesFilter(call, filter));
+      const sum = (values: (number | null)[]) => {
+        const present = values.filter((v): v is number => v !== null);
+        return present.length === 0 ? null : present.reduce((a, b) => a + b, 0);
+      };
+      const round = (value: number, places: number) =>
+        Math.round(value * 10 ** places) / 10 ** places;
+      const money = (value: number | null) => (value === null ? null : round(value, 6));
+      const latencies = selected.map((c) => c.avgResponseLatencyMs).filter((v) => v !== null);
+      const p95s = selected
+        .map((c) => c.p95ResponseLatencyMs)
+        .filter((v): v is number => v !== null)
+        .sort((a, b) => a - b);
+      const byDay = new Map<string, Call[]>();
+      for (const call of selected) {
+        const date = call.startedAt.toISOString().slice(0, 10);
+        byDay.set(date, [...(byDay.get(date) ?? []), call]);
+      }
+      return {
+        calls: selected.length,
+        active: selected.filter((c) => c.status === "active").length,
+        failed: selected.filter((c) => c.status === "failed").length,
+        minutes: round((sum(selected.map((c) => c.durationSeconds)) ?? 0) / 60, 3),
+        avgResponseLatencyMs:
+          latencies.length === 0 ? null : Math.round((sum(latencies) ?? 0) / latencies.length),
+        p95ResponseLatencyMs:
+          p95s.length === 0 ? null : p95s[Math.max(0, Math.ceil(0.95 * p95s.length) - 1)]!,
+        costUsd: money(sum(selected.map((c) => c.costUsd))),
+        days: [...byDay.entries()]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([date, day]) => ({
+            date,
+            calls: day.length,
+            minutes: round((sum(day.map((c) => c.durationSeconds)) ?? 0) / 60, 3),
+            failed: day.filter((c) => c.status === "failed").length,
+            costUsd: money(sum(day.map((c) => c.costUsd))),
+          })),
+      };
     });
   }
 

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
 import {
   analytics,
   callMetadata,
@@ -9,9 +9,11 @@ import {
   transcripts,
 } from "../../../drizzle/pg-schema.ts";
 import type {
+  CallFilter,
   CallListQuery,
   CallPage,
   CallRepository,
+  CallTotals,
   OwnedActiveCall,
   TranscriptHit,
   TranscriptSearchQuery,
@@ -24,6 +26,7 @@ import { errorMessage, notFound } from "../../domain/errors.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Transcript, TranscriptCut } from "../../domain/transcript.ts";
 import { callFilterConditions } from "../sql/call-filter-conditions.ts";
+import { dayFields, p95Offset, toCallTotals, totalsFields } from "../sql/call-totals.ts";
 import {
   analysisToRow,
   analyticsToRow,
@@ -240,6 +243,37 @@ export class PostgresCallRepository implements CallRepository {
         rows.length > query.limit && last ? { startedAt: last.startedAt, id: last.id } : null;
       return { data, next };
     });
+  }
+
+  getCallTotals(filter: CallFilter): Promise<CallTotals> {
+    return this.run(async () => {
+      const where = and(...callFilterConditions(calls, filter));
+      const [row] = await this.db.select(totalsFields(calls)).from(calls).where(where);
+      const p95 = await this.p95Latency(where, row?.latencies ?? 0);
+      const day = sql<number>`floor(extract(epoch from ${calls.startedAt}) / 86400)`.mapWith(
+        Number,
+      );
+      const days = await this.db
+        .select(dayFields(calls, day))
+        .from(calls)
+        .where(where)
+        .groupBy(day)
+        .orderBy(day);
+      return toCallTotals(row, p95, days);
+    });
+  }
+
+  private async p95Latency(where: SQL | undefined, n: number): Promise<number | null> {
+    if (n === 0) return null;
+    const column = calls.p95ResponseLatencyMs;
+    const [row] = await this.db
+      .select({ value: column })
+      .from(calls)
+      .where(and(where, isNotNull(column)))
+      .orderBy(asc(column))
+      .limit(1)
+      .offset(p95Offset(n));
+    return row?.value ?? null;
   }
 
   getActiveCalls(): Promise<Call[]> {

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { and, asc, count, desc, eq, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
 import {
   analytics,
   callMetadata,
@@ -9,9 +9,11 @@ import {
   transcripts,
 } from "../../../drizzle/schema.ts";
 import type {
+  CallFilter,
   CallListQuery,
   CallPage,
   CallRepository,
+  CallTotals,
   OwnedActiveCall,
   TranscriptHit,
   TranscriptSearchQuery,
@@ -24,6 +26,7 @@ import { notFound } from "../../domain/errors.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Transcript, TranscriptCut } from "../../domain/transcript.ts";
 import { callFilterConditions } from "../sql/call-filter-conditions.ts";
+import { dayFields, p95Offset, toCallTotals, totalsFields } from "../sql/call-totals.ts";
 import type { AppDatabase } from "./database.ts";
 import { DeferredFtsIndex } from "./deferred-fts-index.ts";
 import { prepareInsert } from "./prepared-insert.ts";
@@ -43,6 +46,7 @@ import {
 import { translateSqliteError, type WriteContext } from "./sqlite-errors.ts";
 import { TranscriptSearch } from "./transcript-search.ts";
 import { WriteBehindBatch } from "./write-behind-batch.ts";
+
 
 export interface DrizzleCallRepositoryOptions {
   /** A background full-text catch-up failed (it is retried; a search retries it too). */
@@ -208,6 +212,39 @@ export class DrizzleCallRepository implements CallRepository {
         rows.length > query.limit && last ? { startedAt: last.startedAt, id: last.id } : null;
       return { data, next };
     });
+  }
+
+  getCallTotals(filter: CallFilter): Promise<CallTotals> {
+    return this.run(() => {
+      const where = and(...callFilterConditions(calls, filter));
+      const row = this.db.select(totalsFields(calls)).from(calls).where(where).get();
+      const p95 = this.p95Latency(where, row?.latencies ?? 0);
+      // started_at is epoch ms: integer division (by an integer literal, not a bound
+      // parameter, which SQLite may take as real) is the UTC day.
+      const day = sql<number>`${calls.startedAt} / 86400000`.mapWith(Number);
+      const days = this.db
+        .select(dayFields(calls, day))
+        .from(calls)
+        .where(where)
+        .groupBy(day)
+        .orderBy(day)
+        .all();
+      return toCallTotals(row, p95, days);
+    });
+  }
+
+  private p95Latency(where: SQL | undefined, n: number): number | null {
+    if (n === 0) return null;
+    const column = calls.p95ResponseLatencyMs;
+    const row = this.db
+      .select({ value: column })
+      .from(calls)
+      .where(and(where, isNotNull(column)))
+      .orderBy(asc(column))
+      .limit(1)
+      .offset(p95Offset(n))
+      .get();
+    return row?.value ?? null;
   }
 
   getActiveCalls(): Promise<Call[]> {

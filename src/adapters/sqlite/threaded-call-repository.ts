@@ -1,7 +1,9 @@
 import type {
+  CallFilter,
   CallListQuery,
   CallPage,
   CallRepository,
+  CallTotals,
   OwnedActiveCall,
   TranscriptHit,
   TranscriptSearchQuery,
@@ -172,6 +174,10 @@ export class ThreadedCallRepository implements CallRepository {
 
   getAllCalls(query: CallListQuery): Promise<CallPage> {
     return this.read("getAllCalls", [query]);
+  }
+
+  getCallTotals(filter: CallFilter): Promise<CallTotals> {
+    return this.read("getCallTotals", [filter]);
   }
 
   getActiveCalls(): Promise<Call[]> {

@@ -27,6 +27,7 @@ export const REPOSITORY_METHODS = {
   getCallByStreamSid: "read",
   getAllCalls: "read",
   getActiveCalls: "read",
+  getCallTotals: "read",
   getRecordingById: "read",
   getRecordingsByCallId: "read",
   getRecordingsOfCallsStartedBefore: "read",

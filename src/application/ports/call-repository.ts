@@ -33,6 +33,34 @@ export interface CallListQuery extends CallFilter {
   after?: { startedAt: Date; id: string };
 }
 
+/** Calls of one UTC day of a CallTotals. */
+export interface CallDayTotals {
+  /** YYYY-MM-DD, UTC. */
+  date: string;
+  calls: number;
+  minutes: number;
+  failed: number;
+  /** Null when no call of the day has a cost. */
+  costUsd: number | null;
+}
+
+/** What the calls a filter selects add up to. */
+export interface CallTotals {
+  calls: number;
+  /** Calls still running (they have no duration yet). */
+  active: number;
+  failed: number;
+  /** Ended calls' durations. */
+  minutes: number;
+  /** The mean of the calls' average response latencies; null when none has one. */
+  avgResponseLatencyMs: number | null;
+  /** The nearest-rank 95th percentile of the calls' p95 response latencies. */
+  p95ResponseLatencyMs: number | null;
+  costUsd: number | null;
+  /** Days with calls, oldest first. */
+  days: CallDayTotals[];
+}
+
 export interface CallPage {
   data: Call[];
   /** Position of the last row when more rows may follow, else null. */
@@ -97,6 +125,8 @@ export interface CallRepository {
   getCallByStreamSid(streamSid: string): Promise<Call | null>;
   getAllCalls(query: CallListQuery): Promise<CallPage>;
   getActiveCalls(): Promise<Call[]>;
+  /** Totals of the calls `filter` selects, and per UTC day. */
+  getCallTotals(filter: CallFilter): Promise<CallTotals>;
   /**
    * Stores the post-call analysis (or only its status) on an ended call, leaving its other
    * fields as they are; false when there is no such call (it was deleted meanwhile).

@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import type { CallQueries } from "../../../application/queries.ts";
+import { renderTranscriptText } from "../../../application/transcript-text.ts";
 import { callFilterOf } from "./call-filter.ts";
 import { decodeCallCursor, encodeCallCursor } from "./cursor.ts";
-import { CallListParams } from "./query-schemas.ts";
+import { CallListParams, TranscriptFormatParams } from "./query-schemas.ts";
 import {
   analyticsJson,
   callDetailJson,
@@ -40,7 +41,16 @@ export function callRoutes({ queries, isCallActive }: CallRoutesDeps): Hono {
   });
 
   app.get("/calls/:id/transcripts", async (c) => {
-    const transcripts = await queries.getTranscripts(pathId(c, "call"));
+    const callId = pathId(c, "call");
+    const { format } = parseQuery(c, TranscriptFormatParams);
+    const transcripts = await queries.getTranscripts(callId);
+    if (format === "text") {
+      // The same text as the call's _transcript.txt file, for people rather than programs.
+      return c.body(renderTranscriptText(transcripts), 200, {
+        "Content-Type": "text/plain; charset=utf-8",
+        "Content-Disposition": `attachment; filename="call-${callId}-transcript.txt"`,
+      });
+    }
     return c.json({ data: transcripts.map(transcriptJson) });
   });
 

@@ -4,8 +4,8 @@ import type { CallFilter, CallPage } from "../../../application/ports/index.ts";
 import type { CallQueries } from "../../../application/queries.ts";
 import { csvHeader, csvRow, jsonLine } from "./call-export.ts";
 import { callFilterOf } from "./call-filter.ts";
-import { CallListParams } from "./query-schemas.ts";
-import { callJson } from "./to-json.ts";
+import { CallFilterQuery } from "./query-schemas.ts";
+import { callJson, callTotalsJson } from "./to-json.ts";
 import { parseQuery } from "./validation.ts";
 
 export interface ExportRoutesDeps {
@@ -14,7 +14,7 @@ export interface ExportRoutesDeps {
   exportPageSize?: number;
 }
 
-export const ExportParams = CallListParams.omit({ limit: true, cursor: true }).extend({
+export const ExportParams = CallFilterQuery.extend({
   format: z
     .enum(["csv", "jsonl"], { error: "must be csv or jsonl" })
     .default("csv")
@@ -32,12 +32,19 @@ const FORMATS = {
 } as const;
 
 /**
+ * `GET /api/totals/calls`: what the calls the list's filters select add up to, and per day.
+ *
  * `GET /api/export/calls`: every call the list's filters select, newest first, streamed page by
  * page (each page one indexed query, as the list's), so an export of any size holds one page
  * in memory and a client that goes away stops the reading.
  */
 export function exportRoutes({ queries, exportPageSize = 500 }: ExportRoutesDeps): Hono {
   const app = new Hono();
+  app.get("/totals/calls", async (c) => {
+    const totals = await queries.callTotals(callFilterOf(parseQuery(c, CallFilterQuery)));
+    return c.json(callTotalsJson(totals));
+  });
+
   app.get("/export/calls", async (c) => {
     const { format, ...params } = parseQuery(c, ExportParams);
     const filter: CallFilter = callFilterOf(params);

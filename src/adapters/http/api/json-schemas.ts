@@ -154,6 +154,41 @@ export const CallDetailJson = z
   })
   .register(apiSchemas, { id: "CallDetail" });
 
+export const CallTotalsJson = z
+  .strictObject({
+    calls: z.number().int(),
+    active: z.number().int().describe("calls still running"),
+    failed: z.number().int(),
+    failureRate: z
+      .number()
+      .nullable()
+      .describe("failed calls among the ended ones; null when none has ended"),
+    minutes: z.number().describe("the ended calls' durations"),
+    avgResponseLatencyMs: z
+      .number()
+      .int()
+      .nullable()
+      .describe("the mean of the calls' average response latencies"),
+    p95ResponseLatencyMs: z
+      .number()
+      .int()
+      .nullable()
+      .describe("the 95th percentile (nearest rank) of the calls' p95 response latencies"),
+    costUsd: z.number().nullable().describe("estimated; null when no call has a cost"),
+    days: z
+      .array(
+        z.strictObject({
+          date: z.iso.date().describe("UTC"),
+          calls: z.number().int(),
+          minutes: z.number(),
+          failed: z.number().int(),
+          costUsd: z.number().nullable(),
+        }),
+      )
+      .describe("days with calls, oldest first"),
+  })
+  .register(apiSchemas, { id: "CallTotals" });
+
 const nextCursor = z
   .string()
   .nullable()
@@ -216,6 +251,7 @@ export const ErrorJson = z
   .register(apiSchemas, { id: "Error" });
 
 export type CallJson = z.infer<typeof CallJson>;
+export type CallTotalsJson = z.infer<typeof CallTotalsJson>;
 export type CallDetailJson = z.infer<typeof CallDetailJson>;
 export type RecordingJson = z.infer<typeof RecordingJson>;
 export type TranscriptJson = z.infer<typeof TranscriptJson>;

@@ -8,6 +8,7 @@ import {
   CallDetailJson,
   CallMetadataJson,
   CallPageJson,
+  CallTotalsJson,
   ErrorJson,
   RecordingListJson,
   SearchPageJson,
@@ -15,7 +16,13 @@ import {
   SignedUrlRequestJson,
   TranscriptListJson,
 } from "./json-schemas.ts";
-import { CallListParams, IdParam, SearchParams } from "./query-schemas.ts";
+import {
+  CallFilterQuery,
+  CallListParams,
+  IdParam,
+  SearchParams,
+  TranscriptFormatParams,
+} from "./query-schemas.ts";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -203,10 +210,19 @@ function paths(): Record<string, Record<string, unknown>> {
     "/api/calls/{id}/transcripts": {
       get: {
         operationId: "listTranscripts",
-        summary: "A call's transcripts in spoken order",
+        summary: "A call's transcripts in spoken order (JSON, or text with format=text)",
         tags: ["calls"],
-        parameters: [idParameter("call")],
-        responses: { "200": jsonResponse("Transcripts", TranscriptListJson), ...errors(404) },
+        parameters: [idParameter("call"), ...queryParameters(TranscriptFormatParams)],
+        responses: {
+          "200": {
+            ...jsonResponse("Transcripts", TranscriptListJson),
+            content: {
+              ...jsonResponse("Transcripts", TranscriptListJson).content,
+              "text/plain": { schema: { type: "string" } },
+            },
+          },
+          ...errors(400, 404),
+        },
       },
     },
     "/api/calls/{id}/analytics": {
@@ -280,6 +296,15 @@ function paths(): Record<string, Record<string, unknown>> {
           "200": jsonResponse("The signed URL (path and query)", SignedUrlJson),
           ...errors(400),
         },
+      },
+    },
+    "/api/totals/calls": {
+      get: {
+        operationId: "callTotals",
+        summary: "What the calls the list's filters select add up to, and per UTC day",
+        tags: ["calls"],
+        parameters: queryParameters(CallFilterQuery),
+        responses: { "200": jsonResponse("The totals", CallTotalsJson), ...errors(400) },
       },
     },
     "/api/export/calls": {

@@ -86,7 +86,11 @@ export const SearchParams = z.object({
     .trim()
     .min(1, "is required (1 to 500 characters)")
     .max(500, "must be at most 500 characters")
-    .describe("words to find (all of them); operators and punctuation are searched as text"),
+    .describe(
+      "words to find (all of them); a word of 4 or more letters also finds the words it begins " +
+        "and its other forms (refun, refund and refunds each find refund, refunds, refunded), a " +
+        "shorter word or a number only itself; operators and punctuation are searched as text",
+    ),
   limit: integerParam(1, MAX_SEARCH_PAGE, 20).describe("page size"),
   cursor: cursorParam.optional(),
   speaker: z.enum(["caller", "assistant"], { error: "must be caller or assistant" }).optional(),
@@ -102,3 +106,13 @@ export const SearchParams = z.object({
 /** Ids are opaque strings of this shape; anything else cannot exist and is answered 404. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 export const IdParam = z.string().regex(ID_PATTERN);
+
+/** The list's filters alone: what an export or the totals select. */
+export const CallFilterQuery = CallListParams.omit({ limit: true, cursor: true });
+
+export const TranscriptFormatParams = z.object({
+  format: z
+    .enum(["json", "text"], { error: "must be json or text" })
+    .default("json")
+    .describe("json (the default) or text: one `[mm:ss.mmm] speaker: words` line per turn"),
+});

@@ -1,4 +1,4 @@
-import type { TranscriptHit } from "../../../application/ports/index.ts";
+import type { CallTotals, TranscriptHit } from "../../../application/ports/index.ts";
 import type { CallDetail } from "../../../application/queries.ts";
 import type { Analytics } from "../../../domain/analytics.ts";
 import type { Call } from "../../../domain/call.ts";
@@ -8,6 +8,7 @@ import type { Recording } from "../../../domain/recording.ts";
 import type { Transcript } from "../../../domain/transcript.ts";
 import type {
   AnalyticsJson,
+  CallTotalsJson,
   CallDetailJson,
   CallJson,
   CallMetadataJson,
@@ -124,3 +125,18 @@ export const searchHitJson = (hit: TranscriptHit): SearchHitJson => ({
   offsetMs: hit.offsetMs,
   startedAt: iso(hit.startedAt),
 });
+
+export const callTotalsJson = (totals: CallTotals): CallTotalsJson => {
+  const ended = totals.calls - totals.active;
+  return {
+    calls: totals.calls,
+    active: totals.active,
+    failed: totals.failed,
+    failureRate: ended === 0 ? null : Math.round((totals.failed / ended) * 10_000) / 10_000,
+    minutes: totals.minutes,
+    avgResponseLatencyMs: totals.avgResponseLatencyMs,
+    p95ResponseLatencyMs: totals.p95ResponseLatencyMs,
+    costUsd: totals.costUsd,
+    days: totals.days.map((day) => ({ ...day })),
+  };
+};

@@ -3,9 +3,10 @@ import { CSV_COLUMNS, csvField } from "../../../../src/adapters/http/api/call-ex
 import {
   CallJson,
   CallPageJson,
+  CallTotalsJson,
   ErrorJson,
 } from "../../../../src/adapters/http/api/json-schemas.ts";
-import { type ApiWorld, describeEachBackend, seedCall } from "./api-test-world.ts";
+import { type ApiWorld, describeEachBackend, seedCall, seedTranscript } from "./api-test-world.ts";
 
 let world: ApiWorld;
 
@@ -126,6 +127,61 @@ describeEachBackend("call export", (backend) => {
       world = await backend.createWorld({ apiKey: "k".repeat(32) });
       expect((await world.request("/api/export/calls")).status).toBe(401);
     });
+  });
+});
+
+describeEachBackend("call totals", (backend) => {
+  it("GET /api/totals/calls adds up the filtered calls, with the failure rate of the ended ones", async () => {
+    world = await backend.createWorld();
+    await seedCall(world, { id: "a", startedAt: "2026-02-01T10:00:00.000Z" });
+    await seedCall(world, { id: "b", startedAt: "2026-02-02T10:00:00.000Z", outcome: "failed" });
+    await seedCall(world, { id: "c", startedAt: "2026-02-02T11:00:00.000Z", outcome: "active" });
+    const response = await world.request("/api/totals/calls");
+    expect(response.status).toBe(200);
+    const totals = CallTotalsJson.parse(await response.json());
+    expect(totals).toEqual({
+      calls: 3,
+      active: 1,
+      failed: 1,
+      failureRate: 0.5,
+      minutes: 2,
+      avgResponseLatencyMs: null,
+      p95ResponseLatencyMs: null,
+      costUsd: null,
+      days: [
+        { date: "2026-02-01", calls: 1, minutes: 1, failed: 0, costUsd: null },
+        { date: "2026-02-02", calls: 2, minutes: 1, failed: 1, costUsd: null },
+      ],
+    });
+    const live = CallTotalsJson.parse(
+      await (await world.request("/api/totals/calls?status=active")).json(),
+    );
+    expect(live).toMatchObject({ calls: 1, failureRate: null, minutes: 0 });
+    const bad = await world.request("/api/totals/calls?sentiment=meh");
+    expect(bad.status).toBe(400);
+    expect(ErrorJson.parse(await bad.json()).error.message).toMatch(/^sentiment: /);
+  });
+
+  it("GET /api/calls/:id/transcripts?format=text is the transcript for people", async () => {
+    world = await backend.createWorld();
+    const call = await seedCall(world, { id: "a" });
+    await seedTranscript(world, call, "t1", "I need  a refund", { offsetMs: 1500 });
+    await seedTranscript(world, call, "t2", "Of course.", {
+      speaker: "assistant",
+      offsetMs: 64_000,
+    });
+    const response = await world.request("/api/calls/a/transcripts?format=text");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(response.headers.get("content-disposition")).toBe(
+      'attachment; filename="call-a-transcript.txt"',
+    );
+    expect(await response.text()).toBe(
+      "[00:01.500] caller: I need a refund\n[01:04.000] assistant: Of course.\n",
+    );
+    expect((await world.request("/api/calls/a/transcripts?format=json")).status).toBe(200);
+    expect((await world.request("/api/calls/a/transcripts?format=pdf")).status).toBe(400);
+    expect((await world.request("/api/calls/missing/transcripts?format=text")).status).toBe(404);
   });
 });
 

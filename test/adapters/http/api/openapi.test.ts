@@ -61,6 +61,7 @@ describe("GET /openapi.json", () => {
         "CallDetail",
         "CallMetadata",
         "CallPage",
+        "CallTotals",
         "CallUsage",
         "Error",
         "Recording",
