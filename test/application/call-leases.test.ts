@@ -79,7 +79,12 @@ describe("instance leases and the expired-lease sweep (issue 19)", () => {
     expect(await w.sweep("b").run()).toEqual({ failed: 2 });
     for (const id of ["c1", "c2"]) {
       const call = await w.calls.getCallById(id);
-      expect(call).toMatchObject({ status: "failed", endedAt: lastRenewal, durationSeconds: 5 });
+      expect(call).toMatchObject({
+        status: "failed",
+        endedAt: lastRenewal,
+        durationSeconds: 5,
+        endReason: "server_crash",
+      });
     }
     expect(w.events.map((e) => e.type)).toEqual(["call.ended", "call.ended"]);
     expect(w.recordings.sidecar("MZc1", T0, "metadata")).toContain('"status": "failed"');

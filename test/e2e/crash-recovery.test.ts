@@ -117,6 +117,7 @@ describe("a server killed with SIGKILL in the middle of calls", () => {
     for (const { streamSid } of killed) {
       const call = await callByStreamSid(second!, streamSid);
       expect(call.status).toBe("failed");
+      expect(call.endReason).toBe("server_crash");
       expect(call.endedAt).not.toBeNull();
       expect(Date.parse(call.endedAt!)).toBeGreaterThanOrEqual(Date.parse(call.startedAt));
     }
