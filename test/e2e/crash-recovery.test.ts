@@ -34,6 +34,7 @@ interface ApiCall {
   id: string;
   streamSid: string;
   status: string;
+  endReason: string | null;
   startedAt: string;
   endedAt: string | null;
   recordings: ApiRecording[];
