@@ -48,6 +48,7 @@ import {
   type IncomingHttpHeaders,
   type IncomingMessage,
   type Server,
+  type ServerResponse,
   STATUS_CODES,
 } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -56,6 +57,14 @@ import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { decodeMuLaw, encodeMuLaw, Resampler } from "../../src/domain/audio/index.ts";
 import { Conditions } from "./conditions.ts";
 import { tone } from "./signals.ts";
+import {
+  checkTurnScript,
+  replyTo,
+  ScriptError,
+  SPEECH_MS_PER_CHAR,
+  spokenAudio,
+  type TurnScript,
+} from "./turn-scripts.ts";
 
 export const REALTIME_RATE = 24_000;
 /** Sample rate of audio/pcmu (G.711 mu-law), one byte per sample. */
@@ -128,6 +137,51 @@ export interface FakeRealtimeOptions {
   /** Every caller transcription fails. */
   transcriptionFails?: boolean;
   fault: RealtimeFault;
+  /**
+   * Serve `GET` and `POST /v1/fake/scripts` on this server's HTTP port (off by default): a POSTed
+   * TurnScript (JSON, with an optional string `key`) is queued for a coming connection. See
+   * `queueScript`.
+   */
+  scriptEndpoint?: boolean;
+  /**
+   * Chooses the script of a new connection among the queued ones, at its upgrade (default: the
+   * oldest); null leaves it unscripted. The chosen script leaves the queue.
+   */
+  pickScript?: (
+    queued: readonly QueuedScript[],
+    conn: FakeRealtimeConnection,
+  ) => QueuedScript | null;
+  /**
+   * Caller turns that no script line covers: "fixed" (default) transcribes them as
+   * `callerTranscript` and answers with `assistantTranscript` and `assistantAudio`; "unheard"
+   * fails their transcription (audio_unintelligible) and answers that it did not catch that.
+   */
+  unscripted?: "fixed" | "unheard";
+  /** Length of scripted answers' audio per character of their text (default 60 ms). */
+  speechMsPerChar?: number;
+}
+
+/** A script waiting for its connection (see FakeRealtimeOptions.scriptEndpoint). */
+export interface QueuedScript {
+  script: TurnScript;
+  /** Whatever the sender keys it by (e.g. the Twilio streamSid of the call it is for). */
+  key: string | null;
+  /** performance.now() when it was queued. */
+  queuedAt: number;
+}
+
+/** Scripts not taken by a connection within this long are dropped. */
+const SCRIPT_TTL_MS = 120_000;
+const MAX_QUEUED_SCRIPTS = 1000;
+const MAX_SCRIPT_BODY_BYTES = 256 * 1024;
+export const SCRIPT_PATH = "/v1/fake/scripts";
+
+/** A scripted answer: its text and its audio, cut into deltas in the response's format. */
+interface ScriptedAnswer {
+  transcript: string;
+  chunks: { b64: string; samples: number }[];
+  /** Samples of the whole answer at the format's rate. */
+  total: number;
 }
 
 const DEFAULT_SILENCE_MS = 500;
@@ -221,6 +275,8 @@ interface ActiveResponse {
   samplesSent: number;
   /** The session's output format when the response started; its deltas keep it throughout. */
   format: RealtimeAudioFormatType;
+  /** A scripted connection's answer; null: the server's fixed transcript and audio. */
+  scripted: ScriptedAnswer | null;
 }
 
 function cancelResponseTimer(r: ActiveResponse): void {
@@ -258,6 +314,10 @@ export class FakeRealtimeConnection {
   session: JsonObject;
   closeInfo: { code: number; reason: string } | null = null;
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** The script this connection plays (chosen at its upgrade), if any. */
+  script: QueuedScript | null = null;
+  /** Caller turns committed with speech in them, whose transcript a script line gives. */
+  callerTurns = 0;
 
   private readonly ws: WebSocket;
   private readonly server: FakeRealtimeServer;
@@ -282,6 +342,8 @@ export class FakeRealtimeConnection {
   private lastItemId: string | null = null;
   private response: ActiveResponse | null = null;
   private fault: RealtimeFault = { kind: "none" };
+  /** What the next response says, set by a committed turn when the connection is scripted. */
+  private pendingReply: string | null = null;
   private faultAppendBase = 0;
   private faultTimers = new Set<NodeJS.Timeout>();
 
@@ -938,10 +1000,11 @@ export class FakeRealtimeConnection {
         content: [{ type: "input_audio", transcript: null }],
       },
     });
+    const heard = speech ? this.scriptedTurn() : { text: undefined, failed: false };
     const transcription = getPath(this.session, ["audio", "input", "transcription"]);
     if (isObject(transcription)) {
       const sendTranscript = () =>
-        this.server.options.transcriptionFails
+        this.server.options.transcriptionFails || heard.failed
           ? this.emit({
               type: "conversation.item.input_audio_transcription.failed",
               item_id: itemId,
@@ -957,7 +1020,7 @@ export class FakeRealtimeConnection {
               type: "conversation.item.input_audio_transcription.completed",
               item_id: itemId,
               content_index: 0,
-              transcript: speech ? this.server.options.callerTranscript : "",
+              transcript: speech ? (heard.text ?? this.server.options.callerTranscript) : "",
               usage: { type: "duration", seconds: 1 },
             });
       const delay = this.server.options.transcriptionDelayMs;
@@ -966,6 +1029,27 @@ export class FakeRealtimeConnection {
     }
     if (respond && this.server.options.autoRespond && this.turnFlag("create_response"))
       this.startResponse(null);
+  }
+
+  /**
+   * A caller turn with speech in it, for a scripted connection (or an unscripted one with
+   * `unscripted: "unheard"`): its script line (undefined: the fixed callerTranscript) or a failed
+   * transcription, and the answer the next response gives to it.
+   */
+  private scriptedTurn(): { text: string | undefined; failed: boolean } {
+    const index = this.callerTurns++;
+    const script = this.script?.script;
+    const line = script?.caller[index];
+    if (line !== undefined) {
+      this.pendingReply = script?.assistant?.[index] ?? replyTo(line);
+      return { text: line, failed: false };
+    }
+    if (this.server.options.unscripted === "unheard") {
+      this.pendingReply = replyTo(null);
+      return { text: undefined, failed: true };
+    }
+    this.pendingReply = null;
+    return { text: undefined, failed: false };
   }
 
   private startResponse(request: RealtimeEvent | null): void {
@@ -987,7 +1071,12 @@ export class FakeRealtimeConnection {
       timer: null,
       samplesSent: 0,
       format: this.outputFormat,
+      scripted: null,
     };
+    if (this.pendingReply !== null) {
+      r.scripted = this.server.scriptedAnswer(this.pendingReply, r.format);
+      this.pendingReply = null;
+    }
     this.response = r;
     this.responses.push({
       id: r.id,
@@ -1071,7 +1160,7 @@ export class FakeRealtimeConnection {
       item_id: r.itemId,
       output_index: 0,
       content_index: 0,
-      delta: this.server.options.assistantTranscript,
+      delta: r.scripted?.transcript ?? this.server.options.assistantTranscript,
     });
     r.t0 = performance.now();
     this.pumpDeltas(r);
@@ -1080,7 +1169,7 @@ export class FakeRealtimeConnection {
   private pumpDeltas(r: ActiveResponse): void {
     r.timer = null;
     if (this.response !== r || !this.isOpen) return;
-    const chunks = this.server.deltaChunks(r.format);
+    const chunks = r.scripted?.chunks ?? this.server.deltaChunks(r.format);
     const interval = this.server.options.deltaIntervalMs;
     if (interval <= 0) {
       if (r.nextDelta < chunks.length) {
@@ -1133,10 +1222,11 @@ export class FakeRealtimeConnection {
       // Cancelled before response.created: the real API simply never starts it.
       return;
     }
-    const full = this.server.options.assistantTranscript;
+    const full = r.scripted?.transcript ?? this.server.options.assistantTranscript;
     // Samples of the whole answer in the response's format (assistantAudio's length for audio/pcm).
-    const total =
-      r.format === "audio/pcm"
+    const total = r.scripted
+      ? r.scripted.total
+      : r.format === "audio/pcm"
         ? this.server.options.assistantAudio.length
         : this.server.deltaChunks(r.format).reduce((n, c) => n + c.samples, 0);
     let transcript = full;
@@ -1221,6 +1311,38 @@ export class FakeRealtimeConnection {
 export interface StartOptions extends Partial<FakeRealtimeOptions> {
   /** Invoked for every parsed client event before the fake reacts to it. */
   onClientEvent?: (conn: FakeRealtimeConnection, event: RealtimeEvent) => void;
+  /** The port to listen on, on 127.0.0.1 (default 0: any free port). */
+  port?: number;
+}
+
+/** PCM16 at 24 kHz as base64 deltas of `deltaMs`. */
+function pcmChunksOf(audio: Int16Array, deltaMs: number): { b64: string; samples: number }[] {
+  const per = Math.max(1, Math.round((deltaMs * REALTIME_RATE) / 1000));
+  const chunks: { b64: string; samples: number }[] = [];
+  for (let i = 0; i < audio.length; i += per) {
+    const part = audio.subarray(i, Math.min(audio.length, i + per));
+    chunks.push({
+      b64: Buffer.from(part.buffer, part.byteOffset, part.byteLength).toString("base64"),
+      samples: part.length,
+    });
+  }
+  return chunks;
+}
+
+/** PCM16 at 24 kHz, resampled to 8 kHz and mu-law encoded, as base64 deltas of `deltaMs`. */
+function pcmuChunksOf(audio: Int16Array, deltaMs: number): { b64: string; samples: number }[] {
+  const resampler = new Resampler(REALTIME_RATE, PCMU_RATE);
+  const pcm8 = new Int16Array(resampler.maxOutputLength(audio.length) + resampler.maxFlushLength);
+  let length = resampler.processInto(audio, pcm8);
+  length += resampler.flushInto(pcm8, length);
+  const mulaw = Buffer.from(encodeMuLaw(pcm8.subarray(0, length)));
+  const per = Math.max(1, Math.round((deltaMs * PCMU_RATE) / 1000));
+  const chunks: { b64: string; samples: number }[] = [];
+  for (let i = 0; i < mulaw.length; i += per) {
+    const part = mulaw.subarray(i, Math.min(mulaw.length, i + per));
+    chunks.push({ b64: part.toString("base64"), samples: part.length });
+  }
+  return chunks;
 }
 
 type ResolvedOptions = FakeRealtimeOptions & {
@@ -1239,6 +1361,7 @@ export class FakeRealtimeServer {
   private readonly conditions = new Conditions();
   private chunkCache: { b64: string; samples: number }[] | null = null;
   private pcmuChunkCache: { b64: string; samples: number }[] | null = null;
+  private readonly scriptQueue: QueuedScript[] = [];
 
   private constructor(http: Server, wss: WebSocketServer, options: ResolvedOptions) {
     this.http = http;
@@ -1263,17 +1386,51 @@ export class FakeRealtimeServer {
       fault: { kind: "none" },
       ...opts,
     };
-    const http = createServer((_req, res) => {
-      res.writeHead(426, { "content-type": "text/plain" }).end("WebSocket upgrade required");
-    });
+    const http = createServer();
     const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);
-      http.listen(0, "127.0.0.1", () => resolve());
+      http.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
     });
     const server = new FakeRealtimeServer(http, wss, options);
+    http.on("request", (req, res) => server.onRequest(req, res));
     http.on("upgrade", (req, socket, head) => server.onUpgrade(req, socket, head));
     return server;
+  }
+
+  /**
+   * Queues `script` for a coming connection, which takes it at its upgrade (the oldest, unless
+   * `pickScript` chooses). Scripts nobody took within two minutes are dropped.
+   */
+  queueScript(script: TurnScript, key: string | null = null): QueuedScript {
+    this.pruneScripts();
+    if (this.scriptQueue.length >= MAX_QUEUED_SCRIPTS) {
+      throw new ScriptError(`${MAX_QUEUED_SCRIPTS} scripts are already waiting`);
+    }
+    const queued: QueuedScript = {
+      script: checkTurnScript(script),
+      key,
+      queuedAt: performance.now(),
+    };
+    this.scriptQueue.push(queued);
+    return queued;
+  }
+
+  /** Scripts waiting for a connection, oldest first. */
+  get queuedScripts(): readonly QueuedScript[] {
+    this.pruneScripts();
+    return this.scriptQueue;
+  }
+
+  /** The text and audio of a scripted answer, in deltas of `format`. */
+  scriptedAnswer(transcript: string, format: RealtimeAudioFormatType): ScriptedAnswer {
+    const msPerChar = this.options.speechMsPerChar ?? SPEECH_MS_PER_CHAR;
+    const audio = spokenAudio(transcript, REALTIME_RATE, msPerChar);
+    const chunks =
+      format === "audio/pcmu"
+        ? pcmuChunksOf(audio, this.options.deltaMs)
+        : pcmChunksOf(audio, this.options.deltaMs);
+    return { transcript, chunks, total: chunks.reduce((n, c) => n + c.samples, 0) };
   }
 
   /** ws://127.0.0.1:PORT/v1/realtime?model=gpt-realtime */
@@ -1343,6 +1500,83 @@ export class FakeRealtimeServer {
     }
     this.chunkCache = chunks;
     return chunks;
+  }
+
+  private pruneScripts(): void {
+    const oldest = performance.now() - SCRIPT_TTL_MS;
+    while (this.scriptQueue.length > 0 && this.scriptQueue[0]!.queuedAt < oldest) {
+      this.scriptQueue.shift();
+    }
+  }
+
+  /** The script a new connection plays: `pickScript`'s choice, or the oldest queued. */
+  private takeScript(conn: FakeRealtimeConnection): QueuedScript | null {
+    const queued = this.queuedScripts;
+    if (queued.length === 0) return null;
+    const pick = this.options.pickScript;
+    const chosen = pick ? pick(queued, conn) : queued[0]!;
+    const index = chosen ? this.scriptQueue.indexOf(chosen) : -1;
+    if (index < 0) return null;
+    this.scriptQueue.splice(index, 1);
+    return chosen;
+  }
+
+  /** Plain HTTP: the script endpoint when it is on; anything else wants a WebSocket. */
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? "/").split("?")[0];
+    if (!this.options.scriptEndpoint || path !== SCRIPT_PATH) {
+      res.writeHead(426, { "content-type": "text/plain" }).end("WebSocket upgrade required");
+      return;
+    }
+    const reply = (status: number, body: JsonObject) =>
+      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    if (req.method === "GET") {
+      reply(200, { service: "fake-openai-realtime", queued: this.queuedScripts.length });
+      return;
+    }
+    if (req.method !== "POST") {
+      res.setHeader("allow", "GET, POST");
+      reply(405, { error: { message: `${req.method} is not allowed here` } });
+      return;
+    }
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on("data", (part: Buffer) => {
+      size += part.length;
+      if (size <= MAX_SCRIPT_BODY_BYTES) parts.push(part);
+    });
+    req.on("end", () => {
+      if (size > MAX_SCRIPT_BODY_BYTES) {
+        reply(413, { error: { message: `a script is at most ${MAX_SCRIPT_BODY_BYTES} bytes` } });
+        return;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(parts).toString("utf8"));
+      } catch {
+        reply(400, { error: { message: "the body is not JSON" } });
+        return;
+      }
+      const key = isObject(body) ? body.key : undefined;
+      if (key !== undefined && key !== null && typeof key !== "string") {
+        reply(400, { error: { message: "key must be a string" } });
+        return;
+      }
+      try {
+        const queued = this.queueScript(body as TurnScript, key ?? null);
+        reply(201, {
+          key: queued.key,
+          callerLines: queued.script.caller.length,
+          queued: this.scriptQueue.length,
+        });
+      } catch (error) {
+        if (!(error instanceof ScriptError)) throw error;
+        reply(400, { error: { message: error.message } });
+      }
+    });
+    req.on("error", () => {
+      // A client that goes away mid-body gets no answer.
+    });
   }
 
   private pcmuDeltaChunks(): { b64: string; samples: number }[] {
@@ -1419,6 +1653,7 @@ export class FakeRealtimeServer {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new FakeRealtimeConnection(this, this.connections.length, ws, req.headers, url);
       this.connections.push(conn);
+      conn.script = this.takeScript(conn);
       conn.start(this.options.fault);
       void conn.closed.then(() => this.conditions.notify());
       this.conditions.notify();

@@ -1,7 +1,12 @@
 /**
  * `npm run simulate -- [file.wav] [options]`: plays a WAV file as a Twilio phone call against a
  * running callbridge server, the way Twilio would: POST /twilio/voice for the TwiML, then the
- * media stream it names, then hang-up; prints the call id and its API URL.
+ * media stream it names, then hang-up; prints the call id, its API URL and its transcript.
+ *
+ * Against `npm run demo`, whose assistant is a fake that cannot understand audio, the call can
+ * carry a script (--say, --script, or file.txt next to file.wav): before the stream opens it is
+ * registered with the demo's fake (POST /v1/fake/scripts, keyed by the call's streamSid), which
+ * then transcribes the call's turns as the script's lines and answers each one.
  */
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -9,6 +14,7 @@ import { parseArgs } from "node:util";
 import { computeTwilioSignature } from "../../src/adapters/twilio/signature.ts";
 import { decodeWav, resample } from "../../src/domain/audio/index.ts";
 import { concat, silence, speechLike } from "./signals.ts";
+import { parseTurnScript, ScriptError, type TurnScript } from "./turn-scripts.ts";
 import {
   FRAME_BYTES,
   TWILIO_RATE,
@@ -19,19 +25,32 @@ import {
 const USAGE = `usage: npm run simulate -- [file.wav] [options]
 
 Plays file.wav (PCM16, any sample rate and channel count) as a Twilio call against a running
-server; without a file, plays a built-in 5 s speech-like test signal.
+server; without a file, plays a built-in 8 s speech-like test signal of two caller turns.
+
+Against \`npm run demo\`, whose assistant is a fake that cannot understand audio, give the words
+of each caller turn (--say, --script, or file.txt next to file.wav): the demo's fake transcribes
+the call's turns as those lines, in order, and answers each one. Unscripted turns are stored as
+not transcribed.
 
 options:
   --url <ws-url>        media-stream URL of the server (default ws://127.0.0.1:\${PORT:-3000}/twilio/media-stream);
                         the webhook POST goes to the same host
   --realtime            send 20 ms of audio every 20 ms, like a phone line (default)
-  --fast                send the audio about 10 times faster than real time
+  --fast                send the audio about 10 times faster than real time; the call still lasts
+                        as long as its audio (the line waits for its clock before hanging up)
+  --say <text>          what the caller says in a turn, for the demo's fake assistant; once per turn
+  --script <file.txt>   the same from a file: one caller turn per line, "assistant: ..." after a
+                        line scripts the answer to it (default: file.txt next to file.wav, if any)
+  --script-url <url>    where the demo takes scripts (default http://HOST:PORT+1/v1/fake/scripts,
+                        PORT being the server's)
   --caller <number>     the caller's number (default +15555550123)
   --auth-token <token>  sign the webhook and the stream like Twilio (default: env TWILIO_AUTH_TOKEN)
   --public-url <url>    the server's PUBLIC_BASE_URL, which signatures are computed for
                         (default: env PUBLIC_BASE_URL, else the URL the webhook is posted to)
   --api-key <key>       bearer token for /api (default: env API_KEY)
-  --settle-ms <ms>      after the audio, wait until the assistant has been quiet this long (default 1500)
+  --settle-ms <ms>      after the audio (and 1 s of silence), wait until the assistant has been quiet
+                        this long (default 1500); 0 hangs up the moment the audio is sent
+                        (with --fast, sooner than the audio's length: the call is then shorter)
   --max-wait <s>        give up waiting for the assistant after this many seconds (default 60)
   -h, --help            this text`;
 
@@ -41,6 +60,9 @@ interface Options {
   file: string | undefined;
   streamUrl: URL;
   realtime: boolean;
+  say: string[];
+  scriptFile: string | undefined;
+  scriptUrl: string;
   caller: string;
   authToken: string | undefined;
   publicUrl: string | undefined;
@@ -58,6 +80,9 @@ function parseArgv(argv: string[]) {
         url: { type: "string" },
         realtime: { type: "boolean" },
         fast: { type: "boolean" },
+        say: { type: "string", multiple: true },
+        script: { type: "string" },
+        "script-url": { type: "string" },
         caller: { type: "string" },
         "auth-token": { type: "string" },
         "public-url": { type: "string" },
@@ -90,10 +115,22 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | null {
   if (streamUrl.protocol !== "ws:" && streamUrl.protocol !== "wss:") {
     throw new UsageError(`--url must be a ws:// or wss:// URL, got ${url}`);
   }
+  const say = values.say ?? [];
+  if (say.length > 0 && values.script !== undefined) {
+    throw new UsageError("--say and --script exclude each other");
+  }
+  if (say.some((line) => line.trim() === "")) throw new UsageError("--say needs some text");
+  const scriptUrl = values["script-url"] ?? defaultScriptUrl(streamUrl);
+  if (!/^https?:\/\//.test(scriptUrl)) {
+    throw new UsageError(`--script-url must be an http:// URL, got ${scriptUrl}`);
+  }
   return {
     file: positionals[0],
     streamUrl,
     realtime: !values.fast,
+    say,
+    scriptFile: values.script,
+    scriptUrl,
     caller: values.caller ?? "+15555550123",
     authToken: values["auth-token"] ?? (env.TWILIO_AUTH_TOKEN || undefined),
     publicUrl: (values["public-url"] ?? (env.PUBLIC_BASE_URL || undefined))?.replace(/\/+$/, ""),
@@ -101,6 +138,12 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | null {
     settleMs: nonNegative("--settle-ms", values["settle-ms"], 1500),
     maxWaitMs: nonNegative("--max-wait", values["max-wait"], 60) * 1000,
   };
+}
+
+/** `npm run demo` serves its fake assistant's script endpoint on the port after the server's. */
+function defaultScriptUrl(streamUrl: URL): string {
+  const port = Number(streamUrl.port || (streamUrl.protocol === "wss:" ? 443 : 80));
+  return `http://${streamUrl.hostname}:${port + 1}/v1/fake/scripts`;
 }
 
 function nonNegative(name: string, value: string | undefined, fallback: number): number {
@@ -129,13 +172,28 @@ function downmix(samples: Int16Array, channels: number): Int16Array {
   return mono;
 }
 
+/**
+ * The built-in signal: two caller turns with room between them for the answer to the first,
+ * and the script the demo's assistant gets for it.
+ */
+const BUILT_IN_SCRIPT: TurnScript = {
+  caller: [
+    "Hello, I would like to check the status of my order please.",
+    "It is order number four two one seven.",
+  ],
+  assistant: [
+    "Of course. What is the order number?",
+    "Thank you. Order four two one seven shipped this morning and arrives tomorrow.",
+  ],
+};
+
 async function loadAudio(file: string | undefined): Promise<Audio> {
   if (file === undefined) {
     const samples8k = concat(
       speechLike(2000, TWILIO_RATE),
-      silence(700, TWILIO_RATE),
+      silence(4000, TWILIO_RATE),
       speechLike(1500, TWILIO_RATE),
-      silence(800, TWILIO_RATE),
+      silence(500, TWILIO_RATE),
     );
     return { label: "built-in speech-like test signal", samples8k };
   }
@@ -165,6 +223,94 @@ async function loadAudio(file: string | undefined): Promise<Audio> {
     label: `${file} (${wav.sampleRate} Hz, ${wav.channels} ch, ${seconds.toFixed(2)} s)`,
     samples8k,
   };
+}
+
+// ---- the script -----------------------------------------------------------------------------
+
+interface Script {
+  turns: TurnScript;
+  /** Where it came from, for the output. */
+  source: string;
+  /** Given on the command line: a server that cannot take it is an error, not a note. */
+  explicit: boolean;
+}
+
+/** file.wav -> file.txt (a name without an extension gets .txt added). */
+const sidecarOf = (file: string): string => file.replace(/(\.[^./\\]*)?$/, ".txt");
+
+async function loadScript(opts: Options): Promise<Script | null> {
+  if (opts.say.length > 0) {
+    return { turns: { caller: opts.say }, source: "--say", explicit: true };
+  }
+  const read = async (file: string, explicit: boolean): Promise<Script | null> => {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (!explicit && code === "ENOENT") return null;
+      throw new Error(
+        `cannot read the script ${file}: ${code === "ENOENT" ? "no such file" : code}`,
+      );
+    }
+    try {
+      return { turns: parseTurnScript(text), source: file, explicit };
+    } catch (error) {
+      if (error instanceof ScriptError) throw new Error(`${file}: ${error.message}`);
+      throw error;
+    }
+  };
+  if (opts.scriptFile !== undefined) return read(opts.scriptFile, true);
+  if (opts.file === undefined) {
+    return { turns: BUILT_IN_SCRIPT, source: "the built-in script", explicit: false };
+  }
+  return read(sidecarOf(opts.file), false);
+}
+
+/**
+ * Hands the script to the demo's fake assistant for the call on `streamSid`: a GET first, so
+ * that nothing is posted to whatever else may listen there. True once it is registered.
+ */
+async function registerScript(opts: Options, script: Script, streamSid: string): Promise<boolean> {
+  const url = opts.scriptUrl;
+  const refuse = (why: string): false => {
+    if (script.explicit) {
+      throw new Error(
+        `nothing at ${url} takes scripts (${why}): --say and --script are for \`npm run demo\`, ` +
+          "whose assistant is a fake that cannot understand audio; otherwise pass --script-url",
+      );
+    }
+    if (opts.file !== undefined) {
+      say(`note: ${script.source} not used: nothing at ${url} takes scripts (${why})`);
+    }
+    return false;
+  };
+  const call = async (init: RequestInit): Promise<Response | string> => {
+    try {
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(5_000) });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause;
+      return cause?.code ?? (error as Error).message;
+    }
+  };
+  const probe = await call({ method: "GET" });
+  if (typeof probe === "string") return refuse(probe);
+  const about = (await probe.json().catch(() => null)) as { service?: unknown } | null;
+  if (!probe.ok || about?.service !== "fake-openai-realtime") {
+    return refuse(`HTTP ${probe.status}, not the demo's fake assistant`);
+  }
+  const posted = await call({
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ ...script.turns, key: streamSid }),
+  });
+  if (typeof posted === "string") return refuse(posted);
+  if (posted.status !== 201) {
+    throw new Error(`the demo refused the script (${posted.status}): ${await posted.text()}`);
+  }
+  const lines = script.turns.caller.length;
+  say(`script: ${lines} caller line${lines === 1 ? "" : "s"} from ${script.source}`);
+  return true;
 }
 
 // ---- HTTP -----------------------------------------------------------------------------------
@@ -246,6 +392,13 @@ async function fetchTwiml(opts: Options, httpBase: string, callSid: string): Pro
   return parseTwiml(body);
 }
 
+interface ApiTranscript {
+  speaker: "caller" | "assistant";
+  text: string;
+  interrupted: boolean;
+  failed: boolean;
+}
+
 interface ApiCall {
   id: string;
   status: string;
@@ -298,13 +451,16 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function run(opts: Options): Promise<void> {
   const audio = await loadAudio(opts.file);
+  const script = await loadScript(opts);
   const total = audio.samples8k.length;
   say(`playing ${audio.label}: ${secs(total)} s at 8 kHz mu-law`);
 
   const httpBase = `${opts.streamUrl.protocol === "wss:" ? "https:" : "http:"}//${opts.streamUrl.host}`;
   const callSid = sid("CA");
+  const streamSid = sid("MZ");
   const twiml = await fetchTwiml(opts, httpBase, callSid);
   say(`webhook: POST ${httpBase}/twilio/voice -> stream ${twiml.streamUrl}`);
+  const scripted = script !== null && (await registerScript(opts, script, streamSid));
 
   const headers: Record<string, string> = {};
   if (opts.authToken) {
@@ -316,6 +472,7 @@ async function run(opts: Options): Promise<void> {
       url: twiml.streamUrl,
       headers,
       callSid,
+      streamSid,
       caller: opts.caller,
       customParameters: twiml.parameters,
       realtime: opts.realtime,
@@ -356,6 +513,46 @@ async function run(opts: Options): Promise<void> {
     );
   }
   say(`API: ${httpBase}/api/calls/${call.id}`);
+  await printTranscript(opts, httpBase, call.id, scripted ? script : null);
+}
+
+/** The call's stored transcript, and how it went with the script it had, if any. */
+async function printTranscript(
+  opts: Options,
+  httpBase: string,
+  callId: string,
+  script: Script | null,
+): Promise<void> {
+  const { data } = await api<{ data: ApiTranscript[] }>(
+    opts,
+    `${httpBase}/api/calls/${encodeURIComponent(callId)}/transcripts`,
+  );
+  if (data.length === 0) {
+    say("transcript: none");
+    return;
+  }
+  say("transcript:");
+  for (const t of data) {
+    const text = t.failed ? "(not transcribed)" : t.text;
+    say(`  ${t.speaker}: ${text}${t.interrupted ? " (interrupted)" : ""}`);
+  }
+  const turns = data.filter((t) => t.speaker === "caller").length;
+  const failed = data.some((t) => t.speaker === "caller" && t.failed);
+  if (script) {
+    const lines = script.turns.caller.length;
+    if (turns !== lines) {
+      say(
+        `note: the script has ${lines} caller line${lines === 1 ? "" : "s"} and the call had ` +
+          `${turns} caller turn${turns === 1 ? "" : "s"}: lines go to turns in order, and a turn ` +
+          "past the last line is not transcribed",
+      );
+    }
+  } else if (failed) {
+    say(
+      "note: if this is `npm run demo`, its assistant cannot understand audio: " +
+        "give each caller turn's words with --say, --script or a .txt file next to the WAV",
+    );
+  }
 }
 
 /**
@@ -370,9 +567,20 @@ async function play(sim: TwilioSimulator, samples8k: Int16Array, realtime: boole
   }
 }
 
-/** Keeps the line open (with silence, in real time, as a phone would) until the assistant is done. */
+/** Silence after the audio, longer than a server VAD's 500 ms: the caller's last turn ends. */
+const TAIL_MS = 1000;
+
+/**
+ * Keeps the line open, as a phone does while its caller waits for an answer: first TAIL_MS of
+ * silence (ahead of real time with --fast), then silence in real time, until the assistant has
+ * been quiet for --settle-ms. The server measures a call's duration by its wall clock, so the
+ * line hangs up no sooner than its own clock (the audio sent) says: a --fast call, whose audio
+ * ran ahead, waits for the wall clock to catch up, and lasts as long as its recording.
+ */
 async function settle(sim: TwilioSimulator, opts: Options): Promise<void> {
   if (opts.settleMs === 0) return;
+  if (!opts.realtime) await sleep(FAST_PAUSE_MS);
+  await sim.play(silence(TAIL_MS, TWILIO_RATE), { realtime: opts.realtime });
   let idle = false;
   void sim.waitForPlaybackIdle(opts.settleMs, opts.maxWaitMs).then(
     () => {
@@ -384,9 +592,10 @@ async function settle(sim: TwilioSimulator, opts: Options): Promise<void> {
     },
   );
   const quiet = silence(100, TWILIO_RATE);
-  while (!idle && sim.isOpen) {
-    if (opts.realtime) await sim.play(quiet);
-    else await sleep(20);
+  while (sim.isOpen && !(idle && sim.sentMs <= sim.now())) {
+    const ahead = sim.sentMs - sim.now();
+    if (ahead > 0) await sleep(Math.min(ahead, 100));
+    else await sim.play(quiet, { realtime: true });
   }
 }
 

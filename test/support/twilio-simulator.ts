@@ -214,6 +214,14 @@ export class TwilioSimulator {
     return performance.now() - this.startedAt;
   }
 
+  /**
+   * Where the line's own clock is: the end of the last frame sent, by its media timestamp (0
+   * before any). Ahead of `now()` when audio was sent faster than real time.
+   */
+  get sentMs(): number {
+    return this.lastTimestamp + FRAME_MS;
+  }
+
   // ---------- sending (Twilio → server) ----------
 
   /**
