@@ -17,6 +17,8 @@ const CONTENT_TYPES: Record<string, string> = {
 /** Every file the page loads. A fixed list: nothing else in the folder can be fetched. */
 export const ASSET_NAMES = [
   "app.css",
+  "list.css",
+  "call.css",
   "icon.svg",
   "common.js",
   "charts.js",

@@ -1,5 +1,6 @@
 import { type Context, Hono } from "hono";
 import type { CallQueries } from "../../../application/queries.ts";
+import { END_REASONS } from "../../../domain/call-review.ts";
 import { bearerAuth } from "../api/bearer-auth.ts";
 import { ID_PATTERN } from "../api/query-schemas.ts";
 import { badRequest, pathId } from "../api/validation.ts";
@@ -47,16 +48,30 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const oneOf = <T extends string>(value: string | undefined, allowed: readonly T[]): T | "" =>
   allowed.find((option) => option === value) ?? "";
 
+/**
+ * The list's filters from the URL, for the form to show. Typed text is kept as it is (trimmed
+ * and bounded) so that the API's message about it can stand next to what was typed; choices the
+ * form does not offer, and dates that are not dates, are dropped.
+ */
 function filtersFrom(c: Context): CallFilters {
+  const text = (name: string, max = 256) => (c.req.query(name) ?? "").trim().slice(0, max);
   const date = (name: string) => {
     const value = c.req.query(name) ?? "";
     return DATE.test(value) ? value : "";
   };
   return {
     status: oneOf(c.req.query("status"), ["active", "completed", "failed"] as const),
-    caller: (c.req.query("caller") ?? "").trim().slice(0, 256),
+    caller: text("caller"),
+    called: text("called"),
+    outcome: text("outcome", 40),
+    endReason: oneOf(c.req.query("endReason"), END_REASONS),
+    sentiment: oneOf(c.req.query("sentiment"), ["positive", "neutral", "negative"] as const),
+    minDuration: text("minDuration", 12),
+    maxDuration: text("maxDuration", 12),
     from: date("from"),
     to: date("to"),
+    speaker: oneOf(c.req.query("speaker"), ["caller", "assistant"] as const),
+    sort: c.req.query("sort") === "relevance" ? "relevance" : "recent",
   };
 }
 

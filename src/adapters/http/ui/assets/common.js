@@ -68,7 +68,8 @@ export function forgetKey() {
   }
 }
 
-const keyRequired = () => document.body.dataset.apiKey === "required";
+/** True when the server needs the API key (links to /api then cannot be followed as they are). */
+export const keyRequired = () => document.body.dataset.apiKey === "required";
 
 /** @type {Promise<void> | null} */
 let asking = null;
@@ -138,9 +139,22 @@ export async function ready() {
  * @returns {Promise<any>}
  */
 export async function api(path, init = {}) {
+  const headers = new Headers(init.headers);
+  headers.set("Accept", "application/json");
+  const answer = await apiResponse(path, { ...init, headers });
+  return answer.status === 204 ? null : answer.json();
+}
+
+/**
+ * A request to the API with the key, answered by a successful Response (its body unread); a
+ * refused key asks for a new one and retries once, and an error is thrown as ApiError.
+ * @param {string} path
+ * @param {RequestInit} [init]
+ * @returns {Promise<Response>}
+ */
+export async function apiResponse(path, init = {}) {
   for (let attempt = 0; ; attempt++) {
     const headers = new Headers(init.headers);
-    headers.set("Accept", "application/json");
     const key = currentKey();
     if (key) headers.set("Authorization", `Bearer ${key}`);
     const answer = await fetch(path, { ...init, headers });
@@ -161,8 +175,28 @@ export async function api(path, init = {}) {
       }
       throw new ApiError(answer.status, code, message);
     }
-    return answer.status === 204 ? null : answer.json();
+    return answer;
   }
+}
+
+/**
+ * Saves what GET `path` answers as a file. Where a key is set, the request carries it in its
+ * header and the answer is handed over as a Blob URL: for a download that signed URLs do not
+ * cover (an export, whose filters are in its query). Without a key it is a plain link's job.
+ * @param {string} path
+ * @param {string} fallbackName the file's name when the answer does not give one
+ */
+export async function download(path, fallbackName) {
+  const answer = await apiResponse(path);
+  const disposition = answer.headers.get("Content-Disposition") ?? "";
+  const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? fallbackName;
+  const url = URL.createObjectURL(await answer.blob());
+  const link = h("a", { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // The download has taken the Blob by the next turn; a minute is ample all the same.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /**

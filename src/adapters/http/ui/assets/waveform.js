@@ -1,6 +1,6 @@
 // @ts-check
 /** The recording drawn as one lane per speaker, with turn markers, a playhead and seeking. */
-import { timeTicks } from "./charts.js";
+import { fitLabels, timeTicks } from "./charts.js";
 import { formatDuration, h, s } from "./common.js";
 
 /**
@@ -36,20 +36,36 @@ export function drawWaveform(container, { peaks, markers, onSeek }) {
     lanes.map((l) => l.label),
   );
   const track = h("div", { class: "waves" }, [...lanes.map((l) => l.element), playhead]);
-  const axis = h(
-    "div",
-    { class: "time-axis", "aria-hidden": "true" },
-    // About one label per 90 px, so a phone gets fewer than a desktop.
-    timeTicks(duration, Math.max(3, Math.floor(container.clientWidth / 90))).map((tick) => {
-      const label = h("span", {}, [formatDuration(tick)]);
-      label.style.left = `${((tick / Math.max(duration, 0.001)) * 100).toFixed(3)}%`;
-      return label;
-    }),
-  );
+  const axis = h("div", { class: "time-axis", "aria-hidden": "true" });
   container.replaceChildren(
     h("div", { class: "lanes" }, [labels, track]),
     h("div", { class: "axis-row" }, [axis]),
   );
+  // Time labels for the width the lanes have, drawn again when it changes: about one per
+  // 70 px, so a phone gets fewer than a desktop, and none over another or past the ends.
+  let axisWidth = 0;
+  const labelAxis = () => {
+    const width = Math.round(track.clientWidth);
+    if (width === axisWidth || width === 0) return;
+    axisWidth = width;
+    const ticks = timeTicks(duration, Math.max(2, Math.floor(width / 70)));
+    const fitted = fitLabels(
+      ticks.map((tick) => ({
+        x: (tick / Math.max(duration, 0.001)) * width,
+        text: formatDuration(tick),
+      })),
+      width,
+    );
+    axis.replaceChildren(
+      ...fitted.map((label) => {
+        const span = h("span", {}, [label.text]);
+        span.style.left = `${((label.x / width) * 100).toFixed(3)}%`;
+        return span;
+      }),
+    );
+  };
+  labelAxis();
+  new ResizeObserver(labelAxis).observe(track);
   container.setAttribute("role", "slider");
   container.tabIndex = 0;
   container.setAttribute("aria-label", "Position in the recording");
