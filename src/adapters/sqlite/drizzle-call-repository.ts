@@ -47,7 +47,6 @@ import { translateSqliteError, type WriteContext } from "./sqlite-errors.ts";
 import { TranscriptSearch } from "./transcript-search.ts";
 import { WriteBehindBatch } from "./write-behind-batch.ts";
 
-
 export interface DrizzleCallRepositoryOptions {
   /** A background full-text catch-up failed (it is retried; a search retries it too). */
   onSearchIndexError?: (error: unknown) => void;

@@ -8,10 +8,10 @@ import type { Recording } from "../../../domain/recording.ts";
 import type { Transcript } from "../../../domain/transcript.ts";
 import type {
   AnalyticsJson,
-  CallTotalsJson,
   CallDetailJson,
   CallJson,
   CallMetadataJson,
+  CallTotalsJson,
   CallUsageJson,
   RecordingJson,
   SearchHitJson,
