@@ -1,11 +1,11 @@
 import { phraseFrequency, searchTokens } from "../../src/adapters/sqlite/bm25.ts";
-import { searchWords } from "../../src/adapters/sqlite/fts-query.ts";
+import { type SearchTerm, searchTerm, searchWords } from "../../src/adapters/sqlite/fts-query.ts";
 import type {
   CallFilter,
-  CallTotals,
   CallListQuery,
   CallPage,
   CallRepository,
+  CallTotals,
   OwnedActiveCall,
   TranscriptHit,
   TranscriptSearchPosition,
@@ -539,15 +539,16 @@ export class InMemoryCallRepository implements CallRepository {
     if (after !== undefined && after.sort !== sort) {
       throw invalidArgument(`cursor: was issued for sort=${after.sort}, not sort=${sort}`);
     }
-    // FTS5 drops a quoted word with no token in it ("!!!") from the query.
-    const phrases = words.map(searchTokens).filter((tokens) => tokens.length > 0);
-    if (phrases.length === 0) return [];
+    // FTS5 drops a quoted word with no token in it ("!!!") from the query. A word of four
+    // letters or more matches by its stem, as a prefix (fts-query.ts, searchTerm).
+    const terms = words.map(searchTerm).filter((term) => term.tokens.length > 0);
+    if (terms.length === 0) return [];
     const speaker: Speaker | null = query.speaker ?? null;
     const skip = after === undefined ? Math.max(0, Math.floor(query.offset ?? 0)) : 0;
     // The adapter indexes what the caller heard of a turn where that is known (migration 0004).
     const holdsAll = (row: StoredTranscript) => {
       const tokens = searchTokens(spokenText(row.transcript));
-      return phrases.every((phrase) => phraseFrequency(tokens, phrase) > 0);
+      return terms.every((term) => phraseFrequency(tokens, term.tokens, term.prefix) > 0);
     };
     const matchesBefore = (before: number) =>
       this.transcripts
@@ -563,7 +564,7 @@ export class InMemoryCallRepository implements CallRepository {
       const before = after?.sort === "recent" ? after.before : Number.POSITIVE_INFINITY;
       return matchesBefore(before)
         .slice(skip, skip + query.limit)
-        .map((row) => this.hit(row, phrases, { sort: "recent", before: row.seq }));
+        .map((row) => this.hit(row, terms, { sort: "recent", before: row.seq }));
     }
     const anchor = after?.sort === "relevance" ? after.anchor : this.indexedThrough + 1;
     const offset = after?.sort === "relevance" ? after.offset : skip;
@@ -573,19 +574,19 @@ export class InMemoryCallRepository implements CallRepository {
       candidates.map((row) => ({ seq: row.seq, text: spokenText(row.transcript) })),
       this.transcripts.filter((row) => row.seq < anchor).map((row) => spokenText(row.transcript)),
       this.transcripts.map((row) => spokenText(row.transcript)),
-      phrases,
+      terms,
     );
     const bySeq = new Map(candidates.map((row) => [row.seq, row]));
     return ranked
       .slice(offset, offset + query.limit)
       .map((seq, i) =>
-        this.hit(bySeq.get(seq)!, phrases, { sort: "relevance", anchor, offset: offset + i + 1 }),
+        this.hit(bySeq.get(seq)!, terms, { sort: "relevance", anchor, offset: offset + i + 1 }),
       );
   }
 
   private hit(
     row: StoredTranscript,
-    phrases: readonly (readonly string[])[],
+    terms: readonly SearchTerm[],
     next: TranscriptSearchPosition,
   ): TranscriptHit {
     const t = row.transcript;
@@ -593,7 +594,12 @@ export class InMemoryCallRepository implements CallRepository {
       callId: t.callId,
       transcriptId: t.id,
       speaker: t.speaker,
-      snippet: snippetOf(spokenText(t), phrases),
+      snippet: snippetOf(
+        spokenText(t),
+        terms.map((term) => term.tokens),
+        12,
+        terms.map((term) => term.prefix),
+      ),
       offsetMs: t.offsetMs,
       startedAt: new Date(this.calls.get(t.callId)!.startedAt.getTime()),
       next,

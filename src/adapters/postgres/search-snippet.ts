@@ -1,18 +1,16 @@
-/**
- * SQLite FTS5's `snippet(transcripts_fts, 0, '[', ']', '…', 12)` (fts5_aux.c), computed here so
- * that PostgreSQL hands out the same snippets as SQLite: the window of a dozen tokens holding the
- * most distinct query phrases (or the sentence a match starts, when the row is longer than the
- * window), each match in brackets, overlapping matches merged, an ellipsis where the text goes on.
- * ts_headline() cuts and marks by its own rules (fragments, its own parser's tokens), so its
- * output could not match SQLite's.
- */
+import { type TokenSpan, tokensWithOffsets } from "../sqlite/bm25.ts";
 
-/** One token and where it lies in the original (not the folded) text. */
-interface Token {
-  text: string;
-  start: number;
-  end: number;
-}
+export { tokensWithOffsets };
+
+/**
+ * SQLite FTS5's `snippet(transcripts_fts, 0, '[', ']', '…', 12)` (fts5_aux.c), computed here for
+ * both backends: the window of a dozen tokens holding the most distinct query phrases (or the
+ * sentence a match starts, when the row is longer than the window), each match in brackets,
+ * overlapping matches merged, an ellipsis where the text goes on. ts_headline() cuts and marks by
+ * its own rules (fragments, its own parser's tokens), so its output could not match SQLite's; and
+ * SQLite's own snippet() would run the query's MATCH again for every row of a page, which for a
+ * prefix word means FTS5 gathering that prefix's whole match list once per row.
+ */
 
 /** One match of one query phrase: tokens [pos, pos + size). */
 interface Instance {
@@ -21,63 +19,31 @@ interface Instance {
   size: number;
 }
 
-const TOKEN_CHARS = /^[\p{L}\p{N}\p{Co}]+$/u;
-const MARKS = /\p{M}/gu;
-
-/** Tokens as unicode61 cuts them, closely enough to highlight what searchTokens() matched. */
-export function tokensWithOffsets(text: string): Token[] {
-  const tokens: Token[] = [];
-  let current: Token | null = null;
-  let index = 0;
-  for (const char of text) {
-    const end = index + char.length;
-    // ASCII, nearly every character of a transcript, without a normalisation per character.
-    const code = char.charCodeAt(0);
-    const folded =
-      code < 0x80 ? char.toLowerCase() : char.normalize("NFD").replace(MARKS, "").toLowerCase();
-    if (folded === "") {
-      // A combining mark neither splits nor extends the token it is in.
-      if (current) current.end = end;
-    } else if (
-      code < 0x80
-        ? (code >= 0x30 && code <= 0x39) ||
-          (code >= 0x41 && code <= 0x5a) ||
-          (code >= 0x61 && code <= 0x7a)
-        : TOKEN_CHARS.test(folded)
-    ) {
-      if (current) {
-        current.text += folded;
-        current.end = end;
-      } else {
-        current = { text: folded, start: index, end };
-      }
-    } else if (current) {
-      tokens.push(current);
-      current = null;
-    }
-    index = end;
-  }
-  if (current) tokens.push(current);
-  return tokens;
-}
-
 /**
  * The snippet of `text` for a query whose FTS5 phrases are `phrases` (one per distinct word of
  * the query, in its order, as the folded tokens of that word; a word without tokens is an empty
- * phrase that matches nothing).
+ * phrase that matches nothing). `prefix[i]` makes the last token of phrase i match any token
+ * that starts with it, as FTS5's `"…"*` does; the whole token is marked.
  */
 export function snippetOf(
   text: string,
   phrases: readonly (readonly string[])[],
   nToken = 12,
+  prefix: readonly boolean[] = [],
 ): string {
   const tokens = tokensWithOffsets(text);
   const instances: Instance[] = [];
   phrases.forEach((phrase, index) => {
-    if (phrase.length === 0) return;
-    for (let pos = 0; pos + phrase.length <= tokens.length; pos++) {
-      if (phrase.every((token, j) => tokens[pos + j]!.text === token)) {
-        instances.push({ phrase: index, pos, size: phrase.length });
+    const n = phrase.length;
+    if (n === 0) return;
+    const last = phrase[n - 1]!;
+    for (let pos = 0; pos + n <= tokens.length; pos++) {
+      const lastToken = tokens[pos + n - 1]!.text;
+      if (
+        (prefix[index] ? lastToken.startsWith(last) : lastToken === last) &&
+        phrase.every((token, j) => j === n - 1 || tokens[pos + j]!.text === token)
+      ) {
+        instances.push({ phrase: index, pos, size: n });
       }
     }
   });
@@ -154,7 +120,7 @@ function mergedInstances(instances: readonly Instance[]): Array<[number, number]
  * fts5SentenceFinderCb(): the first token, and every token after whitespace that follows a
  * `.` or `:`.
  */
-function sentenceStartTokens(text: string, tokens: readonly Token[]): number[] {
+function sentenceStartTokens(text: string, tokens: readonly TokenSpan[]): number[] {
   const starts: number[] = [];
   tokens.forEach((token, pos) => {
     if (pos === 0) {

@@ -1,4 +1,5 @@
 import { searchTokens } from "../sqlite/bm25.ts";
+import { type SearchTerm, searchTerm } from "../sqlite/fts-query.ts";
 
 /**
  * PostgreSQL leaves a word of more than this many bytes out of a tsvector (and out of a
@@ -8,12 +9,12 @@ const MAX_LEXEME_BYTES = 2047;
 
 /** One word of a search, as SQLite's FTS5 reads it and as transcripts.search_vector holds it. */
 export interface WordQuery {
-  /** Its folded tokens: the FTS5 phrase the word is (empty when the word has no token). */
-  phrase: string[];
+  /** What the word matches (searchTerm()): FTS5's phrase, and whether its last token is a prefix. */
+  term: SearchTerm;
   /**
-   * to_tsquery('simple', …) text: those tokens in a row. search_vector holds text folded the
-   * same way (callbridge_search_text, migration 0003), so "cafe" finds "Café" and "example"
-   * finds "john.doe@example.com", as on SQLite.
+   * to_tsquery('simple', …) text: the term's tokens in a row, the last with `:*` when a prefix.
+   * search_vector holds text folded the same way (callbridge_search_text, migration 0003), so
+   * "cafe" finds "Café" and "example" finds "john.doe@example.com", as on SQLite.
    */
   folded: string;
 }
@@ -23,10 +24,15 @@ const quoted = (lexeme: string): string =>
 
 /**
  * How `word` is searched on PostgreSQL, or null when it cannot be found there at all (a token
- * longer than PostgreSQL indexes).
+ * longer than PostgreSQL indexes). Every lexeme is quoted and `:*` follows the quote, so nothing
+ * the user typed is read as tsquery syntax.
  */
 export function wordQuery(word: string): WordQuery | null {
-  const phrase = searchTokens(word);
-  if (phrase.some((token) => Buffer.byteLength(token) > MAX_LEXEME_BYTES)) return null;
-  return { phrase, folded: phrase.map(quoted).join(" <-> ") };
+  if (searchTokens(word).some((token) => Buffer.byteLength(token) > MAX_LEXEME_BYTES)) {
+    return null;
+  }
+  const term = searchTerm(word);
+  const lexemes = term.tokens.map(quoted);
+  if (term.prefix) lexemes[lexemes.length - 1] += ":*";
+  return { term, folded: lexemes.join(" <-> ") };
 }

@@ -14,17 +14,26 @@ import {
   type RowMeasure,
   searchTokens,
 } from "../sqlite/bm25.ts";
-import { distinctWords, searchWords } from "../sqlite/fts-query.ts";
+import {
+  distinctTerms,
+  distinctWords,
+  type SearchTerm,
+  searchTerm,
+  searchWords,
+  termKey,
+} from "../sqlite/fts-query.ts";
 import {
   COUNT_READ_BUDGET,
+  extrapolated,
   MAX_COUNTED_PHRASES,
   MIN_COUNT_PER_PHRASE,
+  type PhraseRows,
   SEARCH_CANDIDATES,
 } from "../sqlite/transcript-search.ts";
 import type { PgDatabase } from "./connection.ts";
 import { candidatePlan, type LexemeShares, lexemeShares } from "./search-budget.ts";
 import { snippetOf } from "./search-snippet.ts";
-import { type WordQuery, wordQuery } from "./search-tsquery.ts";
+import { wordQuery } from "./search-tsquery.ts";
 
 export interface PostgresTranscriptSearchOptions {
   /** Matches ranked per relevance search at most (the newest); default SEARCH_CANDIDATES. */
@@ -52,21 +61,14 @@ interface Totals {
   averageRowLength: number;
 }
 
-interface PhraseRows {
-  rows: number;
-  density: number;
-}
-
 /** What a search asks of every row, prepared once per search. */
 interface Prepared {
   /** The row holds every word. */
   match: SQL;
-  /** The phrases of the distinct words (FTS5's phrases), for the snippets. */
-  snippetPhrases: string[][];
-  /** Each distinct token sequence (a BM25 key) and its tsquery. */
+  /** The distinct terms (FTS5's phrases), for the snippets. */
+  snippetTerms: SearchTerm[];
+  /** Each distinct term (a BM25 key: termKey()) and its tsquery. */
   keyQueries: Map<string, SQL>;
-  /** Words searched for (those with a token). */
-  words: number;
 }
 
 type Executor = Pick<PgDatabase, "select">;
@@ -170,7 +172,7 @@ export class PostgresTranscriptSearch {
       .innerJoin(calls, eq(calls.id, hits.callId))
       .orderBy(desc(hits.seq));
     return rows.map((row) =>
-      toHit(row, prepared.snippetPhrases, { sort: "recent", before: row.seq }),
+      toHit(row, prepared.snippetTerms, { sort: "recent", before: row.seq }),
     );
   }
 
@@ -187,10 +189,10 @@ export class PostgresTranscriptSearch {
     const anchor = after?.anchor ?? newest + 1;
     const offset = after?.offset ?? skip;
     // As SQLite's TranscriptSearch.mostRelevant(), step for step, so that both rank alike.
-    const phrases = words.map(searchTokens).filter((tokens) => tokens.length > 0);
-    const keys = [...new Set(phrases.map((phrase) => phrase.join(" ")))];
-    const distinct = keys.map((key) => key.split(" "));
-    const keyOf = phrases.map((phrase) => keys.indexOf(phrase.join(" ")));
+    const terms = words.map(searchTerm).filter((term) => term.tokens.length > 0);
+    const distinct = distinctTerms(terms);
+    const keys = distinct.map(termKey);
+    const keyOf = terms.map((term) => keys.indexOf(termKey(term)));
     // Above EXACT_TOTALS_ROWS the totals are estimates, so the ranking is close to SQLite's,
     // not the same, already; there a phrase is counted over its newest MIN_COUNT_PER_PHRASE
     // rows only: finding a word's newest rows walks the seq index through 1/density rows each,
@@ -206,8 +208,8 @@ export class PostgresTranscriptSearch {
     // thousands of rows (tens of ms); the others are rarer than every listed word, so their few
     // rows come cheaply from the GIN index.
     const shares = newest > EXACT_TOTALS_ROWS ? await this.lexemeShares(tx) : null;
-    const shareOf = (key: string): number | undefined =>
-      key.includes(" ") ? undefined : shares?.shares.get(key);
+    const shareOf = (term: SearchTerm): number | undefined =>
+      shares === null ? undefined : termShare(shares, term);
     const readCandidates = (from: number, match: SQL = prepared.match) =>
       tx
         .select({ seq: transcripts.seq, text: SPOKEN_TEXT })
@@ -225,19 +227,16 @@ export class PostgresTranscriptSearch {
     // One uncounted word and no speaker: counting it reads the first of its newest
     // `candidates` matches, so one statement does for both (cut at the budget's bound after).
     const oneStatement =
-      keys.length === 1 &&
-      prepared.words === 1 &&
-      speaker === null &&
-      shareOf(keys[0]!) === undefined;
+      keys.length === 1 && speaker === null && shareOf(distinct[0]!) === undefined;
     let candidates = oneStatement ? await readCandidates(0) : [];
     const counted: PhraseRows[] = [];
     if (oneStatement) {
       const rows = Math.min(countLimit, candidates.length);
       counted.push(extrapolated(rows, candidates[rows - 1]?.seq ?? null, anchor, countLimit));
     } else {
-      for (const key of keys.slice(0, MAX_COUNTED_PHRASES)) {
-        const share = shareOf(key);
-        const keyQuery = prepared.keyQueries.get(key);
+      for (const term of distinct.slice(0, MAX_COUNTED_PHRASES)) {
+        const share = shareOf(term);
+        const keyQuery = prepared.keyQueries.get(termKey(term));
         counted.push(
           share !== undefined
             ? { rows: Math.round(share * (anchor - 1)), density: share }
@@ -270,7 +269,13 @@ export class PostgresTranscriptSearch {
         );
     if (offset >= candidates.length) return [];
 
-    const measured = candidates.map((row) => measureRow(row.text, distinct));
+    const measured = candidates.map((row) =>
+      measureRow(
+        row.text,
+        distinct.map((term) => term.tokens),
+        distinct.map((term) => term.prefix),
+      ),
+    );
     const totals = await this.totals(tx, anchor, newest, measured);
     const idf = keyOf.map((k) =>
       inverseDocumentFrequency(totals.rows, Math.min(rowsOf[k]!.rows, totals.rows)),
@@ -286,7 +291,7 @@ export class PostgresTranscriptSearch {
     // Equal scores: the newer first.
     scored.sort((a, b) => b.score - a.score || b.seq - a.seq);
     const seqs = scored.slice(offset, offset + limit).map((hit) => hit.seq);
-    return page(tx, seqs, prepared.snippetPhrases, (i) => ({
+    return page(tx, seqs, prepared.snippetTerms, (i) => ({
       sort: "relevance",
       anchor,
       offset: offset + i + 1,
@@ -340,26 +345,40 @@ export class PostgresTranscriptSearch {
  * PostgreSQL cannot hold.
  */
 function prepare(distinct: string[]): Prepared | null {
-  const queries: Array<{ word: WordQuery; query: SQL }> = [];
+  const keyQueries = new Map<string, SQL>();
+  const terms: SearchTerm[] = [];
   for (const text of distinct) {
     const word = wordQuery(text);
     if (word === null) return null;
-    if (word.folded === "") continue;
-    queries.push({ word, query: sql`to_tsquery('simple', ${word.folded})` });
+    const key = termKey(word.term);
+    if (word.term.tokens.length === 0 || keyQueries.has(key)) continue;
+    keyQueries.set(key, sql`to_tsquery('simple', ${word.folded})`);
+    terms.push(word.term);
   }
-  if (queries.length === 0) return null;
-  const keyQueries = new Map<string, SQL>();
-  for (const { word, query } of queries) {
-    const key = word.phrase.join(" ");
-    if (!keyQueries.has(key)) keyQueries.set(key, query);
-  }
+  if (terms.length === 0) return null;
   return {
     // One tsquery for all the words: one test of a row's stored vector, one GIN lookup.
-    match: matches(queries.map((q) => q.query)),
-    snippetPhrases: distinct.map(searchTokens),
+    match: matches([...keyQueries.values()]),
+    snippetTerms: terms,
     keyQueries,
-    words: queries.length,
   };
+}
+
+/**
+ * The share of transcripts that hold `term`, from the planner's statistics, when they list it:
+ * a prefix is in at least as many as the listed lexemes it starts, and at most in their sum,
+ * which is the figure taken (a lexeme not listed is rarer than every listed one). Undefined
+ * for a phrase, whose words may seldom meet.
+ */
+function termShare(shares: LexemeShares, term: SearchTerm): number | undefined {
+  if (term.tokens.length !== 1) return undefined;
+  const token = term.tokens[0]!;
+  if (!term.prefix) return shares.shares.get(token);
+  let sum: number | undefined;
+  for (const [lexeme, share] of shares.shares) {
+    if (lexeme.startsWith(token)) sum = (sum ?? 0) + share;
+  }
+  return sum === undefined ? undefined : Math.min(1, sum);
 }
 
 /**
@@ -416,20 +435,6 @@ async function phraseRows(
   return extrapolated(row?.rows ?? 0, row?.lowest ?? null, anchor, limit);
 }
 
-/** What `rows` newest rows of a phrase, the oldest at `lowest`, tell of all its rows. */
-function extrapolated(
-  rows: number,
-  lowest: number | null,
-  anchor: number,
-  limit: number,
-): PhraseRows {
-  if (rows < limit || lowest === null) {
-    return { rows, density: rows / Math.max(1, anchor - 1) };
-  }
-  const density = rows / Math.max(rows, anchor - lowest);
-  return { rows: Math.max(rows, Math.round(density * (anchor - 1))), density };
-}
-
 /**
  * BM25's totals: the transcripts and their mean length in tokens. FTS5 keeps both for every
  * row it indexes; PostgreSQL has neither, so they are counted over every transcript while there
@@ -482,7 +487,7 @@ async function totalsOf(
 async function page(
   tx: Executor,
   seqs: number[],
-  snippetPhrases: string[][],
+  snippetTerms: SearchTerm[],
   next: (index: number) => TranscriptSearchPosition,
 ): Promise<TranscriptHit[]> {
   if (seqs.length === 0) return [];
@@ -495,7 +500,7 @@ async function page(
   const hits: TranscriptHit[] = [];
   seqs.forEach((seq, i) => {
     const row = bySeq.get(seq);
-    if (row) hits.push(toHit(row, snippetPhrases, next(i)));
+    if (row) hits.push(toHit(row, snippetTerms, next(i)));
   });
   return hits;
 }
@@ -512,13 +517,18 @@ interface HitRow {
 
 const toHit = (
   row: HitRow,
-  snippetPhrases: string[][],
+  snippetTerms: SearchTerm[],
   next: TranscriptSearchPosition,
 ): TranscriptHit => ({
   callId: row.callId,
   transcriptId: row.id,
   speaker: row.speaker,
-  snippet: snippetOf(row.text, snippetPhrases),
+  snippet: snippetOf(
+    row.text,
+    snippetTerms.map((term) => term.tokens),
+    12,
+    snippetTerms.map((term) => term.prefix),
+  ),
   offsetMs: row.offsetMs,
   startedAt: row.startedAt,
   next,

@@ -6,14 +6,18 @@ import type {
 } from "../../application/ports/index.ts";
 import { invalidArgument } from "../../domain/errors.ts";
 import type { Speaker } from "../../domain/transcript.ts";
+import { snippetOf } from "../postgres/search-snippet.ts";
+import { bm25Score, inverseDocumentFrequency, measureRow, type RowMeasure } from "./bm25.ts";
 import {
-  bm25Score,
-  inverseDocumentFrequency,
-  measureRow,
-  type RowMeasure,
-  searchTokens,
-} from "./bm25.ts";
-import { distinctWords, searchWords, toFtsPhrase } from "./fts-query.ts";
+  distinctTerms,
+  type FtsQuery,
+  pastTermsStartingWith,
+  type SearchTerm,
+  searchTerm,
+  searchWords,
+  termKey,
+  toFtsQuery,
+} from "./fts-query.ts";
 
 /**
  * How many matches a relevance search ranks at most: the newest ones. Ranking costs a few µs a
@@ -59,14 +63,14 @@ const NO_BOUND = Number.MAX_SAFE_INTEGER;
 
 // The rowid of transcripts_fts is transcripts.seq, which only grows: walking it downwards from
 // a bound is "newest first, older than this", and FTS5 stops at LIMIT instead of reading every
-// match. The speaker is read from the transcript row, so a speaker filter reads on until enough
-// rows pass it. The snippet is made while FTS5 stands on the row, for the rows returned only.
-// Bounds are CASTs because better-sqlite3 binds every number as a REAL, and FTS5 ignores a
-// rowid bound that is not an INTEGER (it then reads every match above it).
+// match (a prefix word too, asked as an OR of the words it starts: see MAX_PREFIX_TERMS).
+// The speaker is read from the transcript row, so a speaker filter reads on until enough rows
+// pass it. Bounds are CASTs because better-sqlite3 binds every number as a REAL, and FTS5
+// ignores a rowid bound that is not an INTEGER (it then reads every match above it).
 const NEWEST_SQL = `
   SELECT t.seq AS seq, t.id AS transcriptId, t.call_id AS callId, t.speaker AS speaker,
          t.offset_ms AS offsetMs, c.started_at AS startedAtMs,
-         snippet(transcripts_fts, 0, '[', ']', '…', 12) AS snippet
+         coalesce(t.heard_text, t.text) AS text
   FROM transcripts_fts
   JOIN transcripts t ON t.seq = transcripts_fts.rowid
   JOIN calls c ON c.id = t.call_id
@@ -101,18 +105,21 @@ const INDEXED_THROUGH_SQL = "SELECT indexed_through FROM transcripts_fts_progres
 // hold, as SQLite varints. bm25() reads the same two figures.
 const TOTALS_SQL = "SELECT block FROM transcripts_fts_data WHERE id = 1";
 
-// Snippets and joins for the page only, in the order given: a snippet re-reads and re-tokenizes
-// its row, so building one per candidate would cost more than ranking them.
+// The indexed words a prefix starts (migration 0008), for toFtsQuery(): a range of the table's
+// primary key. @past is pastTermsStartingWith(@stem).
+const TERMS_STARTING_WITH_SQL = `
+  SELECT term FROM search_terms WHERE term >= @stem AND term < @past ORDER BY term LIMIT @limit`;
+
+// The joins for the page only, in the order given. Its rows matched already (the same read
+// transaction found them); their snippets are cut in code (search-snippet.ts).
 const PAGE_SQL = `
   WITH page(seq, position) AS (SELECT value, key FROM json_each(@seqs))
   SELECT t.seq AS seq, t.id AS transcriptId, t.call_id AS callId, t.speaker AS speaker,
          t.offset_ms AS offsetMs, c.started_at AS startedAtMs,
-         snippet(transcripts_fts, 0, '[', ']', '…', 12) AS snippet
+         coalesce(t.heard_text, t.text) AS text
   FROM page
-  JOIN transcripts_fts ON transcripts_fts.rowid = page.seq
   JOIN transcripts t ON t.seq = page.seq
   JOIN calls c ON c.id = t.call_id
-  WHERE transcripts_fts MATCH @match
   ORDER BY page.position`;
 
 interface PageRow {
@@ -122,7 +129,8 @@ interface PageRow {
   speaker: Speaker;
   offsetMs: number | null;
   startedAtMs: number;
-  snippet: string;
+  /** The text the row is indexed by, for its snippet. */
+  text: string;
 }
 
 interface Totals {
@@ -137,10 +145,11 @@ interface Statements {
   indexedThrough: Database.Statement;
   totals: Database.Statement;
   page: Database.Statement;
+  termsStartingWith: Database.Statement;
 }
 
 /** What counting a phrase's newest rows told. */
-interface PhraseRows {
+export interface PhraseRows {
   /** Rows before the anchor that hold the phrase: counted, or extrapolated when too many. */
   rows: number;
   /** Of the seqs below the anchor, the share that hold the phrase (near the anchor). */
@@ -152,14 +161,20 @@ interface PhraseRows {
  *
  * - `recent` walks the matches newest first from the cursor's position and stops at the page:
  *   O(page) for any word. (A speaker filter reads on until it has a page of that speaker's
- *   matches, and words that are each common but seldom together are read until they meet.)
+ *   matches, and words that are each common but seldom together are read until they meet.) A
+ *   prefix word (fts-query.ts) is an OR of the indexed words it starts, read as lazily; only one
+ *   that starts more than MAX_PREFIX_TERMS words, or that only FTS5 can fold, stays FTS5's prefix
+ *   query, which gathers its every match before the first row.
  * - `relevance` ranks by BM25, exactly as FTS5's bm25() would, the newest `candidates` matches
  *   stored before the first page was asked for (so pages hold still while transcripts arrive).
  *   A query with fewer matches is ranked over all of them, unless finding them would mean
  *   reading more than CANDIDATE_READ_BUDGET index entries: words that are each in a large share
  *   of transcripts but seldom together then rank the matches among the newest transcripts that
  *   budget covers. BM25 weighs each word by how many transcripts hold it: counted exactly up to
- *   a few thousand, and beyond that extrapolated from how densely its newest rows lie.
+ *   a few thousand, and beyond that extrapolated from how densely its newest rows lie. A prefix
+ *   word weighs as the one phrase `"refund"*` does in FTS5's bm25(), however it is asked: every
+ *   token it starts counts, and its rows are those of any of them (not one phrase per word of
+ *   its OR, as bm25() would weigh `("refund" OR "refunds")`).
  */
 export class TranscriptSearch {
   private readonly candidates: number;
@@ -180,32 +195,47 @@ export class TranscriptSearch {
     if (after !== undefined && after.sort !== sort) {
       throw invalidArgument(`cursor: was issued for sort=${after.sort}, not sort=${sort}`);
     }
-    const match = distinctWords(words).map(toFtsPhrase).join(" ");
+    // FTS5 drops a word with no token in it ("!!!") from the query, so it weighs nothing here.
+    const terms = words.map(searchTerm).filter((term) => term.tokens.length > 0);
+    const snippetTerms = distinctTerms(terms);
     const speaker = query.speaker ?? null;
     const skip = after === undefined ? Math.max(0, Math.floor(query.offset ?? 0)) : 0;
-    // One read transaction: every statement below sees the same snapshot of the database.
-    return this.sqlite.transaction(() =>
-      sort === "recent"
+    // One read transaction: every statement below, the prefixes' words included, sees the same
+    // snapshot of the database.
+    return this.sqlite.transaction(() => {
+      const fts = toFtsQuery(words, (stem, limit) => this.termsStartingWith(stem, limit));
+      if (fts === null) return [];
+      return sort === "recent"
         ? this.newest(
-            match,
+            fts.match,
+            snippetTerms,
             speaker,
             query.limit,
             after?.sort === "recent" ? after : undefined,
             skip,
           )
         : this.mostRelevant(
-            words,
-            match,
+            terms,
+            fts,
             speaker,
             query.limit,
             after?.sort === "relevance" ? after : undefined,
             skip,
-          ),
-    )();
+          );
+    })();
+  }
+
+  private termsStartingWith(stem: string, limit: number): string[] {
+    return this.prepared().termsStartingWith.all({
+      stem,
+      past: pastTermsStartingWith(stem),
+      limit,
+    }) as string[];
   }
 
   private newest(
     match: string,
+    snippetTerms: SearchTerm[],
     speaker: Speaker | null,
     limit: number,
     after: { before: number } | undefined,
@@ -213,12 +243,12 @@ export class TranscriptSearch {
   ): TranscriptHit[] {
     const before = after?.before ?? NO_BOUND;
     const rows = this.prepared().newest.all({ match, speaker, before, limit, offset }) as PageRow[];
-    return rows.map((row) => toHit(row, { sort: "recent", before: row.seq }));
+    return rows.map((row) => toHit(row, snippetTerms, { sort: "recent", before: row.seq }));
   }
 
   private mostRelevant(
-    words: string[],
-    match: string,
+    terms: SearchTerm[],
+    { match, termMatches }: FtsQuery,
     speaker: Speaker | null,
     limit: number,
     after: { anchor: number; offset: number } | undefined,
@@ -227,38 +257,60 @@ export class TranscriptSearch {
     const statements = this.prepared();
     const anchor = after?.anchor ?? this.indexedThrough() + 1;
     const offset = after?.offset ?? skip;
-    // FTS5 drops a word with no token in it ("!!!") from the query, so it weighs nothing here.
-    const phrases = words.map(searchTokens).filter((tokens) => tokens.length > 0);
     // A word given twice weighs twice in BM25, as in FTS5, but is read and counted once.
-    const keys = [...new Set(phrases.map((phrase) => phrase.join(" ")))];
-    const distinct = keys.map((key) => key.split(" "));
-    const keyOf = phrases.map((phrase) => keys.indexOf(phrase.join(" ")));
+    const distinct = distinctTerms(terms);
+    const keys = distinct.map(termKey);
+    const keyOf = terms.map((term) => keys.indexOf(termKey(term)));
     const countLimit = Math.min(
       this.candidates,
       Math.max(MIN_COUNT_PER_PHRASE, Math.floor(COUNT_READ_BUDGET / Math.max(1, keys.length))),
     );
-    const counted = keys
-      .slice(0, MAX_COUNTED_PHRASES)
-      .map((key) => this.phraseRows(key, anchor, countLimit));
+    const readCandidates = (from: number) =>
+      statements.candidates.all({
+        match,
+        speaker,
+        before: anchor,
+        from,
+        limit: this.candidates,
+      }) as Array<[seq: number, text: string]>;
+    // One word and no speaker: its newest `candidates` matches are read however common it is
+    // (the budget below never cuts a single list short of them), and counting the word is
+    // reading the first of those, so one statement does for both. That halves the cost of a
+    // word FTS5 must gather whole before its first row (a prefix query, MAX_PREFIX_TERMS).
+    const oneStatement = distinct.length === 1 && speaker === null;
+    let candidates = oneStatement ? readCandidates(0) : [];
+    const counted = oneStatement
+      ? [
+          extrapolated(
+            Math.min(countLimit, candidates.length),
+            candidates[Math.min(countLimit, candidates.length) - 1]?.[0] ?? null,
+            anchor,
+            countLimit,
+          ),
+        ]
+      : distinct
+          .slice(0, MAX_COUNTED_PHRASES)
+          .map((term) => this.termRows(termMatches.get(termKey(term))!, anchor, countLimit));
     const mostCommon = counted.reduce<PhraseRows>(
       (most, rows) => (rows.density > most.density ? rows : most),
       { rows: 0, density: 0 },
     );
     const rowsOf = keys.map((_, k) => counted[k] ?? mostCommon);
-    const candidates = statements.candidates.all({
-      match,
-      speaker,
-      before: anchor,
-      from: oldestWithinBudget(
-        rowsOf.map((rows) => rows.density),
-        speaker !== null,
-        anchor,
-      ),
-      limit: this.candidates,
-    }) as Array<[seq: number, text: string]>;
+    const from = oldestWithinBudget(
+      rowsOf.map((rows) => rows.density),
+      speaker !== null,
+      anchor,
+    );
+    candidates = oneStatement ? candidates.filter(([seq]) => seq >= from) : readCandidates(from);
     if (offset >= candidates.length) return [];
 
-    const measured = candidates.map(([, text]) => measureRow(text, distinct));
+    const measured = candidates.map(([, text]) =>
+      measureRow(
+        text,
+        distinct.map((term) => term.tokens),
+        distinct.map((term) => term.prefix),
+      ),
+    );
     const totals = this.totals(anchor, measured);
     const idf = keyOf.map((k) =>
       inverseDocumentFrequency(totals.rows, Math.min(rowsOf[k]!.rows, totals.rows)),
@@ -271,7 +323,11 @@ export class TranscriptSearch {
     // Equal scores: the newer first.
     scored.sort((a, b) => b.score - a.score || b.seq - a.seq);
     const seqs = scored.slice(offset, offset + limit).map((hit) => hit.seq);
-    return this.page(match, seqs, (i) => ({ sort: "relevance", anchor, offset: offset + i + 1 }));
+    return this.page(seqs, distinct, (i) => ({
+      sort: "relevance",
+      anchor,
+      offset: offset + i + 1,
+    }));
   }
 
   private indexedThrough(): number {
@@ -280,20 +336,17 @@ export class TranscriptSearch {
   }
 
   /**
-   * Rows before `anchor` that hold `phrase`, reading at most `limit` of its newest: counted
-   * exactly below that, extrapolated from the seq range those rows span above it.
+   * Rows before `anchor` that FTS5's `phrase` matches (a term's, FtsQuery.termMatches), reading
+   * at most `limit` of its newest: counted exactly below that, extrapolated from the seq range
+   * those rows span above it.
    */
-  private phraseRows(phrase: string, anchor: number, limit: number): PhraseRows {
+  private termRows(phrase: string, anchor: number, limit: number): PhraseRows {
     const { rows, lowest } = this.prepared().phraseRows.get({
-      phrase: toFtsPhrase(phrase),
+      phrase,
       before: anchor,
       limit,
     }) as { rows: number; lowest: number | null };
-    if (rows < limit || lowest === null) {
-      return { rows, density: rows / Math.max(1, anchor - 1) };
-    }
-    const density = rows / Math.max(rows, anchor - lowest);
-    return { rows: Math.max(rows, Math.round(density * (anchor - 1))), density };
+    return extrapolated(rows, lowest, anchor, limit);
   }
 
   /**
@@ -317,14 +370,14 @@ export class TranscriptSearch {
 
   /** The hits of `seqs`, in that order; `next(i)` is where a page ending with the i-th goes on. */
   private page(
-    match: string,
     seqs: number[],
+    snippetTerms: SearchTerm[],
     next: (index: number) => TranscriptSearchPosition,
   ): TranscriptHit[] {
     if (seqs.length === 0) return [];
-    const rows = this.prepared().page.all({ match, seqs: JSON.stringify(seqs) }) as PageRow[];
+    const rows = this.prepared().page.all({ seqs: JSON.stringify(seqs) }) as PageRow[];
     const indexOf = new Map(seqs.map((seq, i) => [seq, i]));
-    return rows.map((row) => toHit(row, next(indexOf.get(row.seq) ?? 0)));
+    return rows.map((row) => toHit(row, snippetTerms, next(indexOf.get(row.seq) ?? 0)));
   }
 
   // Prepared on first use: the search may be built before the database is migrated.
@@ -336,20 +389,44 @@ export class TranscriptSearch {
       indexedThrough: this.sqlite.prepare(INDEXED_THROUGH_SQL).pluck(),
       totals: this.sqlite.prepare(TOTALS_SQL),
       page: this.sqlite.prepare(PAGE_SQL),
+      termsStartingWith: this.sqlite.prepare(TERMS_STARTING_WITH_SQL).pluck(),
     };
     return this.statements;
   }
 }
 
-const toHit = (row: PageRow, next: TranscriptSearchPosition): TranscriptHit => ({
+const toHit = (
+  row: PageRow,
+  snippetTerms: SearchTerm[],
+  next: TranscriptSearchPosition,
+): TranscriptHit => ({
   callId: row.callId,
   transcriptId: row.transcriptId,
   speaker: row.speaker,
-  snippet: row.snippet,
+  snippet: snippetOf(
+    row.text,
+    snippetTerms.map((term) => term.tokens),
+    12,
+    snippetTerms.map((term) => term.prefix),
+  ),
   offsetMs: row.offsetMs,
   startedAt: new Date(row.startedAtMs),
   next,
 });
+
+/** What `rows` newest rows of a phrase, the oldest at `lowest`, tell of all its rows. */
+export function extrapolated(
+  rows: number,
+  lowest: number | null,
+  anchor: number,
+  limit: number,
+): PhraseRows {
+  if (rows < limit || lowest === null) {
+    return { rows, density: rows / Math.max(1, anchor - 1) };
+  }
+  const density = rows / Math.max(rows, anchor - lowest);
+  return { rows: Math.max(rows, Math.round(density * (anchor - 1))), density };
+}
 
 /**
  * The lowest seq worth reading for candidates: finding the matches from `anchor` down to it

@@ -80,6 +80,18 @@ describePostgres("transcript search tokens as SQLite's", () => {
     "snake_case",
     "org/a",
     "-",
+    // Prefixes and plurals: the last token of a word, cut to its stem, begins the tokens found.
+    "cafes",
+    "NAÏV",
+    "exampl",
+    "john.doe@exampl",
+    "e-mails",
+    "orders refunds",
+    "ORDER:*",
+    "orde*",
+    "日本語テ",
+    "snake_cases",
+    "arriv",
   ])("answers %s as SQLite does, in both sorts and on the next page", async (q) => {
     for (const sort of ["relevance", "recent"] as const) {
       const query: TranscriptSearchQuery = { q, limit: 4, sort };

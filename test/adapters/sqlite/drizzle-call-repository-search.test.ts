@@ -375,6 +375,9 @@ describeEachWorld("searchTranscripts", (open) => {
         "PARCEL, late.",
         "call call",
         "order !!! refund",
+        "orde",
+        "refunds calls",
+        "parcels late",
       ];
       for (const q of queries) {
         for (const sort of ["relevance", "recent"] as const) {
@@ -391,6 +394,197 @@ describeEachWorld("searchTranscripts", (open) => {
                 `${q} ${sort} ${speaker}, page 2`,
               ).toEqual(described(await oracle.repository.searchTranscripts(nextPage)));
             }
+          }
+        }
+      }
+    });
+  });
+
+  describe("prefixes and plurals", () => {
+    const refundTexts = async () => {
+      await store.createTranscript(aTranscript("refund", "c1", "I would like a refund"));
+      await store.createTranscript(aTranscript("refunds", "c1", "two refunds, one order"));
+      await store.createTranscript(aTranscript("refunded", "c2", "it was REFUNDED yesterday"));
+      await store.createTranscript(aTranscript("refunding", "c2", "refunding takes a week"));
+      await store.createTranscript(aTranscript("other", "c1", "the referee refused"));
+    };
+    const sorted = async (q: string, extra: Partial<TranscriptSearchQuery> = {}) =>
+      (await hitIds(q, extra)).sort();
+    const allRefunds = ["refund", "refunded", "refunding", "refunds"];
+
+    it("finds every form of a word by its beginning, its plural or another form", async () => {
+      await refundTexts();
+      for (const q of ["refun", "refund", "refunds", "Refunded", "REFUNDING", "refunds!"]) {
+        for (const sort of ["relevance", "recent"] as const) {
+          expect(await sorted(q, { sort }), `${q} ${sort}`).toEqual(allRefunds);
+        }
+      }
+      expect(await hitIds("refunds", { sort: "recent" })).toEqual([
+        "refunding",
+        "refunded",
+        "refunds",
+        "refund",
+      ]);
+      expect(await hitIds("refe")).toEqual(["other"]);
+      expect(await hitIds("refuse")).toEqual(["other"]);
+      expect(await hitIds("refundable")).toEqual([]);
+    });
+
+    it("cuts es, ies, y, a doubled consonant, and a plural's s but not a word's own", async () => {
+      await store.createTranscript(aTranscript("box", "c1", "one box"));
+      await store.createTranscript(aTranscript("boxes", "c1", "two boxes"));
+      await store.createTranscript(aTranscript("delivery", "c1", "a delivery"));
+      await store.createTranscript(aTranscript("deliveries", "c1", "no deliveries on sunday"));
+      await store.createTranscript(aTranscript("delivered", "c2", "it was delivered"));
+      await store.createTranscript(aTranscript("ship", "c2", "we ship daily"));
+      await store.createTranscript(aTranscript("shipping", "c2", "free shipping"));
+      await store.createTranscript(aTranscript("address", "c2", "my address"));
+      await store.createTranscript(aTranscript("addresses", "c2", "both addresses"));
+      await store.createTranscript(aTranscript("cancel", "c1", "cancel it"));
+      await store.createTranscript(aTranscript("cancelled", "c1", "it was cancelled"));
+      expect(await sorted("boxes")).toEqual(["box", "boxes"]);
+      expect(await sorted("deliveries")).toEqual(["delivered", "deliveries", "delivery"]);
+      expect(await sorted("delivery")).toEqual(["delivered", "deliveries", "delivery"]);
+      expect(await sorted("shipping")).toEqual(["ship", "shipping"]);
+      expect(await sorted("addresses")).toEqual(["address", "addresses"]);
+      expect(await sorted("address")).toEqual(["address", "addresses"]);
+      expect(await sorted("cancelled")).toEqual(["cancel", "cancelled"]);
+    });
+
+    it("matches words of fewer than four letters, and numbers, whole", async () => {
+      await store.createTranscript(aTranscript("the", "c1", "the order"));
+      await store.createTranscript(aTranscript("they", "c1", "they ordered there"));
+      await store.createTranscript(aTranscript("can", "c2", "you can"));
+      await store.createTranscript(aTranscript("cancel", "c2", "please cancel"));
+      await store.createTranscript(aTranscript("n12", "c1", "order 12 arrived"));
+      await store.createTranscript(aTranscript("n12345", "c1", "order 12345 arrived"));
+      expect(await hitIds("the")).toEqual(["the"]);
+      expect(await hitIds("can")).toEqual(["can"]);
+      expect(await hitIds("12")).toEqual(["n12"]);
+      expect(await hitIds("123")).toEqual([]);
+      expect(await hitIds("1234")).toEqual([]);
+      expect(await sorted("orders")).toEqual(["n12", "n12345", "the", "they"]);
+      // Every word must match, prefix words and whole ones alike.
+      expect(await sorted("orde the")).toEqual(["the"]);
+      expect(await sorted("ordered 12")).toEqual(["n12"]);
+    });
+
+    it("widens the last token of a word of several, the others stay whole and in order", async () => {
+      await store.createTranscript(aTranscript("email", "c1", "send the e-mails"));
+      await store.createTranscript(aTranscript("mail", "c1", "mailed by e post"));
+      await store.createTranscript(aTranscript("cafe", "c2", "two Cafés, one café"));
+      expect(await hitIds("e-mail")).toEqual(["email"]);
+      expect(await hitIds("e-mails")).toEqual(["email"]);
+      expect(await hitIds("E-MAILS")).toEqual(["email"]);
+      // Its last token is three letters: matched whole, as a word of three would be.
+      expect(await hitIds("e-mai")).toEqual([]);
+      expect(await sorted("mail")).toEqual(["email", "mail"]);
+      expect(await hitIds("cafes")).toEqual(["cafe"]);
+      expect(await hitIds("CAFÉ")).toEqual(["cafe"]);
+    });
+
+    it("reads * and :* in the query as text: the same words, never an operator", async () => {
+      await refundTexts();
+      await store.createTranscript(aTranscript("star", "c1", "a star * and refund: yes"));
+      const refundsAndStar = [...allRefunds, "star"].sort();
+      for (const q of ["refun*", "refun:*", "'refun':*", '"refun"*', "(refun)*"]) {
+        for (const sort of ["relevance", "recent"] as const) {
+          expect(await sorted(q, { sort }), `${q} ${sort}`).toEqual(refundsAndStar);
+        }
+      }
+      // Not FTS5's "re*" or PostgreSQL's "re:*", which would find every word beginning so.
+      expect(await hitIds("re*")).toEqual([]);
+      expect(await hitIds("re:*")).toEqual([]);
+      expect(await hitIds("*")).toEqual([]);
+      // The last token of "refun*:A" is "a", one letter: the phrase "refun a", whole.
+      expect(await hitIds("refun*:A")).toEqual([]);
+      expect(await hitIds("refun* | referee")).toEqual([]);
+      expect(await hitIds("refun & referee")).toEqual([]);
+      expect(await hitIds("refun OR referee")).toEqual([]);
+      expect(await hitIds("NEAR(refun referee)")).toEqual([]);
+      expect(await hitIds("star*")).toEqual(["star"]);
+    });
+
+    it("finds a word cut short in what was heard of a turn indexed already", async () => {
+      await store.createTranscript(
+        aTranscript("cut", "c1", "your refund is on its way", { speaker: "assistant" }),
+      );
+      await store.createTranscript(aTranscript("other", "c2", "a refusal"));
+      // The search indexes both first; what was heard of "cut" re-indexes it.
+      expect(await sorted("refu")).toEqual(["cut", "other"]);
+      await store.markTranscriptInterrupted("cut", {
+        heardText: "your refu",
+        heardMs: 300,
+        generatedMs: 1400,
+      });
+      for (const sort of ["relevance", "recent"] as const) {
+        expect(await hitIds("refu", { sort }), sort).toEqual(["other", "cut"]);
+        expect(await hitIds("refund", { sort }), sort).toEqual([]);
+      }
+      const [hit] = await search("refu", { sort: "recent", speaker: "assistant" });
+      expect(hit?.snippet).toBe("your [refu]");
+    });
+
+    it("marks each matched word whole in the snippet", async () => {
+      await store.createTranscript(
+        aTranscript("t", "c1", "Two refunds were refunded, no refusal. The referee agreed."),
+      );
+      const [hit] = await search("refun agree");
+      expect(hit?.snippet).toBe("Two [refunds] were [refunded], no refusal. The referee [agreed].");
+      const [recent] = await search("refunds", { sort: "recent" });
+      expect(recent?.snippet).toBe(
+        "Two [refunds] were [refunded], no refusal. The referee agreed.",
+      );
+    });
+
+    it("ranks by BM25 as FTS5's bm25() ranks the prefix phrases, and as SQLite on every backend", async () => {
+      const random = prng(5);
+      const words = [
+        "refund",
+        "refunds",
+        "refunded",
+        "order",
+        "orders",
+        "ordering",
+        "delivery",
+        "deliveries",
+        "the",
+        "they",
+        "e-mails",
+        "Cafés",
+      ];
+      for (let i = 0; i < 60; i++) {
+        const text = Array.from(
+          { length: 1 + Math.floor(random() * 14) },
+          () => words[Math.floor(random() * words.length)]!,
+        ).join(i % 3 === 0 ? ", " : " ");
+        await store.createTranscript(
+          aTranscript(`p${i}`, i % 2 === 0 ? "c1" : "c2", text, {
+            speaker: i % 3 === 0 ? "assistant" : "caller",
+          }),
+        );
+      }
+      for (const q of ["refun", "orders", "refunds orders", "deliveries the", "e-mail cafe"]) {
+        const hits = await world.repository.searchTranscripts({ q, limit: 100 });
+        const oracleHits = fts5Ranking(oracle, q);
+        expect(oracleHits.length, q).toBeGreaterThan(0);
+        expect(hits.map((h) => h.transcriptId).sort(), q).toEqual(
+          oracleHits.map((h) => h.id).sort(),
+        );
+        const score = new Map(oracleHits.map((h) => [h.id, h.score]));
+        const scores = hits.map((h) => score.get(h.transcriptId)!);
+        for (let i = 1; i < scores.length; i++) {
+          expect(scores[i]! - scores[i - 1]!, q).toBeGreaterThanOrEqual(
+            -1e-12 * Math.abs(scores[i]!),
+          );
+        }
+        for (const sort of ["relevance", "recent"] as const) {
+          for (const speaker of [undefined, "assistant"] as const) {
+            const query = { q, limit: 7, sort, speaker };
+            expect(
+              described(await world.repository.searchTranscripts(query)),
+              `${q} ${sort} ${speaker}`,
+            ).toEqual(described(await oracle.repository.searchTranscripts(query)));
           }
         }
       }
@@ -714,14 +908,20 @@ describe("searchTokens and phraseFrequency", () => {
     const text = fc.stringMatching(/^[a-zA-Z0-9 ,.!'é-]{0,40}$/);
     const word = fc.constantFrom("a", "b", "ab", "e", "x1", "é", "e-a");
     fc.assert(
-      fc.property(text, fc.array(word, { minLength: 1, maxLength: 3 }), (row, words) => {
-        const phrases = words.map(searchTokens).filter((phrase) => phrase.length > 0);
-        const tokens = searchTokens(row);
-        expect(measureRow(row, phrases)).toEqual({
-          length: tokens.length,
-          frequencies: phrases.map((phrase) => phraseFrequency(tokens, phrase)),
-        });
-      }),
+      fc.property(
+        text,
+        fc.array(fc.record({ word, prefix: fc.boolean() }), { minLength: 1, maxLength: 3 }),
+        (row, words) => {
+          const asked = words.filter(({ word }) => searchTokens(word).length > 0);
+          const phrases = asked.map(({ word }) => searchTokens(word));
+          const prefix = asked.map((w) => w.prefix);
+          const tokens = searchTokens(row);
+          expect(measureRow(row, phrases, prefix)).toEqual({
+            length: tokens.length,
+            frequencies: phrases.map((phrase, i) => phraseFrequency(tokens, phrase, prefix[i])),
+          });
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -730,6 +930,21 @@ describe("searchTokens and phraseFrequency", () => {
     expect(phraseFrequency(["a", "a", "a", "b"], ["a", "a"])).toBe(2);
     expect(phraseFrequency(["e", "mail", "e", "mail"], ["e", "mail"])).toBe(2);
     expect(phraseFrequency(["a"], [])).toBe(0);
+  });
+
+  it("count every token a prefix starts, in the last place of the phrase only", () => {
+    const tokens = ["refund", "refunds", "e", "mails", "refunded", "e", "mail", "mailrefund"];
+    expect(phraseFrequency(tokens, ["refund"], true)).toBe(3);
+    expect(phraseFrequency(tokens, ["refund"])).toBe(1);
+    expect(phraseFrequency(tokens, ["e", "mail"], true)).toBe(2);
+    expect(phraseFrequency(tokens, ["e", "mail"])).toBe(1);
+    expect(phraseFrequency(["ea", "mail"], ["e", "mail"], true)).toBe(0);
+    expect(
+      measureRow("Refunds, e-mails; REFUNDED e-mail", [["refund"], ["e", "mail"]], [true, true]),
+    ).toEqual({
+      length: 6,
+      frequencies: [2, 2],
+    });
   });
 });
 
@@ -749,5 +964,12 @@ describe("toFtsMatchExpression", () => {
 
   it("returns null when no word is left", () => {
     expect(toFtsMatchExpression(" \n\t ")).toBeNull();
+  });
+
+  it("asks for a word of four letters or more by the prefix of its stem, * outside the quotes", () => {
+    expect(toFtsMatchExpression('refunds "orders" the e-mails 12345')).toBe(
+      '"refund"* """order"* "the" "e-mail"* "12345"',
+    );
+    expect(toFtsMatchExpression("refun* :* *")).toBe('"refun*"* ":*" "*"');
   });
 });

@@ -244,10 +244,19 @@ describe("migrateDatabase", () => {
           .all(type) as Array<{ name: string }>
       ).map((r) => r.name);
     expect(names("table")).toEqual(
-      expect.arrayContaining([...TABLES, "transcripts_fts", "transcripts_fts_progress"]),
+      expect.arrayContaining([
+        ...TABLES,
+        "transcripts_fts",
+        "transcripts_fts_progress",
+        "search_terms",
+        "search_terms_pending",
+        "search_terms_pending_vocab",
+      ]),
     );
     // Inserts are indexed in batches (DeferredFtsIndex), so no insert trigger.
     expect(names("trigger")).toEqual([
+      "search_terms_pending_after_indexing",
+      "search_terms_pending_after_update",
       "transcripts_fts_after_delete",
       "transcripts_fts_after_update",
     ]);
@@ -353,6 +362,39 @@ describe("migrateDatabase", () => {
     repository.flush();
     opened.sqlite.close();
     expect(counts(dbPath)).toEqual({ ...EXPECTED, transcripts: 7, searchHits: 3 });
+  });
+
+  it("records every word of a populated index for prefix search, numbers aside", async () => {
+    opened = openDatabase(dbPath);
+    migrateDatabase(opened.sqlite, copyMigrations("before-search-terms", 8));
+    await populate(opened);
+    insertOldTranscript(opened, aTranscript("c1-t3", "c1", "Refunded: order 12345, e-mails"));
+    // Indexed as the catch-up did before 0008 (today's records the words too, in tables this
+    // schema has not got yet).
+    opened.sqlite.exec(`
+      INSERT INTO transcripts_fts(rowid, text)
+        SELECT seq, coalesce(heard_text, text) FROM transcripts
+        WHERE seq > (SELECT indexed_through FROM transcripts_fts_progress) ORDER BY seq;
+      UPDATE transcripts_fts_progress SET indexed_through = (SELECT max(seq) FROM transcripts);`);
+    // Waiting for the index when the migration runs.
+    insertOldTranscript(opened, aTranscript("c2-t3", "c2", "refunding takes a week"));
+    migrateDatabase(opened.sqlite, MIGRATIONS);
+    const terms = () =>
+      opened!.sqlite.prepare("SELECT term FROM search_terms ORDER BY term").pluck().all();
+    const indexed = "a e i mails order refund refunded sure want".split(" ");
+    expect(terms()).toEqual(indexed);
+
+    const repository = new DrizzleCallRepository(opened.db, opened.sqlite);
+    const refunds = async (q: string) =>
+      (await repository.searchTranscripts({ q, limit: 20, sort: "recent" })).map(
+        (hit) => hit.transcriptId,
+      );
+    expect(await refunds("refun")).toEqual(["c2-t3", "c1-t3", "c3-t1", "c2-t1", "c1-t1"]);
+    expect(terms()).toEqual([...indexed, "refunding", "takes", "week"].sort());
+    expect(await refunds("e-mail")).toEqual(["c1-t3"]);
+    expect(await refunds("12345")).toEqual(["c1-t3"]);
+    const pending = opened.sqlite.prepare("SELECT count(*) FROM search_terms_pending_vocab");
+    expect(pending.pluck().get()).toBe(0);
   });
 
   it("keeps every child row through a migration that rebuilds the calls table", async () => {
