@@ -67,15 +67,6 @@ export const calls = pgTable(
     index("calls_end_reason_started_at_id_idx").on(t.endReason, t.startedAt, t.id),
     index("calls_sentiment_started_at_id_idx").on(t.sentiment, t.startedAt, t.id),
     index("calls_outcome_started_at_id_idx").on(t.outcome, t.startedAt, t.id),
-    // Covers the totals of a period: their aggregate reads this index, never the table.
-    index("calls_started_at_totals_idx").on(
-      t.startedAt,
-      t.status,
-      t.durationSeconds,
-      t.costUsd,
-      t.avgResponseLatencyMs,
-      t.p95ResponseLatencyMs,
-    ),
   ],
 );
 

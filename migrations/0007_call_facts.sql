@@ -14,5 +14,4 @@ ALTER TABLE `calls` ADD `analysis_fields` text;--> statement-breakpoint
 CREATE INDEX `calls_called_started_at_id_idx` ON `calls` (`called`,`started_at`,`id`);--> statement-breakpoint
 CREATE INDEX `calls_end_reason_started_at_id_idx` ON `calls` (`end_reason`,`started_at`,`id`);--> statement-breakpoint
 CREATE INDEX `calls_sentiment_started_at_id_idx` ON `calls` (`sentiment`,`started_at`,`id`);--> statement-breakpoint
-CREATE INDEX `calls_outcome_started_at_id_idx` ON `calls` (`outcome`,`started_at`,`id`);--> statement-breakpoint
-CREATE INDEX `calls_started_at_totals_idx` ON `calls` (`started_at`,`status`,`duration_seconds`,`cost_usd`,`avg_response_latency_ms`,`p95_response_latency_ms`);
+CREATE INDEX `calls_outcome_started_at_id_idx` ON `calls` (`outcome`,`started_at`,`id`);

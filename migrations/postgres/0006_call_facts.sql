@@ -14,5 +14,4 @@ ALTER TABLE "calls" ADD COLUMN "analysis_fields" json;--> statement-breakpoint
 CREATE INDEX "calls_called_started_at_id_idx" ON "calls" USING btree ("called","started_at","id");--> statement-breakpoint
 CREATE INDEX "calls_end_reason_started_at_id_idx" ON "calls" USING btree ("end_reason","started_at","id");--> statement-breakpoint
 CREATE INDEX "calls_sentiment_started_at_id_idx" ON "calls" USING btree ("sentiment","started_at","id");--> statement-breakpoint
-CREATE INDEX "calls_outcome_started_at_id_idx" ON "calls" USING btree ("outcome","started_at","id");--> statement-breakpoint
-CREATE INDEX "calls_started_at_totals_idx" ON "calls" USING btree ("started_at","status","duration_seconds","cost_usd","avg_response_latency_ms","p95_response_latency_ms");
+CREATE INDEX "calls_outcome_started_at_id_idx" ON "calls" USING btree ("outcome","started_at","id");

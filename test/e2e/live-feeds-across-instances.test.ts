@@ -81,9 +81,16 @@ describePostgres("live feeds across two instances on one PostgreSQL database", (
       data(everyCallOnA.frames, "transcript"),
     );
     expect(data(everyCallOnB.frames, "recording")).toEqual(data(everyCallOnA.frames, "recording"));
-    expect(data(everyCallOnB.frames, "call.ended")).toEqual(
-      data(everyCallOnA.frames, "call.ended"),
-    );
+    // B reads the call's row when it relays call.ended; the post-call analysis may have written
+    // its status there since (issue 20), which A's own event predates. The rest is the same.
+    const withoutAnalysis = (frames: SseFrame[]) =>
+      data(frames, "call.ended").map(
+        ({ analysisStatus, summary, outcome, analysisFields, ...call }) => {
+          void [analysisStatus, summary, outcome, analysisFields];
+          return call;
+        },
+      );
+    expect(withoutAnalysis(everyCallOnB.frames)).toEqual(withoutAnalysis(everyCallOnA.frames));
     for (const feed of [everyCallOnA, everyCallOnB, thisCallOnB]) feed.close();
   });
 });

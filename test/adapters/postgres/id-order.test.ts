@@ -95,6 +95,9 @@ describePostgres("PostgresCallRepository id order on an en-US database", () => {
       `INSERT INTO calls (id, stream_sid, status, started_at, created_at, updated_at)
        SELECT 'g' || n, 'MZg' || n, 'completed', now(), now(), now() FROM generate_series(1, 2000) n`,
     );
+    // With statistics, as autovacuum keeps them on a real table: without, the guess of the rows
+    // shrinks as the row widens (issue 20 added 13 columns) until a sort looks cheaper.
+    await query("ANALYZE calls");
     const plan = (
       await query<{ "QUERY PLAN": string }>(
         `EXPLAIN SELECT * FROM calls WHERE (started_at, id) < (now(), 'x')
