@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { JsonObject } from "./domain/analytics.ts";
+import { DEFAULT_OUTCOMES } from "./domain/call-review.ts";
 import { DEFAULT_PRICES, type PriceTable, withPriceOverrides } from "./domain/cost.ts";
 
 const DEFAULT_INSTRUCTIONS =
@@ -80,7 +81,6 @@ function realtimeModelOf(url: string): string | null {
   }
 }
 
-const DEFAULT_OUTCOMES = ["resolved", "unresolved", "needs_follow_up", "spam"];
 const OUTCOME = /^[a-z0-9_]{1,40}$/;
 const MAX_OUTCOMES = 20;
 
@@ -268,7 +268,7 @@ const ConfigSchema = z.object({
     // `/v1` is the version the client adds: a base given with it (as the SDKs take it) is the same.
     .transform((url) => url.replace(/\/+$/, "").replace(/\/v1$/, ""))
     .default("https://api.openai.com"),
-  ANALYSIS_OUTCOMES: outcomeList.default(DEFAULT_OUTCOMES),
+  ANALYSIS_OUTCOMES: outcomeList.default(() => [...DEFAULT_OUTCOMES]),
   ANALYSIS_FIELDS: fieldsSchema.optional(),
 });
 

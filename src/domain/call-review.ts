@@ -65,6 +65,14 @@ export const ANALYSIS_STATUSES = ["pending", "done", "failed", "off"] as const;
 
 export type AnalysisStatus = (typeof ANALYSIS_STATUSES)[number];
 
+/** What ANALYSIS_OUTCOMES is when unset: the outcomes the model chooses from. */
+export const DEFAULT_OUTCOMES: readonly string[] = [
+  "resolved",
+  "unresolved",
+  "needs_follow_up",
+  "spam",
+];
+
 /** The post-call analysis of a call, by the model, stored with it. */
 export interface CallAnalysis {
   readonly analysisStatus: AnalysisStatus | null;

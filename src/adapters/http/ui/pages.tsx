@@ -1,5 +1,7 @@
 import type { Child } from "hono/jsx";
-import { END_REASONS, type EndReason } from "../../../domain/call-review.ts";
+// The default outcomes are suggested in the outcome field; ANALYSIS_OUTCOMES may name others,
+// which may be typed.
+import { DEFAULT_OUTCOMES, END_REASONS, type EndReason } from "../../../domain/call-review.ts";
 
 /**
  * Server-rendered shells. The server renders the structure and the filter state it can read
@@ -139,9 +141,6 @@ const SENTIMENT_OPTIONS = [
   ["neutral", "Neutral"],
   ["negative", "Negative"],
 ] as const;
-
-/** Suggested in the outcome field; ANALYSIS_OUTCOMES may name others, which may be typed. */
-const DEFAULT_OUTCOMES = ["resolved", "unresolved", "needs_follow_up", "spam"];
 
 /** The filters folded under "More filters" unless one of them is set. */
 const MORE_FILTERS = ["called", "endReason", "sentiment", "minDuration", "maxDuration"] as const;
