@@ -207,6 +207,13 @@ const ConfigSchema = z.object({
     .pipe(z.enum(["pcm16", "pcmu"], { message: "must be pcm16 or pcmu" }))
     .default("pcm16"),
   ASSISTANT_INSTRUCTIONS: z.string().min(1).default(DEFAULT_INSTRUCTIONS),
+  // The assistant's end_call tool: on, it may hang up once it has said goodbye.
+  ASSISTANT_HANG_UP: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["on", "off"], { message: "must be on or off" }))
+    .default("on"),
   OPENAI_PRICES: priceOverrides.optional(),
   PUBLIC_BASE_URL: urlWith(["https:", "http:"]).optional(),
   TWILIO_AUTH_TOKEN: optionalString,
@@ -320,6 +327,11 @@ export interface Config {
      * or G.711 mu-law at 8 kHz, the phone's own audio passed through both ways.
      */
     readonly audioFormat: "pcm16" | "pcmu";
+    /**
+     * ASSISTANT_HANG_UP: the session gives the model an end_call tool, and a call it hangs up ends
+     * once its last words have played (endReason `assistant_ended`).
+     */
+    readonly assistantHangUp: boolean;
     /** The Realtime URL's `model=`, whose prices apply (null when it names none). */
     readonly realtimeModel: string | null;
     /** List prices by model (DEFAULT_PRICES with OPENAI_PRICES applied), for cost estimates. */
@@ -429,6 +441,7 @@ export function loadConfig(env: Env = process.env): Config {
       voice: c.OPENAI_VOICE,
       instructions: c.ASSISTANT_INSTRUCTIONS,
       audioFormat: c.OPENAI_AUDIO_FORMAT,
+      assistantHangUp: c.ASSISTANT_HANG_UP === "on",
       realtimeModel: realtimeModelOf(c.OPENAI_REALTIME_URL),
       prices: Object.freeze(withPriceOverrides(DEFAULT_PRICES, c.OPENAI_PRICES ?? {})),
       baseUrl: c.OPENAI_BASE_URL,

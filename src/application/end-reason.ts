@@ -18,5 +18,7 @@ export function endReasonOf(
       return "server_shutdown";
     case "max_duration":
       return "max_duration";
+    case "assistant_ended":
+      return "assistant_ended";
   }
 }

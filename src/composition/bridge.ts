@@ -161,7 +161,7 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
   // After recovery: the files of a call a crash left active are finished only once it ran.
   uploads?.start(activity);
   const sentiment = new AfinnSentimentAnalyzer();
-  const { apiKey, realtimeUrl, voice, instructions, audioFormat } = config.openai;
+  const { apiKey, realtimeUrl, voice, instructions, audioFormat, assistantHangUp } = config.openai;
   const model = apiKey
     ? new OpenAiRealtimeModel({ url: realtimeUrl, apiKey, transcriptionModel: TRANSCRIPTION_MODEL })
     : null;
@@ -177,6 +177,7 @@ export async function createBridge(config: Config, deps: BridgeDeps): Promise<Br
       metrics,
       maxCallSeconds: config.maxCallSeconds,
       modelDrainMs: config.modelDrainMs,
+      assistantHangUp,
       onModelRejected: (message) => modelStatus.rejected(message),
       analyticsIntervalMs: config.analyticsIntervalSeconds * 1000,
       sentiment,

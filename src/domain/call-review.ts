@@ -3,6 +3,7 @@ import type { JsonObject, Sentiment } from "./analytics.ts";
 /**
  * Why a call ended, as the person reviewing calls asks it:
  * - `caller_hung_up`: Twilio sent `stop` (the call ended on the phone side);
+ * - `assistant_ended`: the assistant hung up (ASSISTANT_HANG_UP), once its last words had played;
  * - `stream_closed`: the media stream closed cleanly without `stop`;
  * - `network_drop`: the media stream's socket was lost (no `stop`, no clean close);
  * - `max_duration`: MAX_CALL_SECONDS was reached;
@@ -13,6 +14,7 @@ import type { JsonObject, Sentiment } from "./analytics.ts";
  */
 export const END_REASONS = [
   "caller_hung_up",
+  "assistant_ended",
   "stream_closed",
   "network_drop",
   "max_duration",

@@ -31,11 +31,13 @@ describe("endReasonOf", () => {
     ["socket_closed", "failed", false, "network_drop"],
     ["shutdown", "completed", false, "server_shutdown"],
     ["max_duration", "completed", false, "max_duration"],
+    ["assistant_ended", "completed", false, "assistant_ended"],
     ["stop", "completed", true, "model_failure"],
     ["socket_closed", "failed", true, "model_failure"],
     // The server's own reasons stay what they are, whatever the model did.
     ["shutdown", "completed", true, "server_shutdown"],
     ["max_duration", "completed", true, "max_duration"],
+    ["assistant_ended", "completed", true, "assistant_ended"],
   ] as const)("%s (%s, model failed: %s) → %s", (reason, outcome, modelFailed, expected) => {
     expect(endReasonOf(reason, outcome, modelFailed)).toBe(expected);
   });

@@ -48,6 +48,18 @@ const validEvent = fc.oneof(
     transcript: fc.string(),
   }),
   fc.record({
+    type: fc.constant("response.output_item.done"),
+    response_id: maybe(fc.string()),
+    item: fc.record({
+      type: fc.constantFrom("message", "function_call", "function_call_output"),
+      id: maybe(itemId),
+      status: maybe(fc.constantFrom("completed", "incomplete", "in_progress")),
+      name: maybe(fc.string()),
+      call_id: maybe(fc.string()),
+      arguments: maybe(fc.string()),
+    }),
+  }),
+  fc.record({
     type: fc.constant("response.done"),
     response: fc.record({
       // zod drops a record's `__proto__` key (no prototype pollution): not "as sent" by design.

@@ -59,6 +59,8 @@ function appendAll(c: RealtimeTestClient, pcm24: Int16Array, chunkMs = 20): numb
   return n;
 }
 
+type JsonLike = { [key: string]: unknown };
+
 const indexOfType = (events: { type?: unknown }[], type: string) =>
   events.findIndex((e) => e.type === type);
 
@@ -338,6 +340,169 @@ describe("FakeRealtimeServer scripted assistant", () => {
     expect(typeof ev.event_id).toBe("string");
     await c.roundTrip();
     expect(c.garbage).toContain("raw text");
+  });
+});
+
+describe("FakeRealtimeServer function calls", () => {
+  const END_CALL = {
+    type: "function",
+    name: "end_call",
+    description: "Hang up.",
+    parameters: { type: "object", properties: { reason: { type: "string" } } },
+  };
+  const typesOf = (c: RealtimeTestClient, from: number) => c.events.slice(from).map((e) => e.type);
+
+  it("keeps the session's tools and refuses a bad tool or tool_choice", async () => {
+    const server = await startServer();
+    const c = await connect(server);
+    c.send({
+      type: "session.update",
+      session: { type: "realtime", tools: [{ type: "function" }] },
+    });
+    c.send({ type: "session.update", session: { type: "realtime", tool_choice: "sometimes" } });
+    c.send({
+      type: "session.update",
+      session: { type: "realtime", tools: [END_CALL], tool_choice: "auto" },
+    });
+    const updated = (await c.waitFor("session.updated")).session as JsonLike;
+    expect(updated.tools).toEqual([END_CALL]);
+    expect(updated.tool_choice).toBe("auto");
+    expect(c.ofType("error").map((e) => (e.error as JsonLike).param)).toEqual([
+      "session.tools[0]",
+      "session.tool_choice",
+    ]);
+  });
+
+  it("ends the next response with a queued call after its audio, event by event as the API", async () => {
+    const server = await startServer({ assistantAudio: tone(440, 300, REALTIME_RATE, 0.5) });
+    const c = await configured(server);
+    const conn = await server.waitForConnection(0);
+    const callId = conn.queueFunctionCall("end_call", { reason: "the caller said goodbye" });
+    const from = c.events.length;
+    c.send({ type: "response.create" });
+    const done = await c.waitFor("response.done");
+    const types = typesOf(c, from);
+    const audioDone = types.indexOf("response.output_audio.done");
+    const added = types.lastIndexOf("response.output_item.added");
+    expect(audioDone).toBeGreaterThan(0);
+    // After the audio item is done: the call's item added, its arguments in deltas, done.
+    expect(types.slice(added)).toEqual([
+      "response.output_item.added",
+      ...types.slice(added + 1, types.indexOf("response.function_call_arguments.done")),
+      "response.function_call_arguments.done",
+      "response.output_item.done",
+      "response.done",
+    ]);
+    expect(added).toBeGreaterThan(audioDone);
+    const deltas = c.ofType("response.function_call_arguments.delta");
+    expect(deltas.length).toBeGreaterThan(1);
+    const args = JSON.stringify({ reason: "the caller said goodbye" });
+    expect(deltas.map((d) => d.delta).join("")).toBe(args);
+    const [call] = conn.functionCalls;
+    expect(call).toMatchObject({ callId, name: "end_call", arguments: args });
+    expect(deltas.every((d) => d.call_id === callId && d.item_id === call!.itemId)).toBe(true);
+    expect(c.ofType("response.function_call_arguments.done")[0]).toMatchObject({
+      item_id: call!.itemId,
+      call_id: callId,
+      name: "end_call",
+      arguments: args,
+      output_index: 1,
+      response_id: call!.responseId,
+    });
+    const item = {
+      id: call!.itemId,
+      object: "realtime.item",
+      type: "function_call",
+      call_id: callId,
+      name: "end_call",
+      status: "completed",
+      arguments: args,
+    };
+    expect(c.ofType("response.output_item.added").at(-1)).toMatchObject({
+      output_index: 1,
+      item: { ...item, status: "in_progress", arguments: "" },
+    });
+    expect(c.ofType("response.output_item.done").at(-1)).toMatchObject({ output_index: 1, item });
+    const response = done.response as { status: string; output: JsonLike[] };
+    expect(response.status).toBe("completed");
+    expect(response.output.map((o) => o.type)).toEqual(["message", "function_call"]);
+    expect(response.output[1]).toEqual(item);
+  });
+
+  it("responds with a call alone, no audio at all", async () => {
+    const server = await startServer();
+    const c = await configured(server);
+    const conn = await server.waitForConnection(0);
+    const from = c.events.length;
+    const callId = conn.respondWithFunctionCall("lookup_order", '{"order":"A1"}');
+    const done = await c.waitFor("response.done");
+    expect(typesOf(c, from)).toEqual([
+      "response.created",
+      "response.output_item.added",
+      "response.function_call_arguments.delta",
+      "response.function_call_arguments.done",
+      "response.output_item.done",
+      "response.done",
+    ]);
+    expect((done.response as { output: JsonLike[] }).output).toMatchObject([
+      { type: "function_call", call_id: callId, arguments: '{"order":"A1"}' },
+    ]);
+    expect(c.ofType("response.output_audio.delta")).toHaveLength(0);
+  });
+
+  it("makes no call in a response cut short: the next one that completes makes it", async () => {
+    const server = await startServer({
+      assistantAudio: tone(440, 10_000, REALTIME_RATE),
+      deltaIntervalMs: 100,
+    });
+    const c = await configured(server);
+    const conn = await server.waitForConnection(0);
+    c.send({ type: "response.create" });
+    await c.waitFor("response.created");
+    conn.queueFunctionCall("end_call");
+    c.send({ type: "response.cancel" });
+    const cancelled = await c.waitFor("response.done");
+    expect((cancelled.response as { output: JsonLike[] }).output).toHaveLength(1);
+    expect(c.ofType("response.output_item.done")).toHaveLength(1);
+    server.setOptions({ assistantAudio: tone(440, 100, REALTIME_RATE), deltaIntervalMs: 0 });
+    c.send({ type: "response.create" });
+    await conn.waitFor(() => conn.functionCalls[0]);
+    expect(conn.functionCalls.map((call) => call.name)).toEqual(["end_call"]);
+  });
+
+  it("records function_call_output items, confirms them, and refuses an unknown call_id", async () => {
+    const server = await startServer();
+    const c = await configured(server);
+    const conn = await server.waitForConnection(0);
+    const callId = conn.respondWithFunctionCall("end_call");
+    await c.waitFor("response.done");
+    const output = (id: string) => ({
+      type: "conversation.item.create",
+      item: { type: "function_call_output", call_id: id, output: '{"ok":true}' },
+    });
+    c.send(output(callId));
+    c.send(output("call_unknown"));
+    c.send({ type: "conversation.item.create", item: { type: "function_call_output" } });
+    // A function_call_output starts no response.
+    await c.roundTrip();
+    expect(conn.functionOutputs).toMatchObject([
+      { callId, output: '{"ok":true}', accepted: true },
+      { callId: "call_unknown", accepted: false },
+    ]);
+    const added = await c.waitFor("conversation.item.added", (e) => {
+      const item = e.item as JsonLike;
+      return item.type === "function_call_output";
+    });
+    expect(added).toMatchObject({
+      previous_item_id: conn.functionCalls[0]!.itemId,
+      item: { type: "function_call_output", call_id: callId, output: '{"ok":true}' },
+    });
+    expect(c.ofType("conversation.item.done")).toHaveLength(1);
+    expect(c.ofType("error").map((e) => (e.error as JsonLike).param)).toEqual([
+      "item.call_id",
+      "item.call_id",
+    ]);
+    expect(c.ofType("response.created")).toHaveLength(1);
   });
 });
 

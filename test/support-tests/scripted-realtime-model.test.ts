@@ -21,6 +21,8 @@ function recordingListener() {
     onResponseDone: (outcome) => events.push(`responseDone ${outcome.status}`),
     onAssistantTranscript: (item, text) => events.push(`assistant ${item} ${text}`),
     onUsage: (usage) => events.push(`usage ${JSON.stringify(usage)}`),
+    onFunctionCall: (call) =>
+      events.push(`functionCall ${call.callId} ${call.name} ${call.arguments}`),
     onError: (kind, message) => events.push(`error ${kind} ${message}`),
     onClosed: (kind, message) => events.push(`closed ${kind} ${message}`),
   };
@@ -43,6 +45,7 @@ describe("ScriptedRealtimeModel", () => {
       .audioDone("out1")
       .assistantTranscript("out1", "hi there")
       .usage({ total_tokens: 42 })
+      .functionCall("call_1", "end_call", { reason: "done" })
       .error("rate_limited", "slow down");
     expect(events).toEqual([
       "ready",
@@ -53,6 +56,7 @@ describe("ScriptedRealtimeModel", () => {
       "audioDone out1",
       "assistant out1 hi there",
       'usage {"total_tokens":42}',
+      'functionCall call_1 end_call {"reason":"done"}',
       "error rate_limited slow down",
     ]);
     expect(model.last).toBe(connection);
@@ -86,6 +90,18 @@ describe("ScriptedRealtimeModel", () => {
       { itemId: "out1", audioEndMs: 812 },
       { itemId: "out2", audioEndMs: 0 },
     ]);
+  });
+
+  it("records function call answers as the client sends them: only on an open socket", () => {
+    const connection = new ScriptedRealtimeModel().connect(OPTIONS, recordingListener().listener);
+    connection.answerFunctionCall("call_0", "{}");
+    connection.ready();
+    connection.answerFunctionCall("call_1", '{"ok":true}');
+    connection.close();
+    connection.answerFunctionCall("call_2", "{}");
+    expect(connection.functionOutputs).toEqual([{ callId: "call_1", output: '{"ok":true}' }]);
+    expect(connection.outputsFor("call_1")).toEqual([{ ok: true }]);
+    expect(connection.ignoredFunctionOutputs).toBe(2);
   });
 
   it("reports a drop once, and never one the session asked for with close()", () => {

@@ -40,7 +40,26 @@
  *   audio/pcmu; it refuses audio/pcma (G.711 A-law, which the real service accepts) with
  *   invalid_value, so a test never silently gets the wrong codec. Any other type is invalid_value.
  *
- * Error codes the docs do not pin down (unknown item, bad JSON) are plausible stand-ins.
+ * - Function calls (openai-node src/resources/realtime/realtime.ts): session.update's `tools` are
+ *   RealtimeFunctionTool {type:"function", name, description, parameters} and `tool_choice` is
+ *   'none' | 'auto' | 'required' or a named tool. A call is an output item of a response, after
+ *   any audio item before it: response.output_item.added (a `function_call` item, in_progress,
+ *   arguments ""), response.function_call_arguments.delta {item_id, call_id, delta} (...),
+ *   response.function_call_arguments.done {item_id, call_id, name, arguments},
+ *   response.output_item.done (the item completed, with its arguments), and the item in
+ *   response.done's `output` (ResponseFunctionCallArgumentsDeltaEvent/DoneEvent,
+ *   ResponseOutputItemAddedEvent/DoneEvent; openai-agents-js parses the same events in
+ *   packages/agents-realtime/src/openaiRealtimeEvents.ts). The answer is conversation.item.create
+ *   of a RealtimeConversationItemFunctionCallOutput {type:"function_call_output", call_id, output};
+ *   "the server will check that a function_call item with the same ID exists in the conversation
+ *   history" (openai-node ConversationItemWithReference.call_id), and an item created is
+ *   confirmed by conversation.item.added then conversation.item.done (GA; openai/openai-openapi
+ *   issue 518). A function_call_output creates no response by itself (the client sends
+ *   response.create for one; openai-agents-js sendFunctionCallOutput's `startResponse`).
+ *   This fake calls what the test tells it to, declared in the session or not.
+ *
+ * Error codes the docs do not pin down (unknown item, bad JSON, an unknown call_id, a bad
+ * tool) are plausible stand-ins.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -241,6 +260,18 @@ const formatRate = (format: RealtimeAudioFormatType): number =>
 
 const newId = (prefix: string): string => `${prefix}_${randomBytes(10).toString("hex")}`;
 
+/** Characters of a function call's arguments per response.function_call_arguments.delta. */
+const ARGUMENT_DELTA_CHARS = 16;
+
+function plannedCall(name: string, args: JsonObject | string): PlannedCall {
+  return {
+    name,
+    arguments: typeof args === "string" ? args : JSON.stringify(args),
+    callId: newId("call"),
+    itemId: newId("item"),
+  };
+}
+
 const isObject = (v: unknown): v is JsonObject =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -262,9 +293,41 @@ function getPath(obj: unknown, path: string[]): unknown {
   return cur;
 }
 
+/** A function call a response is to make, once its audio (if any) is done. */
+interface PlannedCall {
+  name: string;
+  /** JSON text, as the model writes it. */
+  arguments: string;
+  callId: string;
+  itemId: string;
+}
+
+/** A function call this fake made: its item was done, completed, in a response. */
+export interface FakeFunctionCall {
+  callId: string;
+  itemId: string;
+  responseId: string;
+  name: string;
+  arguments: string;
+}
+
+/** A function_call_output item the client created, in arrival order. */
+export interface FunctionCallOutputRecord {
+  callId: string;
+  output: string;
+  /** False when this connection made no function call with that call_id (answered by an error). */
+  accepted: boolean;
+  /** performance.now() when it arrived. */
+  at: number;
+}
+
 interface ActiveResponse {
   id: string;
   itemId: string;
+  /** False for a response that only calls functions: no audio item at all. */
+  speaks: boolean;
+  /** Function calls it makes after its audio, when it completes. */
+  calls: PlannedCall[];
   started: boolean;
   nextDelta: number;
   t0: number;
@@ -305,6 +368,10 @@ export class FakeRealtimeConnection {
   /** Every server event this fake sent (including manual ones). */
   readonly sent: RealtimeEvent[] = [];
   readonly truncates: RealtimeEvent[] = [];
+  /** Function calls made (each completed in a response), in order. */
+  readonly functionCalls: FakeFunctionCall[] = [];
+  /** function_call_output items the client created, accepted or not, in order. */
+  readonly functionOutputs: FunctionCallOutputRecord[] = [];
   readonly responses: ResponseRecord[] = [];
   /** Client frames that were not a JSON object with a string `type`. */
   readonly invalidFrames: string[] = [];
@@ -341,6 +408,8 @@ export class FakeRealtimeConnection {
   private uncommittedSamples = 0;
   private lastItemId: string | null = null;
   private response: ActiveResponse | null = null;
+  /** Function calls for the next response to make (see queueFunctionCall). */
+  private plannedCalls: PlannedCall[] = [];
   private fault: RealtimeFault = { kind: "none" };
   /** What the next response says, set by a committed turn when the connection is scripted. */
   private pendingReply: string | null = null;
@@ -439,6 +508,31 @@ export class FakeRealtimeConnection {
   terminate(): void {
     this.stopAllTimers();
     this.ws.terminate();
+  }
+
+  /**
+   * The model calls `name` with `args` (an object to encode, or the JSON text itself): the
+   * response in progress, or else the next one, ends with the call after its audio, as a model
+   * that says goodbye and then hangs up does. A response cut short (barge-in, cancel, failure)
+   * makes no call; the next one that completes does. Returns the call's call_id.
+   */
+  queueFunctionCall(name: string, args: JsonObject | string = {}): string {
+    const call = plannedCall(name, args);
+    if (this.response) this.response.calls.push(call);
+    else this.plannedCalls.push(call);
+    return call.callId;
+  }
+
+  /**
+   * A response now that only calls `name`, with no audio (as a model that calls a tool without
+   * a word). With a response in progress the call is added to that one instead, since the API
+   * runs one response at a time. Returns the call's call_id.
+   */
+  respondWithFunctionCall(name: string, args: JsonObject | string = {}): string {
+    if (this.response) return this.queueFunctionCall(name, args);
+    const call = plannedCall(name, args);
+    this.startResponse(null, { speaks: false, calls: [call] });
+    return call.callId;
   }
 
   /** Switches this connection's fault mode; counters and timers start from now. */
@@ -717,6 +811,9 @@ export class FakeRealtimeConnection {
       case "conversation.item.truncate":
         this.onTruncate(event);
         return;
+      case "conversation.item.create":
+        this.onItemCreate(event);
+        return;
       case "response.create":
         this.startResponse(event);
         return;
@@ -785,6 +882,7 @@ export class FakeRealtimeConnection {
     for (const direction of ["input", "output"] as const) {
       if (!this.formatIsValid(event, patch, direction)) return;
     }
+    if (!this.toolsAreValid(event, patch)) return;
     const td = getPath(patch, ["audio", "input", "turn_detection"]);
     if (td === null) this.clientTurnDetection = null;
     else if (isObject(td))
@@ -834,6 +932,56 @@ export class FakeRealtimeConnection {
         : `Invalid value: '${String(type)}'. Supported values are: ${AUDIO_FORMAT_TYPES.map((t) => `'${t}'`).join(", ")}.`;
     this.clientError(event, "invalid_value", message, `${param}.type`);
     return false;
+  }
+
+  /**
+   * Refuses (and returns false for) tools the real service would: a function tool needs a name
+   * of letters, digits, _ and - (at most 64) and JSON Schema parameters; tool_choice is one of
+   * the string modes or a named tool. MCP tools pass unchecked.
+   */
+  private toolsAreValid(event: RealtimeEvent, patch: JsonObject): boolean {
+    const tools = patch.tools;
+    if (tools !== undefined) {
+      if (!Array.isArray(tools)) {
+        this.clientError(
+          event,
+          "invalid_type",
+          "Invalid type for 'session.tools'.",
+          "session.tools",
+        );
+        return false;
+      }
+      for (const [i, tool] of tools.entries()) {
+        const param = `session.tools[${i}]`;
+        const fine =
+          isObject(tool) &&
+          (tool.type === "mcp" ||
+            (tool.type === "function" &&
+              typeof tool.name === "string" &&
+              /^[a-zA-Z0-9_-]{1,64}$/.test(tool.name) &&
+              (tool.parameters === undefined || isObject(tool.parameters)) &&
+              (tool.description === undefined || typeof tool.description === "string")));
+        if (!fine) {
+          this.clientError(event, "invalid_value", `Invalid tool at '${param}'.`, param);
+          return false;
+        }
+      }
+    }
+    const choice = patch.tool_choice;
+    if (
+      choice !== undefined &&
+      !(typeof choice === "string" && ["none", "auto", "required"].includes(choice)) &&
+      !isObject(choice)
+    ) {
+      this.clientError(
+        event,
+        "invalid_value",
+        `Invalid value: '${String(choice)}'. Supported values are: 'none', 'auto', 'required'.`,
+        "session.tool_choice",
+      );
+      return false;
+    }
+    return true;
   }
 
   /** Reads both formats back from the session after an update. */
@@ -1052,7 +1200,10 @@ export class FakeRealtimeConnection {
     return { text: undefined, failed: false };
   }
 
-  private startResponse(request: RealtimeEvent | null): void {
+  private startResponse(
+    request: RealtimeEvent | null,
+    plan: { speaks: boolean; calls: PlannedCall[] } | null = null,
+  ): void {
     if (this.response) {
       if (request)
         this.clientError(
@@ -1072,8 +1223,11 @@ export class FakeRealtimeConnection {
       samplesSent: 0,
       format: this.outputFormat,
       scripted: null,
+      speaks: plan?.speaks ?? true,
+      // The calls queued for "the next response" are this one's.
+      calls: plan ? plan.calls : this.plannedCalls.splice(0),
     };
-    if (this.pendingReply !== null) {
+    if (r.speaks && this.pendingReply !== null) {
       r.scripted = this.server.scriptedAnswer(this.pendingReply, r.format);
       this.pendingReply = null;
     }
@@ -1131,6 +1285,8 @@ export class FakeRealtimeConnection {
     if (failure) {
       this.response = null;
       this.record(r).status = "failed";
+      // A failed response calls nothing: the next one that completes makes its calls.
+      this.plannedCalls.unshift(...r.calls);
       this.emit({
         type: "response.done",
         response: {
@@ -1146,6 +1302,10 @@ export class FakeRealtimeConnection {
           usage: null,
         },
       });
+      return;
+    }
+    if (!r.speaks) {
+      this.finishResponse(r, "completed");
       return;
     }
     this.emit({
@@ -1218,10 +1378,59 @@ export class FakeRealtimeConnection {
     cancelResponseTimer(r);
     this.response = null;
     this.record(r).status = status;
+    if (status !== "completed") {
+      // Its calls come after its audio, which was cut: the next response that completes makes them.
+      this.plannedCalls.unshift(...r.calls);
+    }
     if (!r.started) {
       // Cancelled before response.created: the real API simply never starts it.
       return;
     }
+    const output: JsonObject[] = [];
+    let textTokens = 0;
+    if (r.speaks) {
+      const message = this.finishAudioItem(r, status);
+      output.push(message.item);
+      textTokens += message.transcript.split(" ").length;
+    }
+    if (status === "completed") {
+      for (const call of r.calls) {
+        output.push(this.makeFunctionCall(r, call, output.length));
+        // About four characters a token, as OpenAI's rule of thumb has it.
+        textTokens += Math.ceil((call.name.length + call.arguments.length) / 4);
+      }
+    }
+    const audioTokens = Math.ceil((r.samplesSent / formatRate(r.format)) * 20);
+    const inputAudioTokens = Math.ceil(this.appendedMs / 100);
+    this.emit({
+      type: "response.done",
+      response: {
+        id: r.id,
+        object: "realtime.response",
+        status,
+        status_details: status === "cancelled" ? { type: "cancelled", reason } : null,
+        output,
+        usage: {
+          total_tokens: inputAudioTokens + 50 + audioTokens + textTokens,
+          input_tokens: inputAudioTokens + 50,
+          output_tokens: audioTokens + textTokens,
+          input_token_details: {
+            text_tokens: 50,
+            audio_tokens: inputAudioTokens,
+            image_tokens: 0,
+            cached_tokens: 0,
+          },
+          output_token_details: { text_tokens: textTokens, audio_tokens: audioTokens },
+        },
+      },
+    });
+  }
+
+  /** The audio item's closing events; returns the item and what it said. */
+  private finishAudioItem(
+    r: ActiveResponse,
+    status: "completed" | "cancelled",
+  ): { item: JsonObject; transcript: string } {
     const full = r.scripted?.transcript ?? this.server.options.assistantTranscript;
     // Samples of the whole answer in the response's format (assistantAudio's length for audio/pcm).
     const total = r.scripted
@@ -1246,31 +1455,101 @@ export class FakeRealtimeConnection {
       content: [{ type: "output_audio", transcript }],
     };
     this.emit({ type: "response.output_item.done", response_id: r.id, output_index: 0, item });
-    const audioTokens = Math.ceil((r.samplesSent / formatRate(r.format)) * 20);
-    const inputAudioTokens = Math.ceil(this.appendedMs / 100);
-    const textTokens = transcript.split(" ").length;
+    return { item, transcript };
+  }
+
+  /**
+   * One function call as the API streams it: the item added (in progress, no arguments yet),
+   * its arguments in deltas, then done, then the item done completed. Returns the item.
+   */
+  private makeFunctionCall(r: ActiveResponse, call: PlannedCall, outputIndex: number): JsonObject {
+    const base = {
+      id: call.itemId,
+      object: "realtime.item",
+      type: "function_call",
+      call_id: call.callId,
+      name: call.name,
+    };
+    const at = { response_id: r.id, output_index: outputIndex };
     this.emit({
-      type: "response.done",
-      response: {
-        id: r.id,
-        object: "realtime.response",
-        status,
-        status_details: status === "cancelled" ? { type: "cancelled", reason } : null,
-        output: [item],
-        usage: {
-          total_tokens: inputAudioTokens + 50 + audioTokens + textTokens,
-          input_tokens: inputAudioTokens + 50,
-          output_tokens: audioTokens + textTokens,
-          input_token_details: {
-            text_tokens: 50,
-            audio_tokens: inputAudioTokens,
-            image_tokens: 0,
-            cached_tokens: 0,
-          },
-          output_token_details: { text_tokens: textTokens, audio_tokens: audioTokens },
-        },
-      },
+      type: "response.output_item.added",
+      ...at,
+      item: { ...base, status: "in_progress", arguments: "" },
     });
+    const ids = { ...at, item_id: call.itemId, call_id: call.callId };
+    for (let i = 0; i < call.arguments.length; i += ARGUMENT_DELTA_CHARS) {
+      this.emit({
+        type: "response.function_call_arguments.delta",
+        ...ids,
+        delta: call.arguments.slice(i, i + ARGUMENT_DELTA_CHARS),
+      });
+    }
+    this.emit({
+      type: "response.function_call_arguments.done",
+      ...ids,
+      name: call.name,
+      arguments: call.arguments,
+    });
+    const item = { ...base, status: "completed", arguments: call.arguments };
+    this.emit({ type: "response.output_item.done", ...at, item });
+    this.functionCalls.push({
+      callId: call.callId,
+      itemId: call.itemId,
+      responseId: r.id,
+      name: call.name,
+      arguments: call.arguments,
+    });
+    return item;
+  }
+
+  /**
+   * A function_call_output is checked against this connection's calls and confirmed; other
+   * items (the bridge's replayed turns) are accepted without a word, as before.
+   */
+  private onItemCreate(event: RealtimeEvent): void {
+    const item = event.item;
+    if (!isObject(item) || item.type !== "function_call_output") return;
+    for (const key of ["call_id", "output"] as const) {
+      if (typeof item[key] !== "string") {
+        this.clientError(
+          event,
+          "missing_required_parameter",
+          `Missing required parameter: 'item.${key}'.`,
+          `item.${key}`,
+        );
+        return;
+      }
+    }
+    const callId = item.call_id as string;
+    const output = item.output as string;
+    const call = this.functionCalls.find((c) => c.callId === callId);
+    this.functionOutputs.push({
+      callId,
+      output,
+      accepted: call !== undefined,
+      at: performance.now(),
+    });
+    if (!call) {
+      this.clientError(
+        event,
+        "invalid_value",
+        `No function call found with call_id '${callId}'.`,
+        "item.call_id",
+      );
+      return;
+    }
+    const created = {
+      id: typeof item.id === "string" ? item.id : newId("item"),
+      object: "realtime.item",
+      type: "function_call_output",
+      status: "completed",
+      call_id: callId,
+      output,
+    };
+    // Appended at the end of the conversation, which is where its call's item is in every
+    // test so far: previous_item_id names that item.
+    this.emit({ type: "conversation.item.added", previous_item_id: call.itemId, item: created });
+    this.emit({ type: "conversation.item.done", previous_item_id: call.itemId, item: created });
   }
 
   private onTruncate(event: RealtimeEvent): void {

@@ -1,5 +1,6 @@
 import type {
   ConversationTurn,
+  FunctionCall,
   RealtimeConnection,
   RealtimeListener,
   RealtimeModel,
@@ -38,6 +39,10 @@ export class ScriptedConnection implements RealtimeConnection {
   droppedWith: { kind: CloseKind; message: string } | null = null;
   /** Turns replayed into this session, one array per replay() call. */
   readonly replayed: ConversationTurn[][] = [];
+  /** function_call_output items the client sent, in order (an open, unclosed socket only). */
+  readonly functionOutputs: Array<{ callId: string; output: string }> = [];
+  /** Answers the client dropped because the socket was closed. */
+  ignoredFunctionOutputs = 0;
   /** maxWaitMs of each drain() that sent a commit (the socket was open). */
   readonly drains: number[] = [];
   private drainDone: (() => void) | null = null;
@@ -95,6 +100,22 @@ export class ScriptedConnection implements RealtimeConnection {
       return;
     }
     this.truncates.push({ itemId, audioEndMs: Math.max(0, Math.floor(audioEndMs)) });
+  }
+
+  /** As the client: sent only on an open socket that nobody has closed. */
+  answerFunctionCall(callId: string, output: string): void {
+    if (this.closed || !this.socketOpen) {
+      this.ignoredFunctionOutputs++;
+      return;
+    }
+    this.functionOutputs.push({ callId, output });
+  }
+
+  /** The outputs sent for `callId`, parsed as JSON (the bridge answers in JSON). */
+  outputsFor(callId: string): unknown[] {
+    return this.functionOutputs
+      .filter((answer) => answer.callId === callId)
+      .map((answer) => JSON.parse(answer.output) as unknown);
   }
 
   replay(turns: readonly ConversationTurn[]): void {
@@ -220,6 +241,20 @@ export class ScriptedConnection implements RealtimeConnection {
 
   assistantTranscript(itemId: string, text: string): this {
     this.deliver("assistantTranscript", (l) => l.onAssistantTranscript(itemId, text));
+    return this;
+  }
+
+  /**
+   * A whole function call (response.output_item.done with a completed function_call item); the
+   * arguments are given as the model writes them, JSON text, or as an object to encode.
+   */
+  functionCall(callId: string, name: string, args: string | JsonObject = {}): this {
+    const call: FunctionCall = {
+      callId,
+      name,
+      arguments: typeof args === "string" ? args : JSON.stringify(args),
+    };
+    this.deliver("functionCall", (l) => l.onFunctionCall(call));
     return this;
   }
 

@@ -114,6 +114,10 @@ export interface HarnessOptions {
   /** The model's audio both ways (OPENAI_AUDIO_FORMAT); default pcm16. */
   audioFormat?: "pcm16" | "pcmu";
   onModelRejected?: (message: string) => void;
+  /** ASSISTANT_HANG_UP: the session declares end_call (default off here). */
+  assistantHangUp?: boolean;
+  /** How long a hang-up waits beyond the audio still queued (default 5 s). */
+  hangUpGraceMs?: number;
 }
 
 /**
@@ -183,6 +187,8 @@ export class SessionUnderTest {
       modelDrainMs: options.modelDrainMs ?? 0,
       modelSessionLimitMs: options.modelSessionLimitMs,
       onModelRejected: options.onModelRejected,
+      assistantHangUp: options.assistantHangUp,
+      hangUpGraceMs: options.hangUpGraceMs,
       // Arrival times drive the jitter estimate; the harness moves them frame by frame.
       now: () => this.arrivalMs / 1000,
     });

@@ -1,5 +1,6 @@
 import WebSocket from "ws";
 import type {
+  AssistantTool,
   ConversationTurn,
   ModelCloseKind,
   RealtimeConnection,
@@ -84,6 +85,25 @@ export class OpenAiRealtimeModel implements RealtimeModel {
 const PCM16_FORMAT = { type: "audio/pcm", rate: 24000 } as const;
 const PCMU_FORMAT = { type: "audio/pcmu" } as const;
 
+/**
+ * The session's function tools (openai-node RealtimeFunctionTool: `type: 'function'`, `name`,
+ * `description`, `parameters` as JSON Schema), and `tool_choice: "auto"` (ToolChoiceOptions
+ * `'none' | 'auto' | 'required'`): the model decides when, as end_call needs. A session with no
+ * tools says nothing of either and keeps the server's defaults.
+ */
+function toolsOf(tools: readonly AssistantTool[] | undefined) {
+  if (!tools || tools.length === 0) return {};
+  return {
+    tools: tools.map((tool) => ({
+      type: "function",
+      name: tool.name,
+      description: tool.description,
+      parameters: tool.parameters,
+    })),
+    tool_choice: "auto",
+  };
+}
+
 export function sessionUpdate(session: RealtimeSessionOptions, transcriptionModel: string): string {
   // The transcription takes an ISO-639-1 code; CALL_LANGUAGE is a BCP 47 tag such as en-US.
   const language = session.language?.split("-")[0]?.toLowerCase();
@@ -106,7 +126,21 @@ export function sessionUpdate(session: RealtimeSessionOptions, transcriptionMode
           voice: session.voice,
         },
       },
+      ...toolsOf(session.tools),
     },
+  });
+}
+
+/**
+ * A function call's result as a conversation item (openai-node ConversationItemCreateEvent with
+ * RealtimeConversationItemFunctionCallOutput `{ type: 'function_call_output', call_id, output }`;
+ * openai-agents-js sendFunctionCallOutput sends the same). No response.create follows: the
+ * model reads it with the rest of the conversation and is not made to speak.
+ */
+function functionCallOutput(callId: string, output: string): string {
+  return JSON.stringify({
+    type: "conversation.item.create",
+    item: { type: "function_call_output", call_id: callId, output },
   });
 }
 
@@ -251,6 +285,13 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
     }
   }
 
+  answerFunctionCall(callId: string, output: string): void {
+    // The call came on this socket, so it is open unless it has closed since: then the
+    // conversation is gone and there is nobody to answer.
+    if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
+    this.socket.send(functionCallOutput(callId, output), TEXT);
+  }
+
   drain(maxWaitMs: number): Promise<void> {
     if (this.closed) return Promise.resolve();
     if (this.socket.readyState !== WebSocket.OPEN || this.draining) {
@@ -379,6 +420,9 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
       case "response.output_audio_transcript.done":
         this.listener.onAssistantTranscript(event.item_id, event.transcript);
         return;
+      case "response.output_item.done":
+        this.outputItemDone(event.item);
+        return;
       case "response.done": {
         const { response } = event;
         if (response.id) this.openResponses.delete(response.id);
@@ -406,6 +450,20 @@ class OpenAiRealtimeConnection implements RealtimeConnection {
         return;
       }
     }
+  }
+
+  /** A whole function call goes to the listener; a cut one (status incomplete) is no call. */
+  private outputItemDone(item: OutputItem): void {
+    if (item.type !== "function_call" || item.status !== "completed") return;
+    const { call_id: callId, name, arguments: args } = item;
+    if (!callId || typeof name !== "string" || typeof args !== "string") {
+      this.listener.onError(
+        "invalid_event",
+        "a completed function_call item lacks call_id or name",
+      );
+      return;
+    }
+    this.listener.onFunctionCall({ callId, name, arguments: args });
   }
 
   private delta(itemId: string, base64: string): void {
@@ -443,6 +501,7 @@ function closeKind(code: number, reason: string, lastErrorCode: string | null): 
 }
 
 type ResponseDoneBody = Extract<RealtimeServerEvent, { type: "response.done" }>["response"];
+type OutputItem = Extract<RealtimeServerEvent, { type: "response.output_item.done" }>["item"];
 
 const STATUSES: readonly ResponseOutcome["status"][] = [
   "completed",

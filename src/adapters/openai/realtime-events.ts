@@ -67,6 +67,30 @@ const AssistantTranscript = z.object({
 });
 
 /**
+ * An output item of a response is done (openai-node ResponseOutputItemDoneEvent; its `item` is a
+ * ConversationItem). Read for the model's function calls: a `function_call` item
+ * (RealtimeConversationItemFunctionCall) carries `name`, `arguments` (JSON text) and `call_id`,
+ * and its `status` is `completed` only when the call is whole. That is where openai-agents-js
+ * takes a call from (packages/agents-realtime/src/openaiRealtimeBase.ts: `item.type ===
+ * 'function_call' && item.status === 'completed'`), not from
+ * response.function_call_arguments.done, which openai-node says is "also emitted when a
+ * Response is interrupted, incomplete, or cancelled". Every other item type (the assistant's
+ * audio messages above all) comes here too and is left alone.
+ */
+const OutputItemDone = z.object({
+  type: z.literal("response.output_item.done"),
+  response_id: z.string().nullish(),
+  item: z.looseObject({
+    type: z.string(),
+    id: z.string().nullish(),
+    status: z.string().nullish(),
+    name: z.string().nullish(),
+    call_id: z.string().nullish(),
+    arguments: z.string().nullish(),
+  }),
+});
+
+/**
  * openai-node RealtimeResponse: `status` is completed, cancelled, failed or incomplete, and
  * `status_details` says why (`reason`: turn_detected / client_cancelled for cancelled,
  * max_output_tokens / content_filter for incomplete; `error` for failed).
@@ -115,6 +139,7 @@ export const RealtimeServerEvent = z.discriminatedUnion("type", [
   AudioDelta,
   AudioDone,
   AssistantTranscript,
+  OutputItemDone,
   ResponseDone,
   ErrorEvent,
 ]);

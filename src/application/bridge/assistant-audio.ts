@@ -65,6 +65,28 @@ export class AssistantAudio {
     return this.generated.get(itemId) ?? 0;
   }
 
+  /** Milliseconds of assistant audio sent to Twilio so far (less what a barge-in dropped). */
+  get sentMs(): number {
+    return this.playback.sentMs;
+  }
+
+  /**
+   * Whether the caller has heard everything up to `sentMs` (a `sentMs` read earlier): Twilio
+   * echoed a mark at or past it, or nothing sent is still waiting for its mark.
+   */
+  hasPlayed(sentMs: number): boolean {
+    return !this.playback.hasOutstanding || this.playback.heardMs >= sentMs;
+  }
+
+  /**
+   * How long the audio queued at Twilio will still play: the stereo mix's queue, which plays
+   * out with the caller's frames whether or not Twilio echoes marks; without a mix, what was
+   * sent and not yet confirmed.
+   */
+  get queuedMs(): number {
+    return this.deps.mixer ? this.deps.mixer.queuedMs : this.playback.outstandingMs;
+  }
+
   /** A delta of the model's PCM16 24 kHz audio; `timelineMs` is the caller's timeline now. */
   delta(itemId: string, pcm24k: Int16Array, timelineMs: number): void {
     if (!this.accept(itemId, pcm24k.length / SAMPLES_24K_PER_MS, timelineMs)) return;
@@ -108,7 +130,7 @@ export class AssistantAudio {
    * item or Twilio's socket is backed up. The first delta of a new item ends the one before.
    */
   private accept(itemId: string, ms: number, timelineMs: number): boolean {
-    const { mixer, metrics, output } = this.deps;
+    const { metrics, output } = this.deps;
     // Counted before anything is dropped: the server's item holds all of it.
     this.generated.set(itemId, (this.generated.get(itemId) ?? 0) + ms);
     if (this.interrupted.has(itemId)) return false;
@@ -121,8 +143,7 @@ export class AssistantAudio {
       this.item = itemId;
       this.to8k = null;
       // It plays after whatever is still queued at Twilio.
-      const queued = mixer ? mixer.queuedMs : this.playback.outstandingMs;
-      this.startMs.set(itemId, Math.round(timelineMs + queued));
+      this.startMs.set(itemId, Math.round(timelineMs + this.queuedMs));
       this.deps.onAnswerStarted();
     }
     return true;

@@ -29,6 +29,11 @@ export class AssistantPlayback {
     return this.totalHeardMs;
   }
 
+  /** Assistant audio sent to Twilio, all items (less what a clear dropped). */
+  get sentMs(): number {
+    return this.totalSentMs;
+  }
+
   /** Sent but not yet confirmed played: audio still queued at Twilio. */
   get outstandingMs(): number {
     return this.totalSentMs - this.totalHeardMs;

@@ -4,6 +4,7 @@ import { describeError } from "../../domain/errors.ts";
 import type { ActiveCall, CallOutcome } from "../active-call.ts";
 import { endReasonOf } from "../end-reason.ts";
 import type {
+  FunctionCall,
   Logger,
   MediaStreamSession,
   ModelCloseKind,
@@ -12,6 +13,12 @@ import type {
   StartCallInput,
   StopReason,
 } from "../ports/index.ts";
+import {
+  END_CALL_ACCEPTED,
+  END_CALL_TOOL,
+  endCallReason,
+  functionCallError,
+} from "./assistant-hang-up.ts";
 import { type CallSessionDeps, createStages, type Stages } from "./call-stages.ts";
 
 export type { CallSessionDeps } from "./call-stages.ts";
@@ -53,7 +60,9 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
       throw error;
     }
     this.state = "live";
-    this.stages = createStages(call, this.deps, this, this.log);
+    this.stages = createStages(call, this.deps, this, this.log, () => {
+      void this.hangUp("assistant_ended");
+    });
     this.stages.model.connect();
     return this.started(this.stages);
   }
@@ -86,7 +95,10 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
   }
 
   mark(name: string): void {
-    this.stages?.assistant.mark(name);
+    const stages = this.stages;
+    if (!stages) return;
+    stages.assistant.mark(name);
+    stages.assistantHangUp.playbackChanged();
   }
 
   dtmf(digit: string): void {
@@ -95,7 +107,10 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
     telemetry.dtmf(digit, timeline.ms);
   }
 
-  /** `stop` from Twilio, a closed socket, shutdown or the duration limit. */
+  /**
+   * `stop` from Twilio, a closed socket, shutdown, the duration limit, or the assistant hanging
+   * up (its last words played).
+   */
   stop(reason: StopReason, outcome: CallOutcome = "completed"): Promise<void> {
     this.stopping ??= this.end(reason, outcome);
     return this.stopping;
@@ -113,6 +128,8 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
     const wasLive = this.state === "live";
     this.state = "ending";
     if (this.maxDurationTimer) clearTimeout(this.maxDurationTimer);
+    // Whoever ended the call first, the assistant's hang-up has nothing left to end.
+    stages?.assistantHangUp.cancel();
     stages?.telemetry.stopSnapshots();
     stages?.caller.stop();
     if (!wasLive || !stages) {
@@ -168,6 +185,8 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
     }
     telemetry.bargeIn();
     this.log.debug({ item: cut.itemId, heardMs: cut.heardMs }, "barge-in");
+    // Nothing is left playing: an assistant that has hung up need not wait for it.
+    this.stages!.assistantHangUp.playbackChanged();
   }
 
   onSpeechStopped(): void {
@@ -219,7 +238,9 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
   }
 
   onResponseDone(outcome: ResponseOutcome): void {
-    if (outcome.status === "completed" || !this.stages) return;
+    if (!this.stages) return;
+    this.stages.assistantHangUp.responseDone();
+    if (outcome.status === "completed") return;
     const { telemetry, transcripts } = this.stages;
     if (outcome.status === "failed") {
       // Rate limits, quota, server errors: the caller hears nothing, so say why.
@@ -233,6 +254,30 @@ export class CallSession implements MediaStreamSession, RealtimeListener {
 
   onUsage(usage: JsonObject): void {
     this.stages?.telemetry.addUsage(usage);
+  }
+
+  onFunctionCall(call: FunctionCall): void {
+    const stages = this.stages;
+    if (!stages) return;
+    const { model, assistantHangUp } = stages;
+    if (call.name === END_CALL_TOOL.name && this.deps.assistantHangUp) {
+      // Once the call is ending there is no connection left to answer on (it drains).
+      if (this.state !== "live") return;
+      const reason = endCallReason(call.arguments);
+      // Answered at once: the model is told before its socket closes, whatever the wait.
+      model.answerFunctionCall(call.callId, END_CALL_ACCEPTED);
+      if (assistantHangUp.requested) return;
+      this.log.info({ reason }, "the assistant is hanging up");
+      stages.telemetry.assistantHungUp(reason);
+      assistantHangUp.request(reason);
+      return;
+    }
+    // The session declares only the tools it has: another name is the model's invention (its
+    // text, so only so much of it goes into the log and the answer).
+    const name = call.name.slice(0, 64);
+    this.deps.metrics.upstreamError("unknown_function");
+    this.log.warn({ name }, "the assistant called a function it does not have");
+    model.answerFunctionCall(call.callId, functionCallError(`there is no function ${name}`));
   }
 
   onError(kind: string, message: string): void {

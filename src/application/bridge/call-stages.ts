@@ -12,6 +12,7 @@ import type {
   TelephonyOutput,
 } from "../ports/index.ts";
 import { AssistantAudio } from "./assistant-audio.ts";
+import { AssistantHangUp, END_CALL_TOOL } from "./assistant-hang-up.ts";
 import { CallTelemetry } from "./call-telemetry.ts";
 import { CallTranscripts } from "./call-transcripts.ts";
 import { CallerAudio } from "./caller-audio.ts";
@@ -38,6 +39,13 @@ export interface CallSessionDeps {
   language?: string;
   /** Also record the stereo conversation track (default true). */
   recordConversation?: boolean;
+  /**
+   * The assistant may hang up (ASSISTANT_HANG_UP): its session declares the end_call tool.
+   * Default false.
+   */
+  assistantHangUp?: boolean;
+  /** Longest wait, beyond the audio still queued, for its last words to play (default 5 s). */
+  hangUpGraceMs?: number;
   /** Longest wait for the model to finish with a call that has ended (default 3 s). */
   modelDrainMs?: number;
   /** How long one model session may last before it is renewed (default 60 minutes). */
@@ -61,14 +69,19 @@ export interface Stages {
   transcripts: CallTranscripts;
   writes: PendingWrites;
   timeline: Timeline;
+  assistantHangUp: AssistantHangUp;
 }
 
-/** Wires one started call's stages to each other and to the session's ports. */
+/**
+ * Wires one started call's stages to each other and to the session's ports; `hangUp` ends the
+ * call once the assistant has hung up and its last words have played.
+ */
 export function createStages(
   call: ActiveCall,
   deps: CallSessionDeps,
   listener: RealtimeListener,
   log: Logger,
+  hangUp: () => void,
 ): Stages {
   const writes = new PendingWrites(log);
   const mixer =
@@ -94,7 +107,9 @@ export function createStages(
   const history = new ConversationHistory();
   const model = new ModelLink({
     model: deps.model,
-    options: deps.modelOptions,
+    options: deps.assistantHangUp
+      ? { ...deps.modelOptions, tools: [...(deps.modelOptions.tools ?? []), END_CALL_TOOL] }
+      : deps.modelOptions,
     listener,
     log,
     metrics: deps.metrics,
@@ -107,5 +122,21 @@ export function createStages(
   });
   const caller = new CallerAudio(call, mixer, telemetry, model, timeline);
   const transcripts = new CallTranscripts(call, writes, history);
-  return { call, caller, assistant, model, telemetry, transcripts, writes, timeline };
+  const assistantHangUp = new AssistantHangUp({
+    assistant,
+    hangUp,
+    log,
+    graceMs: deps.hangUpGraceMs,
+  });
+  return {
+    call,
+    caller,
+    assistant,
+    model,
+    telemetry,
+    transcripts,
+    writes,
+    timeline,
+    assistantHangUp,
+  };
 }

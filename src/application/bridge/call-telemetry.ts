@@ -41,6 +41,8 @@ export class CallTelemetry {
   private firstCallerChars = 0;
   /** Failed responses by error code ("unknown" when none was given). */
   private readonly failures: Record<string, number> = {};
+  /** The model called end_call: the reason it gave (null for none); undefined when it did not. */
+  private hangUpReason: string | null | undefined = undefined;
   private timer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly deps: CallTelemetryDeps) {
@@ -110,6 +112,14 @@ export class CallTelemetry {
     this.failures[key] = (this.failures[key] ?? 0) + 1;
   }
 
+  /**
+   * The assistant hung up, giving `reason`. Kept even when the caller hangs up before its last
+   * words have played: what the assistant meant to do is part of the call's story.
+   */
+  assistantHungUp(reason: string | null): void {
+    this.hangUpReason = reason;
+  }
+
   /** A key pressed at `offsetMs` on the caller's timeline; the digits so far are stored. */
   dtmf(digit: string, offsetMs: number): void {
     this.digits.push({ digit, offsetMs: Math.round(offsetMs) });
@@ -146,6 +156,9 @@ export class CallTelemetry {
         endReason,
         ...usage,
         ...(Object.keys(this.failures).length > 0 ? { failedResponses: { ...this.failures } } : {}),
+        ...(this.hangUpReason !== undefined
+          ? { assistantHangUp: { reason: this.hangUpReason } }
+          : {}),
       },
     });
     return {

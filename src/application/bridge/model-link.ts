@@ -112,6 +112,15 @@ export class ModelLink {
     this.connection?.truncate(itemId, heardMs);
   }
 
+  /**
+   * Answers a function call on the connection that made it. None is left to answer on once the
+   * call drains, nor on a connection since lost: a new session never saw the call (a replay
+   * carries only the turns).
+   */
+  answerFunctionCall(callId: string, output: string): void {
+    this.connection?.answerFunctionCall(callId, output);
+  }
+
   /** The session is ready: a later loss starts counting attempts afresh. */
   ready(): void {
     this.attempts = 0;

@@ -32,8 +32,11 @@ export interface ConversationTurn {
   text: string;
 }
 
-/** Why a call's media stream ends. */
-export type StopReason = "stop" | "socket_closed" | "shutdown" | "max_duration";
+/**
+ * Why a call's media stream ends. `assistant_ended`: the assistant hung up (its `end_call`
+ * tool), and the server closed the stream once its last words had played.
+ */
+export type StopReason = "stop" | "socket_closed" | "shutdown" | "max_duration" | "assistant_ended";
 
 export interface StartCallInput {
   streamSid: string;
@@ -89,6 +92,11 @@ export interface RealtimeListener {
   onResponseDone(outcome: ResponseOutcome): void;
   onAssistantTranscript(itemId: string, text: string): void;
   onUsage(usage: JsonObject): void;
+  /**
+   * The model called one of the session's tools, and the call is whole (a call cut off with its
+   * response is never delivered). Answer it with RealtimeConnection.answerFunctionCall.
+   */
+  onFunctionCall(call: FunctionCall): void;
   /** A problem that does not end the connection (an `error` event, an unparseable frame). */
   onError(kind: string, message: string): void;
   /** The connection is gone (refused, dropped, expired, timed out); `kind` names why. */
@@ -104,6 +112,11 @@ export interface RealtimeConnection {
   truncate(itemId: string, audioEndMs: number): void;
   /** Earlier turns of the call, sent as conversation items before any audio of this session. */
   replay(turns: readonly ConversationTurn[]): void;
+  /**
+   * The result of a function call, for the model to read (it starts no response); dropped when
+   * the connection is closed.
+   */
+  answerFunctionCall(callId: string, output: string): void;
   /**
    * The call is over: commits the caller's last audio, waits (at most `maxWaitMs`) for its
    * transcription and for a response still generating, then closes. Events keep coming to the
@@ -127,6 +140,26 @@ export interface RealtimeSessionOptions {
   instructions: string;
   /** The caller's language (ISO-639-1), a hint for the transcription. */
   language?: string;
+  /** Functions the model may call (none by default). */
+  tools?: readonly AssistantTool[];
+}
+
+/** A function the model may call: a Realtime session's `function` tool. */
+export interface AssistantTool {
+  name: string;
+  /** When and how the model is to call it: the model reads this. */
+  description: string;
+  /** JSON Schema of its arguments. */
+  parameters: JsonObject;
+}
+
+/** A whole call of one of the session's tools, as the model made it. */
+export interface FunctionCall {
+  /** What the answer names (the Realtime item's `call_id`). */
+  callId: string;
+  name: string;
+  /** The arguments as the model wrote them: JSON text, unchecked. */
+  arguments: string;
 }
 
 /** The assistant: one connection per call (never a shared, global session). */

@@ -127,6 +127,7 @@ const STATUS_OPTIONS = [
 /** How each end reason reads in the list (list.js reads these options for its rows). */
 export const END_REASON_LABELS: Record<EndReason, string> = {
   caller_hung_up: "Caller hung up",
+  assistant_ended: "Assistant ended the call",
   stream_closed: "Stream closed",
   network_drop: "Network dropped",
   max_duration: "Time limit reached",

@@ -77,6 +77,7 @@ const DOUBLE_CLICK_MS = 700;
 
 const END_REASONS = /** @type {Record<string, string>} */ ({
   caller_hung_up: "The caller hung up",
+  assistant_ended: "The assistant ended the call",
   stream_closed: "The audio stream closed without a hang-up",
   network_drop: "The connection dropped",
   max_duration: "It reached the longest call allowed",
