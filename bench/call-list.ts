@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import { openDatabase } from "../src/adapters/sqlite/database.ts";
 import { DrizzleCallRepository } from "../src/adapters/sqlite/drizzle-call-repository.ts";
 import { defaultMigrationsFolder, migrateDatabase } from "../src/adapters/sqlite/migrate.ts";
-import type { CallFilter } from "../src/application/ports/index.ts";
+import type { CallFilter, CallListQuery } from "../src/application/ports/index.ts";
 import { describeMachine } from "./lib/machine.ts";
 import { prng } from "./lib/prng.ts";
 
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     const repository = new DrizzleCallRepository(db, sqlite);
     const lastDay = new Date(BASE + (DAYS - 1) * DAY_MS);
     const lastWeek = new Date(BASE + (DAYS - 7) * DAY_MS);
-    const page = (filter: CallFilter) => async () =>
+    const page = (filter: Omit<CallListQuery, "limit">) => async () =>
       (await repository.getAllCalls({ limit: 50, ...filter })).data.length;
     const list: [string, () => Promise<number>][] = [
       ["no filter (first page)", page({})],
@@ -166,6 +166,16 @@ async function main(): Promise<void> {
         page({ endReason: "network_drop", sentiment: "negative", minDurationSeconds: 60 }),
       ],
       ["outcome=spam & the last week", page({ outcome: "spam", since: lastWeek })],
+      ["callerContains=555 (3 digits, most numbers)", page({ callerDigits: "555" })],
+      ["sort=durationSeconds desc", page({ sort: { field: "durationSeconds", order: "desc" } })],
+      [
+        "sort=costUsd asc & outcome=spam",
+        page({ sort: { field: "costUsd", order: "asc" }, outcome: "spam" }),
+      ],
+      [
+        "sort=p95ResponseLatencyMs desc & the last week",
+        page({ sort: { field: "p95ResponseLatencyMs", order: "desc" }, since: lastWeek }),
+      ],
     ];
     const totals = (filter: CallFilter) => async () =>
       (await repository.getCallTotals(filter)).calls;
@@ -174,6 +184,24 @@ async function main(): Promise<void> {
       ["totals: the last 7 days", totals({ since: lastWeek })],
       ["totals: the last 7 days, outcome=spam", totals({ since: lastWeek, outcome: "spam" })],
       ["totals: all 90 days", totals({})],
+      [
+        "totals: the last 7 days from a viewer's midnight (UTC-5)",
+        totals({ since: new Date(lastWeek.getTime() + 5 * 3_600_000) }),
+      ],
+      [
+        "totals: 7 days between part-hours (since 00:17, until 23:43)",
+        totals({
+          since: new Date(lastWeek.getTime() + 17 * 60_000),
+          until: new Date(lastDay.getTime() + DAY_MS - 17 * 60_000),
+        }),
+      ],
+      ["totals: all 90 days, status=completed", totals({ status: "completed" })],
+      ["totals: all 90 days, outcome=spam", totals({ outcome: "spam" })],
+      [
+        "totals: the last 7 days, sentiment=negative & outcome=spam (from calls)",
+        totals({ since: lastWeek, sentiment: "negative", outcome: "spam" }),
+      ],
+      ["totals: callerContains=5550042 (from calls)", totals({ callerDigits: "5550042" })],
     ];
     const lines = [
       `## Call list and totals at ${CALLS.toLocaleString("en-US")} calls (issue 20)`,
@@ -181,7 +209,7 @@ async function main(): Promise<void> {
       `Machine: ${machine()}. Command: \`npx tsx bench/call-list.ts${process.argv.slice(2).length > 0 ? ` ${process.argv.slice(2).join(" ")}` : ""}\`. ` +
         `SQLite, one file on ${tmpdir()}, loaded in ${(loadMs / 1000).toFixed(1)} s; ${RUNS} timed runs per query after 10 untimed.`,
       "",
-      "| query (page of 50, newest first) | rows | p50 | p95 | p99 |",
+      "| query (page of 50, newest first unless sorted) | rows | p50 | p95 | p99 |",
       "|---|---:|---:|---:|---:|",
     ];
     const row = (name: string, p: Percentiles) =>

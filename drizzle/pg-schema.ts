@@ -8,6 +8,7 @@ import {
   integer,
   json,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -60,14 +61,46 @@ export const calls = pgTable(
   (t) => [
     uniqueIndex("calls_stream_sid_unique").on(t.streamSid),
     index("calls_call_sid_idx").on(t.callSid),
-    index("calls_started_at_id_idx").on(t.startedAt, t.id),
+    index("calls_started_at_id_caller_idx").on(t.startedAt, t.id, t.caller),
     index("calls_status_started_at_id_idx").on(t.status, t.startedAt, t.id),
     index("calls_caller_started_at_id_idx").on(t.caller, t.startedAt, t.id),
     index("calls_called_started_at_id_idx").on(t.called, t.startedAt, t.id),
     index("calls_end_reason_started_at_id_idx").on(t.endReason, t.startedAt, t.id),
     index("calls_sentiment_started_at_id_idx").on(t.sentiment, t.startedAt, t.id),
     index("calls_outcome_started_at_id_idx").on(t.outcome, t.startedAt, t.id),
+    index("calls_duration_seconds_started_at_id_idx").on(t.durationSeconds, t.startedAt, t.id),
+    index("calls_cost_usd_started_at_id_idx").on(t.costUsd, t.startedAt, t.id),
+    index("calls_p95_latency_started_at_id_facts_idx").on(
+      t.p95ResponseLatencyMs,
+      t.startedAt,
+      t.id,
+      t.status,
+      t.endReason,
+      t.sentiment,
+      t.outcome,
+      t.called,
+    ),
   ],
+);
+
+/** The calls' totals per hour (./schema.ts says why); kept by triggers (migration 0008). */
+export const callRollup = pgTable(
+  "call_rollup",
+  {
+    dim: text("dim").notNull(),
+    value: text("value").notNull(),
+    hour: integer("hour").notNull(),
+    calls: integer("calls").notNull(),
+    active: integer("active").notNull(),
+    failed: integer("failed").notNull(),
+    durationMs: bigint("duration_ms", { mode: "number" }).notNull(),
+    costNanos: bigint("cost_nanos", { mode: "number" }).notNull(),
+    costs: integer("costs").notNull(),
+    latencySumMs: bigint("latency_sum_ms", { mode: "number" }).notNull(),
+    latencies: integer("latencies").notNull(),
+    p95s: integer("p95s").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.dim, t.value, t.hour] })],
 );
 
 /**

@@ -1,4 +1,12 @@
-import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import {
+  index,
+  integer,
+  primaryKey,
+  real,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../src/domain/analytics.ts";
 import { ANALYSIS_STATUSES, END_REASONS } from "../src/domain/call-review.ts";
 
@@ -40,14 +48,62 @@ export const calls = sqliteTable(
     index("calls_call_sid_idx").on(t.callSid),
     // Keyset paging walks (started_at desc, id desc); each filter gets the same suffix so that
     // a filtered page is still an ordered index range scan.
-    index("calls_started_at_id_idx").on(t.startedAt, t.id),
+    // The caller is in it so that a filter on part of the number is tested on the index entry,
+    // the row read only for a match (src/adapters/sql/call-filter-conditions.ts).
+    index("calls_started_at_id_caller_idx").on(t.startedAt, t.id, t.caller),
     index("calls_status_started_at_id_idx").on(t.status, t.startedAt, t.id),
     index("calls_caller_started_at_id_idx").on(t.caller, t.startedAt, t.id),
     index("calls_called_started_at_id_idx").on(t.called, t.startedAt, t.id),
     index("calls_end_reason_started_at_id_idx").on(t.endReason, t.startedAt, t.id),
     index("calls_sentiment_started_at_id_idx").on(t.sentiment, t.startedAt, t.id),
     index("calls_outcome_started_at_id_idx").on(t.outcome, t.startedAt, t.id),
+    // The list's other sorts walk these in either direction. The p95 one also holds every fact
+    // the totals filter by, so that their 95th percentile is found walking down from the top
+    // of the index without reading a row (src/adapters/sql/call-totals.ts).
+    index("calls_duration_seconds_started_at_id_idx").on(t.durationSeconds, t.startedAt, t.id),
+    index("calls_cost_usd_started_at_id_idx").on(t.costUsd, t.startedAt, t.id),
+    index("calls_p95_latency_started_at_id_facts_idx").on(
+      t.p95ResponseLatencyMs,
+      t.startedAt,
+      t.id,
+      t.status,
+      t.endReason,
+      t.sentiment,
+      t.outcome,
+      t.called,
+    ),
   ],
+);
+
+/**
+ * The calls' totals per hour of their start, once for all calls (dim '') and once per value of
+ * each fact the list filters by (dim 'status', 'end_reason', 'sentiment', 'outcome', 'called'),
+ * so that the totals of a long period read hours instead of calls. Kept by triggers on `calls`
+ * (migration 0010), in the same transaction as the call's own write; never written by the
+ * server. Sums are integers (milliseconds, nano-dollars) so that taking a call's old values
+ * out and adding its new ones leaves no rounding behind.
+ */
+export const callRollup = sqliteTable(
+  "call_rollup",
+  {
+    dim: text("dim").notNull(),
+    value: text("value").notNull(),
+    /** Epoch hours: floor(started_at / 3,600,000). */
+    hour: integer("hour").notNull(),
+    calls: integer("calls").notNull(),
+    active: integer("active").notNull(),
+    failed: integer("failed").notNull(),
+    durationMs: integer("duration_ms").notNull(),
+    costNanos: integer("cost_nanos").notNull(),
+    /** Calls with a cost, so that "no cost at all" stays null rather than 0. */
+    costs: integer("costs").notNull(),
+    latencySumMs: integer("latency_sum_ms").notNull(),
+    /** Calls with an average response latency (the sum's count). */
+    latencies: integer("latencies").notNull(),
+    /** Calls with a p95 response latency (the percentile's population). */
+    p95s: integer("p95s").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.dim, t.value, t.hour] })],
 );
 
 /**

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/adapters/sqlite/database.ts";
 import { DrizzleCallRepository } from "../../src/adapters/sqlite/drizzle-call-repository.ts";
 import { migrateDatabase } from "../../src/adapters/sqlite/migrate.ts";
+import { CALL_SORT_FIELDS, SORT_ORDERS } from "../../src/application/call-list-sort.ts";
 import type {
   CallListQuery,
   CallRepository,
@@ -189,6 +190,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
         streamSid: fc.constantFrom(...STREAM_SIDS),
         since: time,
         until: time,
+        sort: fc.record({
+          field: fc.constantFrom(...CALL_SORT_FIELDS),
+          order: fc.constantFrom(...SORT_ORDERS),
+        }),
       },
       { requiredKeys: ["limit"] },
     ),

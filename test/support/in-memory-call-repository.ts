@@ -1,10 +1,12 @@
 import { phraseFrequency, searchTokens } from "../../src/adapters/sqlite/bm25.ts";
 import { type SearchTerm, searchTerm, searchWords } from "../../src/adapters/sqlite/fts-query.ts";
+import { type ListStart, listContinuation, pageOf } from "../../src/application/call-list-sort.ts";
 import type {
   CallFilter,
   CallListQuery,
   CallPage,
   CallRepository,
+  CallSort,
   CallTotals,
   OwnedActiveCall,
   TranscriptHit,
@@ -220,22 +222,19 @@ export class InMemoryCallRepository implements CallRepository {
 
   getAllCalls(query: CallListQuery): Promise<CallPage> {
     return this.run("getAllCalls", [query], () => {
-      const after = query.after;
+      const { sort, after } = listContinuation(query);
+      const order = listOrder(sort);
       const rows = [...this.calls.values()]
         .filter(
           (call) =>
-            (after === undefined || newestFirst(call, after) > 0) && matchesFilter(call, query),
+            (after === undefined || order(keyOf(call, sort), after) > 0) &&
+            matchesFilter(call, query),
         )
-        .sort(newestFirst)
-        .slice(0, Math.max(0, query.limit) + 1);
+        .sort((a, b) => order(keyOf(a, sort), keyOf(b, sort)))
+        .slice(0, Math.max(0, query.limit) + 1)
+        .map(copyCall);
       // As the adapter: one row more than asked tells whether another page exists.
-      const data = rows.slice(0, query.limit).map(copyCall);
-      const last = data.at(-1);
-      const next =
-        rows.length > query.limit && last
-          ? { startedAt: new Date(last.startedAt.getTime()), id: last.id }
-          : null;
-      return { data, next };
+      return pageOf(rows, query.limit, sort);
     });
   }
 
@@ -646,6 +645,26 @@ export class InMemoryCallRepository implements CallRepository {
 /** Keyset order of the calls list: startedAt desc, then id desc (negative: `a` comes first). */
 function newestFirst(a: { startedAt: Date; id: string }, b: { startedAt: Date; id: string }) {
   return b.startedAt.getTime() - a.startedAt.getTime() || compareBinary(b.id, a.id);
+}
+
+/** A call's place in a sort: the sorted field's value (null for startedAt), startedAt, id. */
+function keyOf(call: Call, sort: CallSort): ListStart {
+  const value = sort.field === "startedAt" ? null : call[sort.field];
+  return { value, startedAt: call.startedAt, id: call.id };
+}
+
+/**
+ * The list's order (negative: `a` comes first): by value, startedAt and id in the sort's
+ * direction, calls without a value after all those with one in either direction.
+ */
+function listOrder(sort: CallSort): (a: ListStart, b: ListStart) => number {
+  const sign = sort.order === "asc" ? 1 : -1;
+  return (a, b) => {
+    if ((a.value === null) !== (b.value === null)) return a.value === null ? 1 : -1;
+    const byValue = a.value === null || b.value === null ? 0 : a.value - b.value;
+    const byTime = a.startedAt.getTime() - b.startedAt.getTime();
+    return sign * (byValue || byTime || compareBinary(a.id, b.id));
+  };
 }
 
 /**

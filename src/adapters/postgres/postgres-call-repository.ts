@@ -1,13 +1,15 @@
-import { and, asc, count, desc, eq, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import {
   analytics,
   callMetadata,
+  callRollup,
   calls,
   instances,
   recordings,
   transcriptRowColumns,
   transcripts,
 } from "../../../drizzle/pg-schema.ts";
+import { listContinuation, pageOf } from "../../application/call-list-sort.ts";
 import type {
   CallFilter,
   CallListQuery,
@@ -26,7 +28,18 @@ import { errorMessage, notFound } from "../../domain/errors.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Transcript, TranscriptCut } from "../../domain/transcript.ts";
 import { callFilterConditions } from "../sql/call-filter-conditions.ts";
-import { dayFields, p95Offset, toCallTotals, totalsFields } from "../sql/call-totals.ts";
+import { callPageSegments, type KeysetValues } from "../sql/call-sort.ts";
+import {
+  type DaySums,
+  mergeDays,
+  p95Offset,
+  planRollup,
+  type RollupSlice,
+  rollupDayFields,
+  scanDayFields,
+  toCallTotals,
+  walkP95Index,
+} from "../sql/call-totals.ts";
 import {
   analysisToRow,
   analyticsToRow,
@@ -46,6 +59,24 @@ import { migratePostgres } from "./migrate.ts";
 import { translatePostgresError, type WriteContext } from "./postgres-errors.ts";
 import { PostgresTranscriptSearch } from "./transcript-search.ts";
 import { WriteBehindQueue } from "./write-behind-queue.ts";
+
+/**
+ * More numbers than this with the digits in them: a page tests each call's number newest first
+ * instead (such digits are common enough to fill a page soon). The totals, which read every
+ * matching call either way, read by number up to many more.
+ */
+const MAX_CALLER_CANDIDATES = { page: 500, totals: 5000 } as const;
+
+/**
+ * Each value typed as its column, so that the row comparison is one range of the column's index
+ * (a double precision value beside an integer column would not be). calls.id has the "C"
+ * collation (migration 0002), so ids compare as SQLite's do.
+ */
+const POSTGRES_KEYSET: KeysetValues = {
+  startedAt: (at) => sql`${at.toISOString()}::timestamptz`,
+  value: (field, value) =>
+    field === "p95ResponseLatencyMs" ? sql`${value}::integer` : sql`${value}::double precision`,
+};
 
 export interface PostgresCallRepositoryOptions {
   url: string;
@@ -221,59 +252,112 @@ export class PostgresCallRepository implements CallRepository {
 
   getAllCalls(query: CallListQuery): Promise<CallPage> {
     return this.run(async () => {
-      const conditions: SQL[] = [];
-      if (query.after) {
-        // A row-value comparison is one index range on (started_at, id), ties on id included;
-        // calls.id has the "C" collation (migration 0002), so ids compare as SQLite's do.
-        conditions.push(
-          sql`(${calls.startedAt}, ${calls.id}) < (${query.after.startedAt.toISOString()}::timestamptz, ${query.after.id})`,
-        );
-      }
-      conditions.push(...callFilterConditions(calls, query));
+      const { sort, after } = listContinuation(query);
+      const segments = callPageSegments(
+        calls,
+        sort,
+        after,
+        callFilterConditions(calls, query, {
+          callers: await this.callerCandidates(query, MAX_CALLER_CANDIDATES.page),
+        }),
+        POSTGRES_KEYSET,
+      );
       // One row more than asked tells whether another page exists without a count.
-      const rows = await this.db
-        .select()
-        .from(calls)
-        .where(and(...conditions))
-        .orderBy(desc(calls.startedAt), desc(calls.id))
-        .limit(query.limit + 1);
-      const data = rows.slice(0, query.limit).map(rowToCall);
-      const last = data.at(-1);
-      const next =
-        rows.length > query.limit && last ? { startedAt: last.startedAt, id: last.id } : null;
-      return { data, next };
+      const wanted = query.limit + 1;
+      const rows: Call[] = [];
+      for (const { where, orderBy } of segments) {
+        if (rows.length >= wanted) break;
+        const segment = await this.db
+          .select()
+          .from(calls)
+          .where(where)
+          .orderBy(...orderBy)
+          .limit(wanted - rows.length);
+        for (const row of segment) rows.push(rowToCall(row));
+      }
+      return pageOf(rows, query.limit, sort);
     });
   }
 
   getCallTotals(filter: CallFilter): Promise<CallTotals> {
     return this.run(async () => {
-      const where = and(...callFilterConditions(calls, filter));
-      const [row] = await this.db.select(totalsFields(calls)).from(calls).where(where);
-      const p95 = await this.p95Latency(where, row?.latencies ?? 0);
-      const day = sql<number>`floor(extract(epoch from ${calls.startedAt}) / 86400)`.mapWith(
-        Number,
-      );
-      const days = await this.db
-        .select(dayFields(calls, day))
-        .from(calls)
-        .where(where)
-        .groupBy(day)
-        .orderBy(day);
-      return toCallTotals(row, p95, days);
+      const callers = await this.callerCandidates(filter, MAX_CALLER_CANDIDATES.totals);
+      const plan = planRollup(filter);
+      const days = plan
+        ? mergeDays(
+            await this.rollupDays(plan.slice),
+            ...(await Promise.all(plan.edges.map((edge) => this.scanDays(edge, callers)))),
+          )
+        : await this.scanDays(filter, callers);
+      const n = days.reduce((sum, d) => sum + d.p95s, 0);
+      return toCallTotals(days, await this.p95Latency(filter, callers, n));
     });
   }
 
-  private async p95Latency(where: SQL | undefined, n: number): Promise<number | null> {
+  private scanDays(filter: CallFilter, callers: readonly string[] | undefined): Promise<DaySums[]> {
+    const day = sql<number>`floor(extract(epoch from ${calls.startedAt}) / 86400)`.mapWith(Number);
+    return this.db
+      .select(scanDayFields(calls, day))
+      .from(calls)
+      .where(and(...callFilterConditions(calls, filter, { callers })))
+      .groupBy(day);
+  }
+
+  private rollupDays(slice: RollupSlice): Promise<DaySums[]> {
+    const fields = rollupDayFields(callRollup);
+    return this.db
+      .select(fields)
+      .from(callRollup)
+      .where(
+        and(
+          eq(callRollup.dim, slice.dim),
+          eq(callRollup.value, slice.value),
+          slice.fromHour === null ? undefined : gte(callRollup.hour, slice.fromHour),
+          slice.toHour === null ? undefined : lt(callRollup.hour, slice.toHour),
+        ),
+      )
+      .groupBy(fields.day);
+  }
+
+  /**
+   * The nearest-rank p95 of the filter's `n` calls with one, asked from the top of the p95
+   * index where few calls lie above it (a long period), else from the bottom; PostgreSQL's
+   * planner, which knows the columns' statistics, picks the index either way.
+   */
+  private async p95Latency(
+    filter: CallFilter,
+    callers: readonly string[] | undefined,
+    n: number,
+  ): Promise<number | null> {
     if (n === 0) return null;
     const column = calls.p95ResponseLatencyMs;
+    const where = and(...callFilterConditions(calls, filter, { callers }), isNotNull(column));
+    const [inTable] = await this.db
+      .select({ n: sql<number>`coalesce(sum(${callRollup.p95s}), 0)`.mapWith(Number) })
+      .from(callRollup)
+      .where(and(eq(callRollup.dim, ""), eq(callRollup.value, "")));
+    const fromTop = walkP95Index(n, inTable?.n ?? 0, filter);
     const [row] = await this.db
       .select({ value: column })
       .from(calls)
-      .where(and(where, isNotNull(column)))
-      .orderBy(asc(column))
+      .where(where)
+      .orderBy(fromTop ? desc(column) : asc(column))
       .limit(1)
-      .offset(p95Offset(n));
+      .offset(fromTop ? n - 1 - p95Offset(n) : p95Offset(n));
     return row?.value ?? null;
+  }
+
+  /** The caller numbers with `callerDigits` in them (SQLite's repository says why). */
+  private async callerCandidates(filter: CallFilter, max: number): Promise<string[] | undefined> {
+    const digits = filter.callerDigits;
+    if (digits === undefined || digits.length < 3) return undefined;
+    // pg_trgm's GIN index (migration 0008) answers LIKE '%digits%'.
+    const found = await this.db
+      .select({ caller: sql<string>`caller` })
+      .from(sql`callers`)
+      .where(sql`caller LIKE ${`%${digits}%`}`)
+      .limit(max + 1);
+    return found.length > max ? undefined : found.map((row) => row.caller);
   }
 
   getActiveCalls(): Promise<Call[]> {

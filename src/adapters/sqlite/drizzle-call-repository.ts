@@ -1,13 +1,15 @@
 import type Database from "better-sqlite3";
-import { and, asc, count, desc, eq, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, gte, isNotNull, isNull, lt, lte, type SQL, sql } from "drizzle-orm";
 import {
   analytics,
   callMetadata,
+  callRollup,
   calls,
   instances,
   recordings,
   transcripts,
 } from "../../../drizzle/schema.ts";
+import { listContinuation, pageOf } from "../../application/call-list-sort.ts";
 import type {
   CallFilter,
   CallListQuery,
@@ -26,7 +28,18 @@ import { notFound } from "../../domain/errors.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Transcript, TranscriptCut } from "../../domain/transcript.ts";
 import { callFilterConditions } from "../sql/call-filter-conditions.ts";
-import { dayFields, p95Offset, toCallTotals, totalsFields } from "../sql/call-totals.ts";
+import { callPageSegments, type KeysetValues } from "../sql/call-sort.ts";
+import {
+  type DaySums,
+  mergeDays,
+  p95Offset,
+  planRollup,
+  type RollupSlice,
+  rollupDayFields,
+  scanDayFields,
+  toCallTotals,
+  walkP95Index,
+} from "../sql/call-totals.ts";
 import type { AppDatabase } from "./database.ts";
 import { DeferredFtsIndex } from "./deferred-fts-index.ts";
 import { prepareInsert } from "./prepared-insert.ts";
@@ -47,6 +60,21 @@ import { translateSqliteError, type WriteContext } from "./sqlite-errors.ts";
 import { TranscriptSearch } from "./transcript-search.ts";
 import { WriteBehindBatch } from "./write-behind-batch.ts";
 
+/** started_at is epoch milliseconds; the sort columns are SQLite numbers, compared as bound. */
+const SQLITE_KEYSET: KeysetValues = {
+  startedAt: (at) => sql`${at.getTime()}`,
+  value: (_field, value) => sql`${value}`,
+};
+
+/**
+ * More numbers than this with the digits in them: a page tests each call's number newest first
+ * instead (such digits are common enough to fill a page soon). The totals, which read every
+ * matching call either way, read by number up to many more.
+ */
+const MAX_CALLER_CANDIDATES = { page: 500, totals: 5000 } as const;
+/** Fewer calls than this match a filter (or a duration range): read them by its index and sort. */
+const FEW_CALLS = 1000;
+
 export interface DrizzleCallRepositoryOptions {
   /** A background full-text catch-up failed (it is retried; a search retries it too). */
   onSearchIndexError?: (error: unknown) => void;
@@ -62,6 +90,12 @@ export interface DrizzleCallRepositoryOptions {
    * SEARCH_CANDIDATES.
    */
   searchCandidates?: number;
+  /**
+   * Below how many matching calls a filtered page is read through the filter's index and sorted,
+   * rather than found walking the order's index. Default FEW_CALLS; tests set 0 or a large
+   * number to hold both plans to the same pages.
+   */
+  fewCalls?: number;
 }
 
 /**
@@ -82,6 +116,8 @@ export class DrizzleCallRepository implements CallRepository {
   private insertAnalytics: ((row: typeof analytics.$inferInsert) => void) | undefined;
   private readonly writeBehind: WriteBehindBatch;
   private readonly searchIndex: DeferredFtsIndex;
+  private callersLike: Database.Statement<[string, number], string> | undefined;
+  private readonly fewCalls: number;
 
   /**
    * `sqlite` is the connection behind `db`, used for the statements Drizzle cannot express or
@@ -92,6 +128,7 @@ export class DrizzleCallRepository implements CallRepository {
     private readonly sqlite: Database.Database,
     private readonly options: DrizzleCallRepositoryOptions = {},
   ) {
+    this.fewCalls = options.fewCalls ?? FEW_CALLS;
     this.writeBehind = new WriteBehindBatch(sqlite);
     this.searchIndex = new DeferredFtsIndex(sqlite, {
       beforeCatchUp: () => this.writeBehind.flush(),
@@ -189,61 +226,178 @@ export class DrizzleCallRepository implements CallRepository {
 
   getAllCalls(query: CallListQuery): Promise<CallPage> {
     return this.run(() => {
-      const conditions: SQL[] = [];
-      if (query.after) {
-        // A row-value comparison is one index range on (started_at, id), ties on id included.
-        conditions.push(
-          sql`(${calls.startedAt}, ${calls.id}) < (${query.after.startedAt.getTime()}, ${query.after.id})`,
-        );
-      }
-      conditions.push(...callFilterConditions(calls, query));
+      const { sort, after } = listContinuation(query);
+      const callers = this.callerCandidates(query, MAX_CALLER_CANDIDATES.page);
+      const segments = callPageSegments(
+        calls,
+        sort,
+        after,
+        sort.field === "startedAt"
+          ? callFilterConditions(calls, query, {
+              callers,
+              durationByIndex: this.fewCallsInDurationRange(query),
+            })
+          : callFilterConditions(calls, query, {
+              callers,
+              byIndex: this.fewCallsMatch(callFilterConditions(calls, query, { callers })),
+            }),
+        SQLITE_KEYSET,
+      );
       // One row more than asked tells whether another page exists without a count.
-      const rows = this.db
-        .select()
-        .from(calls)
-        .where(and(...conditions))
-        .orderBy(desc(calls.startedAt), desc(calls.id))
-        .limit(query.limit + 1)
-        .all();
-      const data = rows.slice(0, query.limit).map(rowToCall);
-      const last = data.at(-1);
-      const next =
-        rows.length > query.limit && last ? { startedAt: last.startedAt, id: last.id } : null;
-      return { data, next };
+      const wanted = query.limit + 1;
+      const rows: Call[] = [];
+      for (const { where, orderBy } of segments) {
+        if (rows.length >= wanted) break;
+        const segment = this.db
+          .select()
+          .from(calls)
+          .where(where)
+          .orderBy(...orderBy)
+          .limit(wanted - rows.length)
+          .all();
+        for (const row of segment) rows.push(rowToCall(row));
+      }
+      return pageOf(rows, query.limit, sort);
     });
   }
 
   getCallTotals(filter: CallFilter): Promise<CallTotals> {
     return this.run(() => {
-      const where = and(...callFilterConditions(calls, filter));
-      const row = this.db.select(totalsFields(calls)).from(calls).where(where).get();
-      const p95 = this.p95Latency(where, row?.latencies ?? 0);
-      // started_at is epoch ms: integer division (by an integer literal, not a bound
-      // parameter, which SQLite may take as real) is the UTC day.
-      const day = sql<number>`${calls.startedAt} / 86400000`.mapWith(Number);
-      const days = this.db
-        .select(dayFields(calls, day))
-        .from(calls)
-        .where(where)
-        .groupBy(day)
-        .orderBy(day)
-        .all();
-      return toCallTotals(row, p95, days);
+      const callers = this.callerCandidates(filter, MAX_CALLER_CANDIDATES.totals);
+      const plan = planRollup(filter);
+      const days = plan
+        ? mergeDays(
+            this.rollupDays(plan.slice),
+            ...plan.edges.map((edge) => this.scanDays(edge, callers)),
+          )
+        : this.scanDays(filter, callers);
+      const n = days.reduce((sum, d) => sum + d.p95s, 0);
+      return toCallTotals(days, this.p95Latency(filter, callers, n));
     });
   }
 
-  private p95Latency(where: SQL | undefined, n: number): number | null {
+  private scanDays(filter: CallFilter, callers: readonly string[] | undefined): DaySums[] {
+    // started_at is epoch ms: integer division (by an integer literal, not a bound
+    // parameter, which SQLite may take as real) is the UTC day.
+    const day = sql<number>`${calls.startedAt} / 86400000`.mapWith(Number);
+    return this.db
+      .select(scanDayFields(calls, day))
+      .from(calls)
+      .where(and(...callFilterConditions(calls, filter, { callers })))
+      .groupBy(day)
+      .all();
+  }
+
+  private rollupDays(slice: RollupSlice): DaySums[] {
+    const fields = rollupDayFields(callRollup);
+    return this.db
+      .select(fields)
+      .from(callRollup)
+      .where(
+        and(
+          eq(callRollup.dim, slice.dim),
+          eq(callRollup.value, slice.value),
+          slice.fromHour === null ? undefined : gte(callRollup.hour, slice.fromHour),
+          slice.toHour === null ? undefined : lt(callRollup.hour, slice.toHour),
+        ),
+      )
+      .groupBy(fields.day)
+      .all();
+  }
+
+  /**
+   * The nearest-rank p95 of the filter's `n` calls with one: from the top of the p95 index
+   * where few calls lie above it (a long period), else by sorting the filter's calls.
+   */
+  private p95Latency(
+    filter: CallFilter,
+    callers: readonly string[] | undefined,
+    n: number,
+  ): number | null {
     if (n === 0) return null;
     const column = calls.p95ResponseLatencyMs;
+    const where = and(...callFilterConditions(calls, filter, { callers }), isNotNull(column));
+    const inTable = this.db
+      .select({ n: sql<number>`coalesce(sum(${callRollup.p95s}), 0)`.mapWith(Number) })
+      .from(callRollup)
+      .where(and(eq(callRollup.dim, ""), eq(callRollup.value, "")))
+      .get();
+    if (walkP95Index(n, inTable?.n ?? 0, filter)) {
+      // SQLite's planner would rather read the period through calls_started_at_id_idx and
+      // sort it; INDEXED BY makes it walk down from the highest value instead.
+      const row = this.db.get<{ value: number } | undefined>(
+        sql`SELECT ${column} AS value FROM ${calls}
+          INDEXED BY calls_p95_latency_started_at_id_facts_idx
+          WHERE ${where} ORDER BY ${column} DESC LIMIT 1 OFFSET ${n - 1 - p95Offset(n)}`,
+      );
+      return row?.value ?? null;
+    }
     const row = this.db
       .select({ value: column })
       .from(calls)
-      .where(and(where, isNotNull(column)))
+      .where(where)
       .orderBy(asc(column))
       .limit(1)
       .offset(p95Offset(n))
       .get();
     return row?.value ?? null;
+  }
+
+  /**
+   * Whether so few calls match `conditions` that reading them all through the filter's index
+   * and sorting them beats walking the sort's index until a page of them comes by.
+   */
+  private fewCallsMatch(conditions: SQL[]): boolean {
+    if (conditions.length === 0) return false;
+    const matching = this.db
+      .select({ one: sql`1` })
+      .from(calls)
+      .where(and(...conditions))
+      .limit(this.fewCalls)
+      .as("matching");
+    const row = this.db.select({ n: count() }).from(matching).get();
+    return (row?.n ?? 0) < this.fewCalls;
+  }
+
+  /**
+   * Whether so few calls lie in the filter's duration range that reading them all by the
+   * duration index and sorting them beats testing the newest calls one by one: a range 0.2% of
+   * calls fall in has the newest-first scan read 25,000 rows for a page.
+   */
+  private fewCallsInDurationRange(filter: CallFilter): boolean {
+    const { minDurationSeconds: min, maxDurationSeconds: max } = filter;
+    if (min === undefined && max === undefined) return false;
+    const column = calls.durationSeconds;
+    const inRange = this.db
+      .select({ one: sql`1` })
+      .from(calls)
+      .where(
+        and(
+          min === undefined ? isNotNull(column) : gte(column, min),
+          max === undefined ? undefined : lte(column, max),
+        ),
+      )
+      .limit(this.fewCalls)
+      .as("in_range");
+    const row = this.db.select({ n: count() }).from(inRange).get();
+    return (row?.n ?? 0) < this.fewCalls;
+  }
+
+  /**
+   * The caller numbers with `callerDigits` in them, from the trigram index of every number
+   * (migration 0010), so that the calls are read by number; undefined where testing each call
+   * is as fast: fewer than 3 digits (no trigram) or over `max` numbers (MAX_CALLER_CANDIDATES).
+   */
+  private callerCandidates(filter: CallFilter, max: number): string[] | undefined {
+    const digits = filter.callerDigits;
+    if (digits === undefined || digits.length < 3) return undefined;
+    this.callersLike ??= this.sqlite
+      .prepare<[string, number], string>(
+        "SELECT caller FROM callers_fts WHERE caller LIKE ? LIMIT ?",
+      )
+      .pluck();
+    const found = this.callersLike.all(`%${digits}%`, max + 1);
+    return found.length > max ? undefined : found;
   }
 
   getActiveCalls(): Promise<Call[]> {

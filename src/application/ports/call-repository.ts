@@ -27,10 +27,43 @@ export interface CallFilter {
   maxDurationSeconds?: number;
 }
 
+/** The list's sort columns, by the Call JSON's names. */
+export type CallSortField = "startedAt" | "durationSeconds" | "costUsd" | "p95ResponseLatencyMs";
+export type SortOrder = "asc" | "desc";
+
+/**
+ * The list's order: by `field`, then startedAt, then id, all in `order`. Calls without a value
+ * of `field` (a live call has no duration yet) follow all the others in either order, among
+ * themselves by startedAt then id in `order`.
+ */
+export interface CallSort {
+  field: CallSortField;
+  order: SortOrder;
+}
+
+/**
+ * Where a page of the list ends, for the next page to start after. The default sort's position
+ * is (startedAt, id) alone, as it was before the list had sorts, so positions handed out then
+ * still continue it. Any other sort's names that sort, so that it continues only that one, and,
+ * for a field other than startedAt, the last row's `value` of it (null: that row was among the
+ * calls without one).
+ */
+export interface CallListPosition {
+  startedAt: Date;
+  id: string;
+  sort?: CallSort;
+  value?: number | null;
+}
+
 export interface CallListQuery extends CallFilter {
   limit: number;
-  /** Keyset position: return calls strictly older than this (startedAt desc, id desc). */
-  after?: { startedAt: Date; id: string };
+  /** Default: startedAt desc (newest first). */
+  sort?: CallSort;
+  /**
+   * The `next` of the previous page: return calls strictly after it in `sort`. A position of
+   * another sort is an invalid_argument.
+   */
+  after?: CallListPosition;
 }
 
 /** Calls of one UTC day of a CallTotals. */
@@ -64,7 +97,7 @@ export interface CallTotals {
 export interface CallPage {
   data: Call[];
   /** Position of the last row when more rows may follow, else null. */
-  next: { startedAt: Date; id: string } | null;
+  next: CallListPosition | null;
 }
 
 /** `relevance`: best match first; `recent`: newest transcript first. */

@@ -265,6 +265,34 @@ describePostgres("PostgreSQL migrations on a populated database", () => {
     }
   }, 60_000);
 
+  it("adds up the calls stored before the hourly rollup, and indexes their numbers (0007)", async () => {
+    const { url } = await populated(migrationsUpTo("0006_call_facts"));
+    await query(
+      url,
+      `UPDATE calls SET status = 'completed', duration_seconds = 90, cost_usd = 0.125,
+         avg_response_latency_ms = 400, p95_response_latency_ms = 800, outcome = 'resolved'
+       WHERE id = 'c1'`,
+    );
+    await migratePostgres(url, PG_MIGRATIONS);
+    expect(await appliedMigrations(url)).toBe(committed);
+    const repository = await PostgresCallRepository.open({ url, migrationsPath: PG_MIGRATIONS });
+    try {
+      expect(await repository.getCallTotals({})).toMatchObject({
+        calls: 3,
+        active: 2,
+        minutes: 1.5,
+        avgResponseLatencyMs: 400,
+        p95ResponseLatencyMs: 800,
+        costUsd: 0.125,
+      });
+      expect((await repository.getCallTotals({ outcome: "resolved" })).calls).toBe(1);
+      const digits = (await repository.getAllCalls({ limit: 5, callerDigits: "0001111" })).data;
+      expect(digits.map((c) => c.id)).toEqual(["c3", "c2", "c1"]);
+    } finally {
+      await repository.close();
+    }
+  }, 60_000);
+
   it("lets instances that start together on an empty database take turns migrating", async () => {
     const database = await createTestDatabase("cb_migr");
     databases.push(database);

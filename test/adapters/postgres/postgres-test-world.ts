@@ -52,7 +52,10 @@ function postgresWorldKind(): RepositoryWorldKind {
     async open(): Promise<RepositoryWorld> {
       const { database, own } = current();
       const triggers: string[] = [];
-      await own.query(`TRUNCATE ${TABLES.join(", ")} , instances RESTART IDENTITY CASCADE`);
+      // call_rollup and callers are kept by triggers on calls, which TRUNCATE does not run.
+      await own.query(
+        `TRUNCATE ${TABLES.join(", ")}, instances, call_rollup, callers RESTART IDENTITY CASCADE`,
+      );
       const open = () =>
         PostgresCallRepository.open({ url: database.url, migrationsPath: PG_MIGRATIONS });
       const repository = await open();

@@ -189,6 +189,7 @@ describe("drizzle/pg-schema.ts against drizzle/schema.ts", () => {
     expect(names).toEqual([
       "analytics",
       "call_metadata",
+      "call_rollup",
       "calls",
       "instances",
       "recordings",

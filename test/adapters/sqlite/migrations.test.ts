@@ -251,10 +251,20 @@ describe("migrateDatabase", () => {
         "search_terms",
         "search_terms_pending",
         "search_terms_pending_vocab",
+        "call_rollup",
+        "callers",
+        "callers_fts",
       ]),
     );
-    // Inserts are indexed in batches (DeferredFtsIndex), so no insert trigger.
+    // Transcripts are indexed in batches (DeferredFtsIndex), so no insert trigger for them;
+    // calls keep the hourly rollup and the callers' numbers in step as they are written.
     expect(names("trigger")).toEqual([
+      "callers_after_insert",
+      "calls_callers_after_insert",
+      "calls_callers_after_update",
+      "calls_rollup_after_delete",
+      "calls_rollup_after_insert",
+      "calls_rollup_after_update",
       "search_terms_pending_after_indexing",
       "search_terms_pending_after_update",
       "transcripts_fts_after_delete",
@@ -264,7 +274,7 @@ describe("migrateDatabase", () => {
       expect.arrayContaining([
         "calls_stream_sid_unique",
         "calls_call_sid_idx",
-        "calls_started_at_id_idx",
+        "calls_started_at_id_caller_idx",
         "calls_status_started_at_id_idx",
         "calls_caller_started_at_id_idx",
         "recordings_call_id_idx",
@@ -395,6 +405,45 @@ describe("migrateDatabase", () => {
     expect(await refunds("12345")).toEqual(["c1-t3"]);
     const pending = opened.sqlite.prepare("SELECT count(*) FROM search_terms_pending_vocab");
     expect(pending.pluck().get()).toBe(0);
+  });
+
+  it("adds up the calls stored before the hourly rollup, and indexes their numbers", async () => {
+    opened = openDatabase(dbPath);
+    migrateDatabase(opened.sqlite, copyMigrations("before-rollup", 9));
+    const insert = opened.sqlite.prepare(
+      `INSERT INTO calls (id, stream_sid, caller, status, started_at, duration_seconds, cost_usd,
+         avg_response_latency_ms, p95_response_latency_ms, outcome, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)`,
+    );
+    const hour = (h: number) => Date.parse("2026-02-01T00:00:00Z") + h * 3_600_000;
+    insert.run("c1", "s1", "+15550001111", "completed", hour(1), 60.5, 0.25, 500, 900, "resolved");
+    insert.run("c2", "s2", "+15550001111", "failed", hour(1) + 5, 30, null, null, null, null);
+    insert.run("c3", "s3", "+442071234567", "completed", hour(30), 120, 0.5, 700, 1500, "spam");
+    insert.run("c4", "s4", null, "active", hour(30) + 9, null, null, null, null, null);
+    migrateDatabase(opened.sqlite, MIGRATIONS);
+
+    const repository = new DrizzleCallRepository(opened.db, opened.sqlite);
+    expect(await repository.getCallTotals({})).toEqual({
+      calls: 4,
+      active: 1,
+      failed: 1,
+      minutes: 3.508,
+      avgResponseLatencyMs: 600,
+      p95ResponseLatencyMs: 1500,
+      costUsd: 0.75,
+      days: [
+        { date: "2026-02-01", calls: 2, minutes: 1.508, failed: 1, costUsd: 0.25 },
+        { date: "2026-02-02", calls: 2, minutes: 2, failed: 0, costUsd: 0.5 },
+      ],
+    });
+    expect((await repository.getCallTotals({ outcome: "spam" })).calls).toBe(1);
+    const rollupRows = opened.sqlite.prepare("SELECT count(*) FROM call_rollup").pluck().get();
+    // Per hour: all calls, each status there, and the outcome.
+    expect(rollupRows).toBe(8);
+    const digits = async (callerDigits: string) =>
+      (await repository.getAllCalls({ limit: 10, callerDigits })).data.map((c) => c.id);
+    expect(await digits("0001111")).toEqual(["c2", "c1"]);
+    expect(await digits("2071")).toEqual(["c3"]);
   });
 
   it("keeps every child row through a migration that rebuilds the calls table", async () => {

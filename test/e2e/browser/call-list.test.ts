@@ -521,6 +521,47 @@ describe("the call list at a desktop's width", () => {
   });
 });
 
+describe("the list's order", () => {
+  it("sorts by a heading, either way, kept in the URL, the form and the exports; on a phone by a select", async () => {
+    await openList();
+    const duration = page.locator('th[data-sort="durationSeconds"]');
+    await duration.getByRole("button").click();
+    // 610, 300, 125 and 40 seconds.
+    await expect.poll(rowIds).toEqual(["call-d", "call-c", "call-a", "call-b"]);
+    expect(await duration.getAttribute("aria-sort")).toBe("descending");
+    expect(await page.locator('th[data-sort="startedAt"]').getAttribute("aria-sort")).toBeNull();
+    expect(await page.locator("#list-heading").textContent()).toBe("Longest first");
+    await duration.getByRole("button").click();
+    await expect.poll(rowIds).toEqual(["call-b", "call-a", "call-c", "call-d"]);
+    expect(await duration.getAttribute("aria-sort")).toBe("ascending");
+    expect(new URL(page.url()).search).toBe("?sort=durationSeconds&order=asc");
+    expect(await page.locator("#export-csv").getAttribute("href")).toBe(
+      "/api/export/calls?sort=durationSeconds&order=asc&format=csv",
+    );
+    await checkLabelsAndIds();
+
+    // Applying a filter keeps the order.
+    await page.selectOption("#f-status", "completed");
+    await page.click("#filters button[type=submit]");
+    await page.waitForURL(/status=completed/);
+    expect(new URL(page.url()).searchParams.get("sort")).toBe("durationSeconds");
+    await expect.poll(rowIds).toEqual(["call-a", "call-c", "call-d"]);
+
+    await page.setViewportSize(PHONE);
+    try {
+      const select = page.locator("#list-sort");
+      expect(await select.inputValue()).toBe("durationSeconds:asc");
+      await select.selectOption("costUsd:desc");
+      // $1.25 and $0.042; call C has no cost, so it comes last.
+      await expect.poll(rowIds).toEqual(["call-d", "call-a", "call-c"]);
+      expect(new URL(page.url()).searchParams.get("order")).toBe("desc");
+      expect(await page.locator("#list-heading").textContent()).toBe("Most expensive first");
+    } finally {
+      await page.setViewportSize(DESKTOP);
+    }
+  });
+});
+
 describe("the call list on a phone", () => {
   it("shows each call as a card with the same facts, nothing wider than the screen", async () => {
     await page.setViewportSize(PHONE);
@@ -697,6 +738,33 @@ describe("an empty database", () => {
       await tab.close();
       await empty.stop();
     }
+  });
+});
+
+describe("a list longer than a page", () => {
+  it("shows the first page's rows and brings the rest with Load more", async () => {
+    // 30 calls to one number of their own, so the other tests' calls stay as they are.
+    const calls = server.running.composition.calls;
+    const base = todayUtc - 5 * DAY_MS;
+    for (let i = 0; i < 30; i++) {
+      const startedAt = new Date(base + i * 60_000);
+      const call = startCall({
+        id: `many-${String(i).padStart(2, "0")}`,
+        streamSid: `MZmany${i}`,
+        caller: "+15550004444",
+        called: "+18005550777",
+        startedAt,
+      });
+      await calls.createCall(call);
+      await calls.updateCall(endCall(call, "completed", new Date(startedAt.getTime() + 30_000)));
+    }
+    await openList({ called: "+18005550777" });
+    await expect.poll(async () => (await rowIds()).length).toBe(25);
+    expect((await rowIds())[0]).toBe("many-29");
+    await page.getByRole("button", { name: "Load more" }).click();
+    await expect.poll(async () => (await rowIds()).length).toBe(30);
+    expect((await rowIds()).at(-1)).toBe("many-00");
+    expect(new Set(await rowIds()).size).toBe(30);
   });
 });
 

@@ -1,9 +1,9 @@
 import type { z } from "zod";
-import type { CallFilter } from "../../../application/ports/index.ts";
+import type { CallFilter, CallSort } from "../../../application/ports/index.ts";
 import type { CallListParams } from "./query-schemas.ts";
 import { badRequest } from "./validation.ts";
 
-type FilterParams = Omit<z.output<typeof CallListParams>, "limit" | "cursor">;
+type FilterParams = Omit<z.output<typeof CallListParams>, "limit" | "cursor" | "sort" | "order">;
 
 /** The filter a list, export or totals request names, its ranges checked. */
 export function callFilterOf(params: FilterParams): CallFilter {
@@ -32,3 +32,11 @@ export function callFilterOf(params: FilterParams): CallFilter {
     maxDurationSeconds: maxDuration,
   };
 }
+
+/** The order a list or export request names. */
+export const callSortOf = (
+  params: Pick<z.output<typeof CallListParams>, "sort" | "order">,
+): CallSort => ({
+  field: params.sort,
+  order: params.order,
+});

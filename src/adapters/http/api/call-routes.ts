@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { CallQueries } from "../../../application/queries.ts";
 import { renderTranscriptText } from "../../../application/transcript-text.ts";
-import { callFilterOf } from "./call-filter.ts";
+import { callFilterOf, callSortOf } from "./call-filter.ts";
 import { decodeCallCursor, encodeCallCursor } from "./cursor.ts";
 import { CallListParams, TranscriptFormatParams } from "./query-schemas.ts";
 import {
@@ -25,9 +25,11 @@ export function callRoutes({ queries, isCallActive }: CallRoutesDeps): Hono {
 
   app.get("/calls", async (c) => {
     const params = parseQuery(c, CallListParams);
+    const sort = callSortOf(params);
     const page = await queries.listCalls({
       limit: params.limit,
-      after: params.cursor === undefined ? undefined : decodeCallCursor(params.cursor),
+      sort,
+      after: params.cursor === undefined ? undefined : decodeCallCursor(params.cursor, sort),
       ...callFilterOf(params),
     });
     return c.json({

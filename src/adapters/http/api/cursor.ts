@@ -1,5 +1,14 @@
 import { z } from "zod";
+import {
+  DEFAULT_CALL_SORT,
+  isDefaultSort,
+  otherSortMessage,
+  SORT_ORDERS,
+  sameSort,
+} from "../../../application/call-list-sort.ts";
 import type {
+  CallListPosition,
+  CallSort,
   TranscriptSearchPosition,
   TranscriptSearchSort,
 } from "../../../application/ports/index.ts";
@@ -14,10 +23,34 @@ import { badRequest } from "./validation.ts";
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-const CallCursor = z.strictObject({
-  s: z.number().int().min(0).max(8.64e15),
-  i: z.string().regex(ID_PATTERN),
-});
+const startedAtMs = z.number().int().min(0).max(8.64e15);
+const callId = z.string().regex(ID_PATTERN);
+
+/**
+ * A call-list cursor: the default sort's is `{s, i}` (startedAt ms, id) as before the list had
+ * sorts; any other names its sort (`k`, `o`) and, for a field other than startedAt, the last
+ * row's value of it (`v`, null among the calls without one). Each shape has its own keys, so
+ * that one is never read as another.
+ */
+const CallCursor = z.union([
+  z.strictObject({ s: startedAtMs, i: callId }),
+  z.strictObject({ k: z.literal("startedAt"), o: z.enum(SORT_ORDERS), s: startedAtMs, i: callId }),
+  z.strictObject({
+    k: z.enum(["durationSeconds", "costUsd"]),
+    o: z.enum(SORT_ORDERS),
+    v: z.number().nullable(),
+    s: startedAtMs,
+    i: callId,
+  }),
+  z.strictObject({
+    k: z.literal("p95ResponseLatencyMs"),
+    o: z.enum(SORT_ORDERS),
+    // What the column (PostgreSQL's integer) can hold, so that no cursor fails its cast.
+    v: z.number().int().min(-2_147_483_648).max(2_147_483_647).nullable(),
+    s: startedAtMs,
+    i: callId,
+  }),
+]);
 
 /**
  * The deepest relevance offset a cursor holds. Relevance ranks a bounded set of matches (the
@@ -35,8 +68,10 @@ const SearchCursor = z.union([
 
 const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString("base64url");
 
+const notIssued = () => badRequest("cursor", "is not a cursor this API issued");
+
 function decode<T>(text: string, schema: z.ZodType<T>): T {
-  const invalid = badRequest("cursor", "is not a cursor this API issued");
+  const invalid = notIssued();
   if (!BASE64URL.test(text)) throw invalid;
   let json: unknown;
   try {
@@ -49,12 +84,34 @@ function decode<T>(text: string, schema: z.ZodType<T>): T {
   return parsed.data;
 }
 
-export const encodeCallCursor = (position: { startedAt: Date; id: string }): string =>
-  encode({ s: position.startedAt.getTime(), i: position.id });
+export function encodeCallCursor(position: CallListPosition): string {
+  const s = position.startedAt.getTime();
+  const i = position.id;
+  const sort = position.sort ?? DEFAULT_CALL_SORT;
+  if (isDefaultSort(sort)) return encode({ s, i });
+  if (sort.field === "startedAt") return encode({ k: sort.field, o: sort.order, s, i });
+  return encode({ k: sort.field, o: sort.order, v: position.value ?? null, s, i });
+}
 
-export function decodeCallCursor(text: string): { startedAt: Date; id: string } {
-  const { s, i } = decode(text, CallCursor);
-  return { startedAt: new Date(s), id: i };
+/** A list cursor, which must have been issued for `sort`. */
+export function decodeCallCursor(
+  text: string,
+  sort: CallSort = DEFAULT_CALL_SORT,
+): CallListPosition {
+  const cursor = decode(text, CallCursor);
+  const position: CallListPosition = { startedAt: new Date(cursor.s), id: cursor.i };
+  if ("k" in cursor) {
+    const issuedFor: CallSort = { field: cursor.k, order: cursor.o };
+    if (!isDefaultSort(issuedFor)) position.sort = issuedFor;
+    if ("v" in cursor) position.value = cursor.v;
+  }
+  // The default sort spelt out is not how this API issues it.
+  if (encodeCallCursor(position) !== text) throw notIssued();
+  const issuedFor = position.sort ?? DEFAULT_CALL_SORT;
+  if (!sameSort(issuedFor, sort)) {
+    throw badRequest("cursor", otherSortMessage(issuedFor, sort));
+  }
+  return position;
 }
 
 export const encodeSearchCursor = (position: TranscriptSearchPosition): string =>

@@ -3,8 +3,8 @@ import { z } from "zod";
 import type { CallFilter, CallPage } from "../../../application/ports/index.ts";
 import type { CallQueries } from "../../../application/queries.ts";
 import { csvHeader, csvRow, jsonLine } from "./call-export.ts";
-import { callFilterOf } from "./call-filter.ts";
-import { CallFilterQuery } from "./query-schemas.ts";
+import { callFilterOf, callSortOf } from "./call-filter.ts";
+import { CallFilterQuery, CallSortParams } from "./query-schemas.ts";
 import { callJson, callTotalsJson } from "./to-json.ts";
 import { parseQuery } from "./validation.ts";
 
@@ -15,6 +15,7 @@ export interface ExportRoutesDeps {
 }
 
 export const ExportParams = CallFilterQuery.extend({
+  ...CallSortParams,
   format: z
     .enum(["csv", "jsonl"], { error: "must be csv or jsonl" })
     .default("csv")
@@ -34,9 +35,10 @@ const FORMATS = {
 /**
  * `GET /api/totals/calls`: what the calls the list's filters select add up to, and per day.
  *
- * `GET /api/export/calls`: every call the list's filters select, newest first, streamed page by
- * page (each page one indexed query, as the list's), so an export of any size holds one page
- * in memory and a client that goes away stops the reading.
+ * `GET /api/export/calls`: every call the list's filters select, in the list's order (newest first
+ * unless `sort` and `order` say otherwise), streamed page by page (each page one indexed query,
+ * as the list's), so an export of any size holds one page in memory and a client that goes away
+ * stops the reading.
  */
 export function exportRoutes({ queries, exportPageSize = 500 }: ExportRoutesDeps): Hono {
   const app = new Hono();
@@ -48,11 +50,12 @@ export function exportRoutes({ queries, exportPageSize = 500 }: ExportRoutesDeps
   app.get("/export/calls", async (c) => {
     const { format, ...params } = parseQuery(c, ExportParams);
     const filter: CallFilter = callFilterOf(params);
+    const sort = callSortOf(params);
     const { type, extension, header, row } = FORMATS[format];
     const encoder = new TextEncoder();
     // The first page is read before answering, so that a failing database is a JSON error
     // with its status rather than a download cut short.
-    let page: CallPage | null = await queries.listCalls({ ...filter, limit: exportPageSize });
+    let page: CallPage | null = await queries.listCalls({ ...filter, sort, limit: exportPageSize });
     let text = header();
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
@@ -67,7 +70,7 @@ export function exportRoutes({ queries, exportPageSize = 500 }: ExportRoutesDeps
         page =
           after === null
             ? null
-            : await queries.listCalls({ ...filter, limit: exportPageSize, after });
+            : await queries.listCalls({ ...filter, sort, limit: exportPageSize, after });
       },
     });
     const day = new Date().toISOString().slice(0, 10);

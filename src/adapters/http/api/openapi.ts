@@ -181,10 +181,15 @@ function paths(): Record<string, Record<string, unknown>> {
     "/api/calls": {
       get: {
         operationId: "listCalls",
-        summary: "List calls, newest first",
+        summary: "List calls, newest first or in the order asked for",
         description:
-          "Ordered by startedAt then id, both descending. Pages are keyset-based: follow " +
-          "nextCursor until it is null; calls added meanwhile never shift a page.",
+          "Ordered by `sort` (default startedAt), then startedAt, then id, all in `order` " +
+          "(default desc): newest first unless asked otherwise. Calls without a value of the " +
+          "sort field (a live call's durationSeconds, a null costUsd or p95ResponseLatencyMs) " +
+          "come after all the others in either order, among themselves by startedAt then id. " +
+          "Pages are keyset-based: follow nextCursor until it is null; calls added meanwhile " +
+          "never shift a page. A cursor continues only the sort and order that issued it " +
+          "(else 400 naming cursor).",
         tags: ["calls"],
         parameters: queryParameters(CallListParams),
         responses: { "200": jsonResponse("A page of calls", CallPageJson), ...errors(400) },
@@ -312,7 +317,8 @@ function paths(): Record<string, Record<string, unknown>> {
         operationId: "exportCalls",
         summary: "Every call the list's filters select, as CSV or JSON Lines",
         description:
-          "Newest first, streamed: the list's filters without paging. CSV has a header row; " +
+          "In the list's order (the same `sort` and `order`; newest first by default), " +
+          "streamed: the list's filters without paging. CSV has a header row; " +
           "text that would run as a spreadsheet formula is prefixed with an apostrophe.",
         tags: ["calls"],
         parameters: queryParameters(ExportParams),

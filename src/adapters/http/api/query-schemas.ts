@@ -1,4 +1,9 @@
 import { z } from "zod";
+import {
+  CALL_SORT_FIELDS,
+  DEFAULT_CALL_SORT,
+  SORT_ORDERS,
+} from "../../../application/call-list-sort.ts";
 import { END_REASONS } from "../../../domain/call-review.ts";
 
 /**
@@ -61,6 +66,21 @@ const CallFilterParams = {
   maxDuration: secondsParam.optional().describe("seconds; calls at most this long"),
 };
 
+/** The list's order (issue 20), shared by the list and the export so that both say the same. */
+export const CallSortParams = {
+  sort: z
+    .enum(CALL_SORT_FIELDS, { error: `must be one of ${CALL_SORT_FIELDS.join(", ")}` })
+    .default(DEFAULT_CALL_SORT.field)
+    .describe(
+      "the Call field to order by, then startedAt, then id; calls without a value of it (a " +
+        "live call has no duration) come after all the others in either order",
+    ),
+  order: z
+    .enum(SORT_ORDERS, { error: "must be asc or desc" })
+    .default(DEFAULT_CALL_SORT.order)
+    .describe("asc or desc (the default: newest, longest, dearest or slowest first)"),
+};
+
 export const MAX_CALLS_PAGE = 200;
 export const MAX_SEARCH_PAGE = 100;
 
@@ -78,6 +98,7 @@ export const CallListParams = z.object({
   since: timestampParam.optional().describe("calls that started at or after this instant"),
   until: timestampParam.optional().describe("calls that started before this instant"),
   ...CallFilterParams,
+  ...CallSortParams,
 });
 
 export const SearchParams = z.object({
@@ -108,7 +129,12 @@ export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 export const IdParam = z.string().regex(ID_PATTERN);
 
 /** The list's filters alone: what an export or the totals select. */
-export const CallFilterQuery = CallListParams.omit({ limit: true, cursor: true });
+export const CallFilterQuery = CallListParams.omit({
+  limit: true,
+  cursor: true,
+  sort: true,
+  order: true,
+});
 
 export const TranscriptFormatParams = z.object({
   format: z

@@ -115,7 +115,28 @@ export interface CallFilters {
   /** Of the search: caller, assistant, or "" for both. */
   speaker: string;
   sort: "recent" | "relevance";
+  /** The list's order: the API's `sort` and `order` (`sort` is the search's own on its page). */
+  listSort: ListSortField;
+  listOrder: "asc" | "desc";
 }
+
+/**
+ * The orders the list offers (the API's `sort` and `order`), each as the list's heading says
+ * it; the first is the API's default. list.js reads them from the phone's select.
+ */
+export const LIST_SORTS = [
+  ["startedAt", "desc", "Newest first"],
+  ["startedAt", "asc", "Oldest first"],
+  ["durationSeconds", "desc", "Longest first"],
+  ["durationSeconds", "asc", "Shortest first"],
+  ["costUsd", "desc", "Most expensive first"],
+  ["costUsd", "asc", "Cheapest first"],
+] as const;
+
+export type ListSortField = (typeof LIST_SORTS)[number][0];
+export const LIST_SORT_FIELDS: readonly ListSortField[] = [
+  ...new Set(LIST_SORTS.map(([field]) => field)),
+];
 
 const STATUS_OPTIONS = [
   ["", "Any"],
@@ -251,6 +272,9 @@ function SearchPanel(props: { query: string; filters: CallFilters }) {
   );
 }
 
+const isDefaultListSort = (filters: CallFilters) =>
+  filters.listSort === "startedAt" && filters.listOrder === "desc";
+
 function FilterForm(props: { filters: CallFilters }) {
   const { filters } = props;
   const moreOpen = MORE_FILTERS.some((name) => filters[name] !== "");
@@ -349,6 +373,21 @@ function FilterForm(props: { filters: CallFilters }) {
           </Field>
         </div>
       </details>
+      {/* The list's order, kept by Apply; list.js keeps these current (none: newest first). */}
+      <input
+        type="hidden"
+        id="f-sort"
+        name="sort"
+        value={filters.listSort}
+        disabled={isDefaultListSort(filters)}
+      />
+      <input
+        type="hidden"
+        id="f-order"
+        name="order"
+        value={filters.listOrder}
+        disabled={isDefaultListSort(filters)}
+      />
       <div class="filter-actions">
         <button type="submit" class="primary">
           Apply
@@ -361,9 +400,41 @@ function FilterForm(props: { filters: CallFilters }) {
   );
 }
 
+/**
+ * A heading the list sorts by: its button sorts by it (again: the other way), `aria-sort` says
+ * how it is sorted now. On a phone the headings are for screen readers only, so the button
+ * gives way to plain text there and the select does the sorting.
+ */
+function SortableHeading(props: {
+  field: ListSortField;
+  label: string;
+  filters: CallFilters;
+  class?: string;
+}) {
+  const { field, label, filters } = props;
+  const sorted = filters.listSort === field;
+  return (
+    <th
+      scope="col"
+      class={props.class}
+      aria-sort={sorted ? (filters.listOrder === "asc" ? "ascending" : "descending") : undefined}
+      data-sort={field}
+    >
+      <button type="button" class="sort-button" data-sort={field}>
+        {label}
+        <span class="sort-icon" aria-hidden="true" />
+      </button>
+      <span class="sort-label">{label}</span>
+    </th>
+  );
+}
+
 export function ListPage(props: { apiKeyRequired: boolean; filters: CallFilters; query: string }) {
   const { filters, query } = props;
   const searching = query !== "";
+  const sortValue = `${filters.listSort}:${filters.listOrder}`;
+  const sortLabel =
+    LIST_SORTS.find(([field, order]) => `${field}:${order}` === sortValue)?.[2] ?? "Newest first";
   return (
     <Layout
       title={searching ? `Search: ${query}` : "Calls"}
@@ -420,7 +491,17 @@ export function ListPage(props: { apiKeyRequired: boolean; filters: CallFilters;
         </section>
         <section id="list-section" aria-labelledby="list-heading">
           <div class="section-head">
-            <h2 id="list-heading">Newest first</h2>
+            <h2 id="list-heading">{sortLabel}</h2>
+            <div class="list-sort">
+              <label for="list-sort">Sort</label>
+              <select id="list-sort">
+                {LIST_SORTS.map(([field, order, label]) => (
+                  <option value={`${field}:${order}`} selected={`${field}:${order}` === sortValue}>
+                    {label}
+                  </option>
+                ))}
+              </select>
+            </div>
             <nav id="exports" class="exports" aria-label="Download these calls" hidden>
               <a id="export-csv" class="button secondary" href="/api/export/calls?format=csv">
                 Download CSV
@@ -435,19 +516,22 @@ export function ListPage(props: { apiKeyRequired: boolean; filters: CallFilters;
           <EmptyState />
           <div class="table-wrap">
             <table class="calls">
-              <caption class="visually-hidden">Calls, newest first</caption>
+              <caption id="list-caption" class="visually-hidden">
+                Calls, {sortLabel.toLowerCase()}
+              </caption>
               <thead>
                 <tr>
-                  <th scope="col">Call</th>
+                  <SortableHeading field="startedAt" label="Call" filters={filters} />
                   <th scope="col">Caller</th>
                   <th scope="col">About</th>
                   <th scope="col">Ending</th>
-                  <th scope="col" class="num">
-                    Duration
-                  </th>
-                  <th scope="col" class="num">
-                    Cost
-                  </th>
+                  <SortableHeading
+                    field="durationSeconds"
+                    label="Duration"
+                    filters={filters}
+                    class="num"
+                  />
+                  <SortableHeading field="costUsd" label="Cost" filters={filters} class="num" />
                   <th scope="col">Sentiment</th>
                   <th scope="col">Quality</th>
                 </tr>

@@ -5,7 +5,7 @@ import { bearerAuth } from "../api/bearer-auth.ts";
 import { ID_PATTERN } from "../api/query-schemas.ts";
 import { badRequest, pathId } from "../api/validation.ts";
 import { HttpError } from "../errors.ts";
-import { type CallFilters, CallPage, ListPage, NotFoundPage } from "./pages.tsx";
+import { type CallFilters, CallPage, LIST_SORT_FIELDS, ListPage, NotFoundPage } from "./pages.tsx";
 import { PeaksBusyError } from "./peaks-worker-client.ts";
 import { loadAssets } from "./static-assets.ts";
 import { type PeaksJson, WAV_HEADER_BYTES } from "./waveform-peaks.ts";
@@ -72,6 +72,8 @@ function filtersFrom(c: Context): CallFilters {
     to: date("to"),
     speaker: oneOf(c.req.query("speaker"), ["caller", "assistant"] as const),
     sort: c.req.query("sort") === "relevance" ? "relevance" : "recent",
+    listSort: oneOf(c.req.query("sort"), LIST_SORT_FIELDS) || "startedAt",
+    listOrder: oneOf(c.req.query("order"), ["asc", "desc"] as const) || "desc",
   };
 }
 

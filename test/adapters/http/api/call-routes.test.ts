@@ -8,6 +8,7 @@ import {
   RecordingListJson,
   TranscriptListJson,
 } from "../../../../src/adapters/http/api/json-schemas.ts";
+import { endCall, startCall } from "../../../../src/domain/call.ts";
 import {
   type ApiWorld,
   describeEachBackend,
@@ -250,6 +251,13 @@ describeEachBackend("call routes", (backend) => {
       ["minDuration=abc", "minDuration"],
       ["maxDuration=1e3", "maxDuration"],
       ["minDuration=60&maxDuration=30", "maxDuration"],
+      ["sort=duration", "sort"],
+      ["sort=", "sort"],
+      ["sort=id", "sort"],
+      ["sort=startedAt&sort=costUsd", "sort"],
+      ["order=descending", "order"],
+      ["order=DESC", "order"],
+      ["sort=costUsd&order=", "order"],
     ])("answers 400 naming the field for %s", async (query, field) => {
       const message = await expectError(`/api/calls?${query}`, 400, "invalid_request");
       expect(message.startsWith(`${field}: `)).toBe(true);
@@ -283,6 +291,120 @@ describeEachBackend("call routes", (backend) => {
           "invalid_request",
         );
         expect(message).toBe("cursor: is not a cursor this API issued");
+      }
+    });
+  });
+
+  describe("GET /api/calls?sort=…&order=…", () => {
+    /** A call that lasted `seconds` (null: still live) and cost `costUsd`. */
+    async function seedLasting(
+      id: string,
+      startedAt: string,
+      seconds: number | null,
+      costUsd: number | null = null,
+    ) {
+      const live = startCall({ id, streamSid: `MZ${id}`, startedAt: new Date(startedAt) });
+      await world.repository.createCall(live);
+      if (seconds === null) return;
+      const endedAt = new Date(live.startedAt.getTime() + seconds * 1000);
+      await world.repository.updateCall(endCall(live, "completed", endedAt, { costUsd }));
+    }
+
+    beforeEach(async () => {
+      await seedLasting("a", "2026-01-01T10:00:00.000Z", 30, 0.02);
+      await seedLasting("b", "2026-01-01T11:00:00.000Z", 300, null);
+      await seedLasting("c", "2026-01-01T12:00:00.000Z", 30, 0.5);
+      await seedLasting("d", "2026-01-01T13:00:00.000Z", 90, 0.02);
+      await seedLasting("live", "2026-01-01T14:00:00.000Z", null);
+    });
+
+    it("pages by duration either way, ties by start time, the live call last", async () => {
+      expect(await allPages("sort=durationSeconds&limit=2")).toEqual([
+        ["b", "d"],
+        ["c", "a"],
+        ["live"],
+      ]);
+      expect(await allPages("sort=durationSeconds&order=asc&limit=2")).toEqual([
+        ["a", "c"],
+        ["d", "b"],
+        ["live"],
+      ]);
+      expect((await allPages("sort=costUsd&order=asc&limit=10")).flat()).toEqual([
+        "a",
+        "d",
+        "c",
+        "b",
+        "live",
+      ]);
+      expect((await allPages("sort=startedAt&order=asc&limit=4")).flat()).toEqual([
+        "a",
+        "b",
+        "c",
+        "d",
+        "live",
+      ]);
+    });
+
+    it("keeps today's cursor for the default sort, spelt out or not", async () => {
+      const plain = await listCalls("?limit=1");
+      const spelt = await listCalls("?limit=1&sort=startedAt&order=desc");
+      expect(spelt).toEqual(plain);
+      const cursor = plain.nextCursor ?? "";
+      expect(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))).toEqual({
+        s: Date.parse("2026-01-01T14:00:00.000Z"),
+        i: "live",
+      });
+      const next = await listCalls(`?limit=1&sort=startedAt&order=desc&cursor=${cursor}`);
+      expect(next.data.map((call) => call.id)).toEqual(["d"]);
+    });
+
+    it("answers 400 naming cursor for a cursor of another sort or order", async () => {
+      const byDuration = (await listCalls("?sort=durationSeconds&limit=1")).nextCursor ?? "";
+      const newest = (await listCalls("?limit=1")).nextCursor ?? "";
+      const oldest = (await listCalls("?order=asc&limit=1")).nextCursor ?? "";
+      const refused = async (query: string) =>
+        expectError(`/api/calls?${query}`, 400, "invalid_request");
+      expect(await refused(`sort=costUsd&cursor=${byDuration}`)).toBe(
+        "cursor: was issued for sort=durationSeconds&order=desc, not sort=costUsd&order=desc",
+      );
+      expect(await refused(`sort=durationSeconds&order=asc&cursor=${byDuration}`)).toBe(
+        "cursor: was issued for sort=durationSeconds&order=desc, not sort=durationSeconds&order=asc",
+      );
+      expect(await refused(`cursor=${byDuration}`)).toBe(
+        "cursor: was issued for sort=durationSeconds&order=desc, not sort=startedAt&order=desc",
+      );
+      expect(await refused(`sort=durationSeconds&cursor=${newest}`)).toBe(
+        "cursor: was issued for sort=startedAt&order=desc, not sort=durationSeconds&order=desc",
+      );
+      expect(await refused(`cursor=${oldest}`)).toBe(
+        "cursor: was issued for sort=startedAt&order=asc, not sort=startedAt&order=desc",
+      );
+    });
+
+    it("answers 400 naming cursor for a sorted cursor this API did not issue", async () => {
+      const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+      const s = Date.parse("2026-01-01T12:00:00.000Z");
+      const hostile = [
+        // The default sort spelt out: never issued so, since it has a shorter form.
+        ["", b64({ k: "startedAt", o: "desc", s, i: "c" })],
+        ["sort=durationSeconds", b64({ k: "durationSeconds", o: "desc", s, i: "c" })],
+        ["sort=durationSeconds", b64({ k: "durationSeconds", o: "desc", v: "30", s, i: "c" })],
+        ["sort=startedAt&order=asc", b64({ k: "startedAt", o: "asc", v: 1, s, i: "c" })],
+        ["sort=costUsd", b64({ k: "costUsd", o: "down", v: 1, s, i: "c" })],
+        ["sort=costUsd", b64({ v: 1, k: "costUsd", o: "desc", s, i: "c" })],
+        [
+          "sort=p95ResponseLatencyMs",
+          b64({ k: "p95ResponseLatencyMs", o: "desc", v: 1.5, s, i: "c" }),
+        ],
+        ["sort=id", b64({ k: "id", o: "desc", v: 1, s, i: "c" })],
+      ] as const;
+      for (const [query, cursor] of hostile) {
+        const message = await expectError(
+          `/api/calls?${query}&cursor=${cursor}`,
+          400,
+          "invalid_request",
+        );
+        expect(message.startsWith(query.startsWith("sort=id") ? "sort: " : "cursor: ")).toBe(true);
       }
     });
   });

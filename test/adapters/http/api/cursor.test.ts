@@ -23,6 +23,34 @@ describe("cursors", () => {
     );
   });
 
+  it("round-trips a sorted position, its value exactly, and refuses it for another sort", () => {
+    const fields = ["startedAt", "durationSeconds", "costUsd", "p95ResponseLatencyMs"] as const;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...fields),
+        fc.constantFrom("asc" as const, "desc" as const),
+        fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { nil: null }),
+        fc.option(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { nil: null }),
+        fc.integer({ min: 0, max: 4_102_444_800_000 }),
+        fc.stringMatching(/^[A-Za-z0-9_-]{1,128}$/),
+        (field, order, double, integer, ms, id) => {
+          const sort = { field, order };
+          const value = field === "p95ResponseLatencyMs" ? integer : double;
+          const position =
+            field === "startedAt" && order === "desc"
+              ? { startedAt: new Date(ms), id }
+              : field === "startedAt"
+                ? { startedAt: new Date(ms), id, sort }
+                : { startedAt: new Date(ms), id, sort, value: Object.is(value, -0) ? 0 : value };
+          const text = encodeCallCursor(position);
+          expect(decodeCallCursor(text, sort)).toEqual(position);
+          const other = { field, order: order === "asc" ? "desc" : "asc" } as const;
+          expect(() => decodeCallCursor(text, other)).toThrow(/^cursor: was issued for sort=/);
+        },
+      ),
+    );
+  });
+
   it("round-trips search positions of either sort", () => {
     for (const before of [1, 20, 9_999, Number.MAX_SAFE_INTEGER]) {
       const position = { sort: "recent", before } as const;

@@ -6,6 +6,7 @@ import {
   CallTotalsJson,
   ErrorJson,
 } from "../../../../src/adapters/http/api/json-schemas.ts";
+import { endCall, startCall } from "../../../../src/domain/call.ts";
 import { type ApiWorld, describeEachBackend, seedCall, seedTranscript } from "./api-test-world.ts";
 
 let world: ApiWorld;
@@ -93,6 +94,41 @@ describeEachBackend("call export", (backend) => {
       expect(calls).toEqual(listed.data);
     });
 
+    it("exports in the list's sort and order, across pages, as the list shows them", async () => {
+      world = await backend.createWorld({ exportPageSize: 2 });
+      for (const [id, day, seconds] of [
+        ["c1", 1, 30],
+        ["c2", 2, 300],
+        ["c3", 3, 30],
+        ["c4", 4, 90],
+        ["c5", 5, null],
+      ] as const) {
+        const live = startCall({
+          id,
+          streamSid: `MZ${id}`,
+          startedAt: new Date(`2026-02-0${day}T10:00:00.000Z`),
+        });
+        await world.repository.createCall(live);
+        if (seconds !== null) {
+          const endedAt = new Date(live.startedAt.getTime() + seconds * 1000);
+          await world.repository.updateCall(endCall(live, "completed", endedAt));
+        }
+      }
+      const query = "sort=durationSeconds&order=asc";
+      const response = await world.request(`/api/export/calls?format=jsonl&${query}`);
+      const ids = (await response.text())
+        .trimEnd()
+        .split("\n")
+        .map((line) => CallJson.parse(JSON.parse(line)).id);
+      expect(ids).toEqual(["c1", "c3", "c4", "c2", "c5"]);
+      const listed = CallPageJson.parse(await (await world.request(`/api/calls?${query}`)).json());
+      expect(listed.data.map((c) => c.id)).toEqual(ids);
+      const csv = parseCsv(
+        await (await world.request("/api/export/calls?sort=durationSeconds")).text(),
+      );
+      expect(csv.slice(1).map((row) => row[0])).toEqual(["c2", "c4", "c3", "c1", "c5"]);
+    });
+
     it("answers a header alone (CSV) or nothing (JSON Lines) when no call matches", async () => {
       world = await backend.createWorld();
       const csv = await world.request("/api/export/calls");
@@ -107,6 +143,8 @@ describeEachBackend("call export", (backend) => {
       ["endReason=bored", "endReason"],
       ["since=2026-02-02&until=2026-02-01", "until"],
       ["minDuration=9&maxDuration=1", "maxDuration"],
+      ["sort=duration", "sort"],
+      ["order=up", "order"],
     ])("answers 400 naming the field for %s", async (query, field) => {
       world = await backend.createWorld();
       const response = await world.request(`/api/export/calls?${query}`);

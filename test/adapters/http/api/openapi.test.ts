@@ -151,7 +151,21 @@ describe("GET /openapi.json", () => {
       "outcome",
       "minDuration",
       "maxDuration",
+      "sort",
+      "order",
     ]);
+    const sort = list?.parameters?.find((p) => p.name === "sort");
+    expect(sort).toMatchObject({
+      required: false,
+      schema: {
+        enum: ["startedAt", "durationSeconds", "costUsd", "p95ResponseLatencyMs"],
+        default: "startedAt",
+      },
+    });
+    const exported = doc.paths["/api/export/calls"]?.get?.parameters?.map((p) => p.name);
+    expect(exported).toEqual(expect.arrayContaining(["sort", "order"]));
+    const totals = doc.paths["/api/totals/calls"]?.get?.parameters?.map((p) => p.name);
+    expect(totals).not.toContain("sort");
     const q = doc.paths["/api/search"]?.get?.parameters?.find((p) => p.name === "q");
     expect(q).toMatchObject({ required: true, schema: { minLength: 1, maxLength: 500 } });
     expect(list?.responses["200"]?.content?.["application/json"]?.schema).toEqual({

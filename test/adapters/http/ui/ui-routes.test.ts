@@ -95,6 +95,33 @@ describe("the pages", () => {
     expect(search).not.toContain("<img src=x>");
   });
 
+  it("render the list's order of the URL: heading, aria-sort, select and the form's fields", async () => {
+    start();
+    const sorted = await (await get("/?sort=durationSeconds&order=asc")).text();
+    expect(sorted).toContain('<h2 id="list-heading">Shortest first</h2>');
+    expect(sorted).toMatch(
+      /<th scope="col" class="num" aria-sort="ascending" data-sort="durationSeconds">/,
+    );
+    expect(sorted.match(/aria-sort=/g)).toHaveLength(1);
+    expect(sorted).toMatch(
+      /<option value="durationSeconds:asc" selected="">Shortest first<\/option>/,
+    );
+    expect(sorted).toContain(
+      '<input type="hidden" id="f-sort" name="sort" value="durationSeconds"/>',
+    );
+    expect(sorted).toContain('<input type="hidden" id="f-order" name="order" value="asc"/>');
+
+    // Newest first, and anything the page does not offer: the form sends no order.
+    for (const query of ["", "?sort=p95ResponseLatencyMs&order=sideways", "?q=&sort=relevance"]) {
+      const plain = await (await get(`/${query}`)).text();
+      expect(plain).toContain('<h2 id="list-heading">Newest first</h2>');
+      expect(plain).toMatch(/<th scope="col" aria-sort="descending" data-sort="startedAt">/);
+      expect(plain).toMatch(
+        /<input type="hidden" id="f-sort" name="sort" value="startedAt" disabled=""\/>/,
+      );
+    }
+  });
+
   it("serve a call page for a well-formed id and a 404 page otherwise", async () => {
     start();
     const page = await get("/calls/call-1");

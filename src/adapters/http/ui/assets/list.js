@@ -1,7 +1,8 @@
 // @ts-check
 /**
- * The call list at `/` (filters, totals, export, live rows) and the search results at `/?q=`.
- * The API lists newest first only, so the list has no other order.
+ * The call list at `/` (filters, sortable columns, totals, export, live rows) and the search
+ * results at `/?q=`. The list's order is the API's (`sort` and `order`), kept in the page's URL
+ * beside the filters; live rows are placed by the same order.
  */
 import {
   $,
@@ -426,10 +427,121 @@ function showFieldError(error) {
   return true;
 }
 
+// ---- order ----------------------------------------------------------------------------------
+
+/**
+ * The list's order: one of the options of the phone's select, which the server renders from the
+ * URL (`sort` and `order`, as the API names them).
+ * @typedef {{ field: "startedAt" | "durationSeconds" | "costUsd", order: "asc" | "desc" }} Sort
+ */
+
+const sortSelect = () => /** @type {HTMLSelectElement} */ ($("#list-sort"));
+
+/** @param {string} value `field:order`, as the select's options are */
+function parseSort(value) {
+  const [field, order] = value.split(":");
+  return /** @type {Sort} */ ({
+    field: field === "durationSeconds" || field === "costUsd" ? field : "startedAt",
+    order: order === "asc" ? "asc" : "desc",
+  });
+}
+
+/** @param {Sort} sort */
+const isDefaultSort = (sort) => sort.field === "startedAt" && sort.order === "desc";
+
+/**
+ * The API's parameters for `sort`, added to `query` (none for newest first, the default).
+ * @param {Sort} sort
+ * @param {URLSearchParams} query
+ */
+function addSort(sort, query) {
+  if (isDefaultSort(sort)) {
+    query.delete("sort");
+    query.delete("order");
+  } else {
+    query.set("sort", sort.field);
+    query.set("order", sort.order);
+  }
+  return query;
+}
+
+/**
+ * A heading's button sorts by its column; on the column sorted by, it turns the order round.
+ * Longest, dearest and newest come first at first.
+ * @param {Sort} current
+ * @param {Sort["field"]} field
+ * @returns {Sort}
+ */
+const sortByHeading = (current, field) => ({
+  field,
+  order: current.field === field && current.order === "desc" ? "asc" : "desc",
+});
+
+/**
+ * Says `sort` wherever the page shows the order: the headings' aria-sort, the select, the
+ * section's heading and the table's caption, the URL (so a reload or a shared link keeps it)
+ * and the filter form (so that Apply keeps it).
+ * @param {Sort} sort
+ */
+function showSort(sort) {
+  for (const th of document.querySelectorAll("table.calls th[data-sort]")) {
+    if (/** @type {HTMLElement} */ (th).dataset.sort === sort.field) {
+      th.setAttribute("aria-sort", sort.order === "asc" ? "ascending" : "descending");
+    } else th.removeAttribute("aria-sort");
+  }
+  const select = sortSelect();
+  select.value = `${sort.field}:${sort.order}`;
+  const label = select.selectedOptions[0]?.textContent ?? "";
+  $("#list-heading").textContent = label;
+  $("#list-caption").textContent = `Calls, ${label.toLowerCase()}`;
+  const sortInput = /** @type {HTMLInputElement} */ ($("#f-sort"));
+  const orderInput = /** @type {HTMLInputElement} */ ($("#f-order"));
+  sortInput.value = sort.field;
+  orderInput.value = sort.order;
+  sortInput.disabled = orderInput.disabled = isDefaultSort(sort);
+  const rest = addSort(sort, new URLSearchParams(location.search)).toString();
+  history.replaceState(history.state, "", `${location.pathname}${rest ? `?${rest}` : ""}`);
+}
+
+/**
+ * The value a call is sorted by: null for a call without one, which comes after all the others
+ * in either order (a live call has no duration yet).
+ * @param {Call} call
+ * @param {Sort["field"]} field
+ */
+const sortValue = (call, field) =>
+  field === "startedAt" ? Date.parse(call.startedAt) : call[field];
+
+/**
+ * Whether `a` comes before `b` in `sort`: by the value, then the start, then the id, as the API
+ * orders them.
+ * @param {Call} a
+ * @param {Call} b
+ * @param {Sort} sort
+ */
+function sortsBefore(a, b, sort) {
+  const av = sortValue(a, sort.field);
+  const bv = sortValue(b, sort.field);
+  if ((av === null) !== (bv === null)) return bv === null;
+  const keys = /** @type {[number | string, number | string][]} */ ([
+    [av ?? 0, bv ?? 0],
+    [Date.parse(a.startedAt), Date.parse(b.startedAt)],
+    [a.id, b.id],
+  ]);
+  for (const [x, y] of keys) {
+    if (x !== y) return sort.order === "asc" ? x < y : x > y;
+  }
+  return false;
+}
+
 // ---- calls ----------------------------------------------------------------------------------
+
+/** The call each row shows, for placing rows the feed brings among them. */
+const callOfRow = /** @type {WeakMap<Element, Call>} */ (new WeakMap());
 
 async function showCalls() {
   const f = readFilters();
+  let sort = parseSort(sortSelect().value);
   const rows = $("#call-rows");
   const status = $("#list-status");
   const empty = $("#empty-state");
@@ -462,33 +574,30 @@ async function showCalls() {
   };
 
   /**
-   * Puts a call's row where it belongs, newest first; not at all when that is past the rows
-   * shown (the next page brings it).
+   * Puts a call's row where it belongs in the list's order. A call the feed brings that belongs
+   * past the rows shown is left to the page that lists it; a page's own calls, and calls already
+   * shown, belong among them.
    * @param {Call} call
+   * @param {boolean} listed
    */
-  const place = (call) => {
+  const place = (call, listed) => {
     const row = callRow(call);
+    callOfRow.set(row, call);
     const existing = rowOf(call.id);
-    if (existing) {
-      existing.replaceWith(row);
-      return;
-    }
-    const started = Date.parse(call.startedAt);
-    for (const other of rows.children) {
-      const otherStarted = Date.parse(/** @type {HTMLElement} */ (other).dataset.started ?? "");
-      if (started >= otherStarted) {
-        other.before(row);
-        return;
-      }
-    }
-    if (!hasMore) rows.append(row);
+    const later = [...rows.children].find((other) => {
+      const shown = callOfRow.get(other);
+      return other !== existing && shown !== undefined && sortsBefore(call, shown, sort);
+    });
+    if (later) later.before(row);
+    else if (listed || existing || !hasMore) rows.append(row);
+    existing?.remove();
   };
 
   /** @param {Call} call */
   const follow = (call) => {
     fromFeed.set(call.id, call);
     if (failed) return;
-    if (matchesFilters(call, f)) place(call);
+    if (matchesFilters(call, f)) place(call, false);
     else rowOf(call.id)?.remove();
     updateStatus();
     totals.refreshSoon();
@@ -496,27 +605,33 @@ async function showCalls() {
 
   const totals = totalsPanel(f);
 
+  /** Counts the loads, so that a page asked for before the order changed is not shown. */
+  let loads = 0;
+
   /** @param {string | null} cursor */
   const load = async (cursor) => {
-    const query = apiQuery(f);
+    const query = addSort(sort, apiQuery(f));
     query.set("limit", String(PAGE_SIZE));
     if (cursor) query.set("cursor", cursor);
+    const thisLoad = ++loads;
     more.disabled = true;
     try {
       const page = await api(`/api/calls?${query}`);
+      if (thisLoad !== loads) return;
       if (!cursor) rows.replaceChildren();
       hasMore = page.nextCursor !== null;
       for (const listed of /** @type {Call[]} */ (page.data)) {
         const heard = fromFeed.get(listed.id);
         // A call the feed has told of since (it ended, say) may have left the filters.
         const call = heard && heard.updatedAt >= listed.updatedAt ? heard : listed;
-        if (call === listed || matchesFilters(call, f)) place(call);
+        if (call === listed || matchesFilters(call, f)) place(call, true);
       }
       more.hidden = !hasMore;
       more.onclick = () => load(page.nextCursor);
       updateStatus();
       void readLatestTurns();
     } catch (error) {
+      if (thisLoad !== loads) return;
       failed = true;
       more.hidden = true;
       if (showFieldError(error)) {
@@ -547,10 +662,23 @@ async function showCalls() {
       },
     },
   );
+  /** @param {Sort} next */
+  const sortBy = async (next) => {
+    sort = next;
+    showSort(sort);
+    await load(null);
+    if (exportsReady) showExports(f, sort);
+  };
+  for (const button of document.querySelectorAll("table.calls .sort-button")) {
+    const field = parseSort(/** @type {HTMLElement} */ (button).dataset.sort ?? "").field;
+    button.addEventListener("click", () => void sortBy(sortByHeading(sort, field)));
+  }
+  sortSelect().addEventListener("change", () => void sortBy(parseSort(sortSelect().value)));
+
   await feed.opened;
   await load(null);
   if (failed) return;
-  showExports(f);
+  showExports(f, sort);
   exportsReady = true;
   updateStatus();
   await totals.refresh();
@@ -768,18 +896,20 @@ function updateLiveCount() {
 // ---- export ---------------------------------------------------------------------------------
 
 /**
- * The filtered list as CSV or JSON Lines. Signed URLs do not cover the export (its filters are
- * its query), so where a key is set the file is fetched with it and saved from a Blob.
+ * The filtered list as CSV or JSON Lines, in the list's order. Signed URLs do not cover the
+ * export (its filters are its query), so where a key is set the file is fetched with it and
+ * saved from a Blob.
  * @param {Filters} f
+ * @param {Sort} sort
  */
-function showExports(f) {
+function showExports(f, sort) {
   const status = $("#export-status");
   for (const [format, label] of /** @type {const} */ ([
     ["csv", "CSV"],
     ["jsonl", "JSON Lines"],
   ])) {
     const link = /** @type {HTMLAnchorElement} */ ($(`#export-${format}`));
-    const query = apiQuery(f);
+    const query = addSort(sort, apiQuery(f));
     query.set("format", format);
     const path = `/api/export/calls?${query}`;
     link.href = path;
