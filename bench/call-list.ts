@@ -1,6 +1,7 @@
 /**
  * The call list's filters and totals at scale (issue 20): `npx tsx bench/call-list.ts`
- * (`--calls 200000` for a shorter run, `--runs N` timed runs per query, default 300).
+ * (`--calls 200000` for a shorter run, `--runs N` timed runs per query, default 300, `--db PATH`
+ * to keep the database, and to measure a kept one again without loading it).
  *
  * One SQLite file with 1,000,000 ended calls over 90 days, their facts drawn as a working
  * assistant's would be (most callers hang up; a few drops, limits and model failures; mostly
@@ -8,7 +9,7 @@
  * the repository the server uses (in-thread here: the API's reader threads run the same SQL).
  * Prints p50, p95 and p99 per query.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -67,8 +68,13 @@ function machine(): string {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "callbridge-list-bench-"));
-  const { sqlite, db } = openDatabase(join(dir, "calls.db"));
+  // --db PATH keeps the loaded database there and, when it exists, measures it without loading.
+  const dbArg = process.argv.indexOf("--db");
+  const kept = dbArg >= 0 ? process.argv[dbArg + 1] : undefined;
+  const dir = kept === undefined ? mkdtempSync(join(tmpdir(), "callbridge-list-bench-")) : "";
+  const path = kept ?? join(dir, "calls.db");
+  const reuse = kept !== undefined && existsSync(kept);
+  const { sqlite, db } = openDatabase(path);
   try {
     migrateDatabase(sqlite, defaultMigrationsFolder());
     const random = prng(20);
@@ -139,8 +145,10 @@ async function main(): Promise<void> {
       }
     });
     const loadStart = performance.now();
-    for (let i = 0; i < CALLS; i += 50_000) load(i, Math.min(CALLS, i + 50_000));
-    sqlite.exec("ANALYZE");
+    if (!reuse) {
+      for (let i = 0; i < CALLS; i += 50_000) load(i, Math.min(CALLS, i + 50_000));
+      sqlite.exec("ANALYZE");
+    }
     const loadMs = performance.now() - loadStart;
     const repository = new DrizzleCallRepository(db, sqlite);
     const lastDay = new Date(BASE + (DAYS - 1) * DAY_MS);
@@ -226,7 +234,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {
     sqlite.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (kept === undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
 
