@@ -215,7 +215,7 @@ async function main(): Promise<void> {
       `## Call list and totals at ${CALLS.toLocaleString("en-US")} calls (issue 20)`,
       "",
       `Machine: ${machine()}. Command: \`npx tsx bench/call-list.ts${process.argv.slice(2).length > 0 ? ` ${process.argv.slice(2).join(" ")}` : ""}\`. ` +
-        `SQLite, one file on ${tmpdir()}, loaded in ${(loadMs / 1000).toFixed(1)} s; ${RUNS} timed runs per query after 10 untimed.`,
+        `SQLite, one file, ${path}, ${reuse ? "loaded by an earlier run (--db)" : `loaded in ${(loadMs / 1000).toFixed(1)} s`}; ${RUNS} timed runs per query after 10 untimed.`,
       "",
       "| query (page of 50, newest first unless sorted) | rows | p50 | p95 | p99 |",
       "|---|---:|---:|---:|---:|",

@@ -141,7 +141,8 @@ describeEachWorld("call totals from the hourly rollup", (makeWorld) => {
   });
 
   it("finds calls by a part of the number however many numbers have it", async () => {
-    // 520 numbers have "777" (more than the trigram lookup lists); one has "4242".
+    // 520 numbers have "777" (more than a page reads by number; fewer than the totals do); one
+    // has "4242".
     const calls: Call[] = [];
     for (let i = 0; i < 520; i++) {
       const startedAt = new Date(DAY0 + i * 60_000);

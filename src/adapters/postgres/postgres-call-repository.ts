@@ -38,6 +38,7 @@ import {
   rollupDayFields,
   scanDayFields,
   toCallTotals,
+  totalsOfCalls,
   walkP95Index,
 } from "../sql/call-totals.ts";
 import {
@@ -60,12 +61,22 @@ import { translatePostgresError, type WriteContext } from "./postgres-errors.ts"
 import { PostgresTranscriptSearch } from "./transcript-search.ts";
 import { WriteBehindQueue } from "./write-behind-queue.ts";
 
+/** What totalsOfCalls reads of each call. */
+const totalsRowFields = {
+  startedAt: calls.startedAt,
+  status: calls.status,
+  durationSeconds: calls.durationSeconds,
+  costUsd: calls.costUsd,
+  avgResponseLatencyMs: calls.avgResponseLatencyMs,
+  p95ResponseLatencyMs: calls.p95ResponseLatencyMs,
+};
+
 /**
  * More numbers than this with the digits in them: a page tests each call's number newest first
  * instead (such digits are common enough to fill a page soon). The totals, which read every
  * matching call either way, read by number up to many more.
  */
-const MAX_CALLER_CANDIDATES = { page: 500, totals: 5000 } as const;
+const MAX_CALLER_CANDIDATES = { page: 200, totals: 5000 } as const;
 
 /**
  * Each value typed as its column, so that the row comparison is one range of the column's index
@@ -282,24 +293,32 @@ export class PostgresCallRepository implements CallRepository {
   getCallTotals(filter: CallFilter): Promise<CallTotals> {
     return this.run(async () => {
       const callers = await this.callerCandidates(filter, MAX_CALLER_CANDIDATES.totals);
+      if (callers !== undefined) {
+        const rows = await this.db
+          .select(totalsRowFields)
+          .from(calls)
+          .where(and(...callFilterConditions(calls, filter, { callers })));
+        const { days, p95 } = totalsOfCalls(rows);
+        return toCallTotals(days, p95);
+      }
       const plan = planRollup(filter);
       const days = plan
         ? mergeDays(
             await this.rollupDays(plan.slice),
-            ...(await Promise.all(plan.edges.map((edge) => this.scanDays(edge, callers)))),
+            ...(await Promise.all(plan.edges.map((edge) => this.scanDays(edge)))),
           )
-        : await this.scanDays(filter, callers);
+        : await this.scanDays(filter);
       const n = days.reduce((sum, d) => sum + d.p95s, 0);
-      return toCallTotals(days, await this.p95Latency(filter, callers, n));
+      return toCallTotals(days, await this.p95Latency(filter, n));
     });
   }
 
-  private scanDays(filter: CallFilter, callers: readonly string[] | undefined): Promise<DaySums[]> {
+  private scanDays(filter: CallFilter): Promise<DaySums[]> {
     const day = sql<number>`floor(extract(epoch from ${calls.startedAt}) / 86400)`.mapWith(Number);
     return this.db
       .select(scanDayFields(calls, day))
       .from(calls)
-      .where(and(...callFilterConditions(calls, filter, { callers })))
+      .where(and(...callFilterConditions(calls, filter)))
       .groupBy(day);
   }
 
@@ -324,14 +343,10 @@ export class PostgresCallRepository implements CallRepository {
    * index where few calls lie above it (a long period), else from the bottom; PostgreSQL's
    * planner, which knows the columns' statistics, picks the index either way.
    */
-  private async p95Latency(
-    filter: CallFilter,
-    callers: readonly string[] | undefined,
-    n: number,
-  ): Promise<number | null> {
+  private async p95Latency(filter: CallFilter, n: number): Promise<number | null> {
     if (n === 0) return null;
     const column = calls.p95ResponseLatencyMs;
-    const where = and(...callFilterConditions(calls, filter, { callers }), isNotNull(column));
+    const where = and(...callFilterConditions(calls, filter), isNotNull(column));
     const [inTable] = await this.db
       .select({ n: sql<number>`coalesce(sum(${callRollup.p95s}), 0)`.mapWith(Number) })
       .from(callRollup)

@@ -38,6 +38,7 @@ import {
   rollupDayFields,
   scanDayFields,
   toCallTotals,
+  totalsOfCalls,
   walkP95Index,
 } from "../sql/call-totals.ts";
 import type { AppDatabase } from "./database.ts";
@@ -66,12 +67,22 @@ const SQLITE_KEYSET: KeysetValues = {
   value: (_field, value) => sql`${value}`,
 };
 
+/** What totalsOfCalls reads of each call. */
+const totalsRowFields = {
+  startedAt: calls.startedAt,
+  status: calls.status,
+  durationSeconds: calls.durationSeconds,
+  costUsd: calls.costUsd,
+  avgResponseLatencyMs: calls.avgResponseLatencyMs,
+  p95ResponseLatencyMs: calls.p95ResponseLatencyMs,
+};
+
 /**
  * More numbers than this with the digits in them: a page tests each call's number newest first
  * instead (such digits are common enough to fill a page soon). The totals, which read every
  * matching call either way, read by number up to many more.
  */
-const MAX_CALLER_CANDIDATES = { page: 500, totals: 5000 } as const;
+const MAX_CALLER_CANDIDATES = { page: 200, totals: 5000 } as const;
 /** Fewer calls than this match a filter (or a duration range): read them by its index and sort. */
 const FEW_CALLS = 1000;
 
@@ -264,26 +275,32 @@ export class DrizzleCallRepository implements CallRepository {
   getCallTotals(filter: CallFilter): Promise<CallTotals> {
     return this.run(() => {
       const callers = this.callerCandidates(filter, MAX_CALLER_CANDIDATES.totals);
+      if (callers !== undefined) {
+        const rows = this.db
+          .select(totalsRowFields)
+          .from(calls)
+          .where(and(...callFilterConditions(calls, filter, { callers })))
+          .all();
+        const { days, p95 } = totalsOfCalls(rows);
+        return toCallTotals(days, p95);
+      }
       const plan = planRollup(filter);
       const days = plan
-        ? mergeDays(
-            this.rollupDays(plan.slice),
-            ...plan.edges.map((edge) => this.scanDays(edge, callers)),
-          )
-        : this.scanDays(filter, callers);
+        ? mergeDays(this.rollupDays(plan.slice), ...plan.edges.map((edge) => this.scanDays(edge)))
+        : this.scanDays(filter);
       const n = days.reduce((sum, d) => sum + d.p95s, 0);
-      return toCallTotals(days, this.p95Latency(filter, callers, n));
+      return toCallTotals(days, this.p95Latency(filter, n));
     });
   }
 
-  private scanDays(filter: CallFilter, callers: readonly string[] | undefined): DaySums[] {
+  private scanDays(filter: CallFilter): DaySums[] {
     // started_at is epoch ms: integer division (by an integer literal, not a bound
     // parameter, which SQLite may take as real) is the UTC day.
     const day = sql<number>`${calls.startedAt} / 86400000`.mapWith(Number);
     return this.db
       .select(scanDayFields(calls, day))
       .from(calls)
-      .where(and(...callFilterConditions(calls, filter, { callers })))
+      .where(and(...callFilterConditions(calls, filter)))
       .groupBy(day)
       .all();
   }
@@ -309,14 +326,10 @@ export class DrizzleCallRepository implements CallRepository {
    * The nearest-rank p95 of the filter's `n` calls with one: from the top of the p95 index
    * where few calls lie above it (a long period), else by sorting the filter's calls.
    */
-  private p95Latency(
-    filter: CallFilter,
-    callers: readonly string[] | undefined,
-    n: number,
-  ): number | null {
+  private p95Latency(filter: CallFilter, n: number): number | null {
     if (n === 0) return null;
     const column = calls.p95ResponseLatencyMs;
-    const where = and(...callFilterConditions(calls, filter, { callers }), isNotNull(column));
+    const where = and(...callFilterConditions(calls, filter), isNotNull(column));
     const inTable = this.db
       .select({ n: sql<number>`coalesce(sum(${callRollup.p95s}), 0)`.mapWith(Number) })
       .from(callRollup)
