@@ -1,7 +1,8 @@
 /**
  * The call list's filters and totals at scale (issue 20): `npx tsx bench/call-list.ts`
  * (`--calls 200000` for a shorter run, `--runs N` timed runs per query, default 300, `--db PATH`
- * to keep the database, and to measure a kept one again without loading it).
+ * to keep the database, and to measure a kept one again without loading it; `--postgres` for
+ * the same calls on PostgreSQL).
  *
  * One SQLite file with 1,000,000 ended calls over 90 days, their facts drawn as a working
  * assistant's would be (most callers hang up; a few drops, limits and model failures; mostly
@@ -13,11 +14,18 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import pg from "pg";
+import {
+  defaultPostgresMigrationsFolder,
+  migratePostgres,
+} from "../src/adapters/postgres/migrate.ts";
+import { PostgresCallRepository } from "../src/adapters/postgres/postgres-call-repository.ts";
 import { openDatabase } from "../src/adapters/sqlite/database.ts";
 import { DrizzleCallRepository } from "../src/adapters/sqlite/drizzle-call-repository.ts";
 import { defaultMigrationsFolder, migrateDatabase } from "../src/adapters/sqlite/migrate.ts";
-import type { CallFilter, CallListQuery } from "../src/application/ports/index.ts";
+import type { CallFilter, CallListQuery, CallRepository } from "../src/application/ports/index.ts";
 import { describeMachine } from "./lib/machine.ts";
+import { onPostgres } from "./lib/postgres-admin.ts";
 import { prng } from "./lib/prng.ts";
 
 const argValue = (name: string, fallback: number) => {
@@ -67,90 +75,200 @@ function machine(): string {
   return `${m.cpu}, ${m.cores} cores, ${m.ramGiB.toFixed(1)} GiB, Linux ${m.kernel}, Node ${m.node}`;
 }
 
-async function main(): Promise<void> {
-  // --db PATH keeps the loaded database there and, when it exists, measures it without loading.
+/** The columns of a generated call, in CALL_COLUMNS order (times as epoch ms). */
+type CallRow = (string | number)[];
+
+const CALL_COLUMNS = `id, stream_sid, call_sid, caller, called, status, started_at, ended_at,
+  duration_seconds, created_at, updated_at, end_reason, turns, cost_usd, sentiment,
+  network_quality, avg_response_latency_ms, p95_response_latency_ms, topic,
+  analysis_status, summary, outcome`;
+/** The positions of CALL_COLUMNS that are times. */
+const TIME_COLUMNS = new Set([6, 7, 9, 10]);
+
+/** Call `i` of CALLS, its facts drawn from `random` (the same calls on both backends). */
+function callRow(random: () => number, i: number): CallRow {
+  const startedAt = BASE + Math.floor((i / CALLS) * DAYS * DAY_MS);
+  const seconds = Math.round(5 + random() * random() * 600);
+  const endReason = pick(random, [
+    ["caller_hung_up", 0.85],
+    ["stream_closed", 0.05],
+    ["network_drop", 0.05],
+    ["max_duration", 0.03],
+    ["model_failure", 0.02],
+  ]);
+  const failed = endReason === "network_drop";
+  const avg = Math.round(300 + random() * 900);
+  return [
+    `call-${i.toString().padStart(8, "0")}`,
+    `MZ${i}`,
+    `CA${i}`,
+    // 200,000 callers, from a few countries.
+    `+${pick(random, [
+      ["1555", 0.7],
+      ["4420", 0.2],
+      ["3361", 0.1],
+    ])}${Math.floor(random() * 200_000)
+      .toString()
+      .padStart(7, "0")}`,
+    `+1800555000${Math.floor(random() * 5)}`,
+    failed ? "failed" : "completed",
+    startedAt,
+    startedAt + seconds * 1000,
+    seconds,
+    startedAt,
+    startedAt + seconds * 1000,
+    endReason,
+    Math.floor(random() * 20),
+    Math.round(seconds * 0.004 * 1e6) / 1e6,
+    pick(random, [
+      ["neutral", 0.55],
+      ["positive", 0.3],
+      ["negative", 0.15],
+    ]),
+    pick(random, [
+      ["good", 0.9],
+      ["fair", 0.08],
+      ["poor", 0.02],
+    ]),
+    avg,
+    avg + Math.round(random() * 800),
+    "I would like to check the status of my order",
+    "done",
+    "Caller asked about an order; the assistant gave its status.",
+    pick(random, [
+      ["resolved", 0.5],
+      ["unresolved", 0.3],
+      ["needs_follow_up", 0.15],
+      ["spam", 0.05],
+    ]),
+  ];
+}
+
+/** The repository measured, on a database holding CALLS generated calls. */
+interface Target {
+  repository: CallRepository;
+  /** Which database, and how it came to hold the calls, for the report. */
+  describe: string;
+  close(): Promise<void>;
+}
+
+/** SQLite: a temporary file, or `--db PATH`, kept and measured again without loading. */
+async function sqliteTarget(): Promise<Target> {
   const dbArg = process.argv.indexOf("--db");
   const kept = dbArg >= 0 ? process.argv[dbArg + 1] : undefined;
   const dir = kept === undefined ? mkdtempSync(join(tmpdir(), "callbridge-list-bench-")) : "";
   const path = kept ?? join(dir, "calls.db");
   const reuse = kept !== undefined && existsSync(kept);
   const { sqlite, db } = openDatabase(path);
-  try {
-    migrateDatabase(sqlite, defaultMigrationsFolder());
-    const random = prng(20);
-    const insert = sqlite.prepare(
-      `INSERT INTO calls (id, stream_sid, call_sid, caller, called, status, started_at, ended_at,
-         duration_seconds, created_at, updated_at, end_reason, turns, cost_usd, sentiment,
-         network_quality, avg_response_latency_ms, p95_response_latency_ms, topic,
-         analysis_status, summary, outcome)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const load = sqlite.transaction((from: number, to: number) => {
-      for (let i = from; i < to; i++) {
-        const startedAt = BASE + Math.floor((i / CALLS) * DAYS * DAY_MS);
-        const seconds = Math.round(5 + random() * random() * 600);
-        const endReason = pick(random, [
-          ["caller_hung_up", 0.85],
-          ["stream_closed", 0.05],
-          ["network_drop", 0.05],
-          ["max_duration", 0.03],
-          ["model_failure", 0.02],
-        ]);
-        const failed = endReason === "network_drop";
-        const avg = Math.round(300 + random() * 900);
-        insert.run(
-          `call-${i.toString().padStart(8, "0")}`,
-          `MZ${i}`,
-          `CA${i}`,
-          // 200,000 callers, from a few countries.
-          `+${pick(random, [
-            ["1555", 0.7],
-            ["4420", 0.2],
-            ["3361", 0.1],
-          ])}${Math.floor(random() * 200_000)
-            .toString()
-            .padStart(7, "0")}`,
-          `+1800555000${Math.floor(random() * 5)}`,
-          failed ? "failed" : "completed",
-          startedAt,
-          startedAt + seconds * 1000,
-          seconds,
-          startedAt,
-          startedAt + seconds * 1000,
-          endReason,
-          Math.floor(random() * 20),
-          Math.round(seconds * 0.004 * 1e6) / 1e6,
-          pick(random, [
-            ["neutral", 0.55],
-            ["positive", 0.3],
-            ["negative", 0.15],
-          ]),
-          pick(random, [
-            ["good", 0.9],
-            ["fair", 0.08],
-            ["poor", 0.02],
-          ]),
-          avg,
-          avg + Math.round(random() * 800),
-          "I would like to check the status of my order",
-          "done",
-          "Caller asked about an order; the assistant gave its status.",
-          pick(random, [
-            ["resolved", 0.5],
-            ["unresolved", 0.3],
-            ["needs_follow_up", 0.15],
-            ["spam", 0.05],
-          ]),
+  migrateDatabase(sqlite, defaultMigrationsFolder());
+  const random = prng(20);
+  const insert = sqlite.prepare(
+    `INSERT INTO calls (${CALL_COLUMNS}) VALUES (${CALL_COLUMNS.split(",")
+      .map(() => "?")
+      .join(", ")})`,
+  );
+  const load = sqlite.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) insert.run(...callRow(random, i));
+  });
+  const loadStart = performance.now();
+  if (!reuse) {
+    for (let i = 0; i < CALLS; i += 50_000) load(i, Math.min(CALLS, i + 50_000));
+    sqlite.exec("ANALYZE");
+  }
+  const loadMs = performance.now() - loadStart;
+  return {
+    repository: new DrizzleCallRepository(db, sqlite),
+    describe: `SQLite, one file, ${path}, ${reuse ? "loaded by an earlier run (--db)" : `loaded in ${(loadMs / 1000).toFixed(1)} s`}`,
+    close: async () => {
+      sqlite.close();
+      if (kept === undefined) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * PostgreSQL (`--postgres`, on BENCH_POSTGRES_URL or TEST_POSTGRES_URL): database
+ * callbridge_list_bench, kept between runs while it holds CALLS calls (`--rebuild` loads again).
+ * The same calls as on SQLite, inserted 2,000 to a statement, as a batch of the server's would
+ * be (the rollup's statement-level triggers run once per statement).
+ */
+async function postgresTarget(): Promise<Target> {
+  const serverUrl = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL;
+  if (!serverUrl) throw new Error("--postgres needs BENCH_POSTGRES_URL or TEST_POSTGRES_URL");
+  const url = new URL(serverUrl);
+  url.pathname = "/callbridge_list_bench";
+  let describe = "kept from an earlier run";
+  const held = async () => {
+    const client = new pg.Client({ connectionString: url.toString() });
+    try {
+      await client.connect();
+      const result = await client.query<{ n: string }>("SELECT count(*) AS n FROM calls");
+      return Number(result.rows[0]?.n ?? 0);
+    } catch {
+      return 0;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
+  if (process.argv.includes("--rebuild") || (await held()) !== CALLS) {
+    await onPostgres(serverUrl, "DROP DATABASE IF EXISTS callbridge_list_bench WITH (FORCE)");
+    await onPostgres(serverUrl, "CREATE DATABASE callbridge_list_bench");
+    await migratePostgres(url.toString(), defaultPostgresMigrationsFolder());
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    const started = performance.now();
+    try {
+      const random = prng(20);
+      const width = CALL_COLUMNS.split(",").length;
+      for (let from = 0; from < CALLS; from += 2000) {
+        const params: unknown[] = [];
+        const tuples: string[] = [];
+        for (let i = from; i < Math.min(CALLS, from + 2000); i++) {
+          const row = callRow(random, i);
+          tuples.push(`(${row.map((_, k) => `$${params.length + k + 1}`).join(", ")})`);
+          params.push(...row.map((v, k) => (TIME_COLUMNS.has(k) ? new Date(Number(v)) : v)));
+        }
+        if (params.length !== tuples.length * width) throw new Error("a row of the wrong width");
+        await client.query(
+          `INSERT INTO calls (${CALL_COLUMNS}) VALUES ${tuples.join(", ")}`,
+          params,
         );
       }
-    });
-    const loadStart = performance.now();
-    if (!reuse) {
-      for (let i = 0; i < CALLS; i += 50_000) load(i, Math.min(CALLS, i + 50_000));
-      sqlite.exec("ANALYZE");
+      await client.query("VACUUM ANALYZE calls");
+      await client.query("VACUUM ANALYZE call_rollup");
+      await client.query("VACUUM ANALYZE callers");
+    } finally {
+      await client.end();
     }
-    const loadMs = performance.now() - loadStart;
-    const repository = new DrizzleCallRepository(db, sqlite);
+    describe = `loaded and analysed in ${((performance.now() - started) / 1000).toFixed(1)} s`;
+  }
+  const repository = await PostgresCallRepository.open({
+    url: url.toString(),
+    migrationsPath: defaultPostgresMigrationsFolder(),
+  });
+  return {
+    repository,
+    describe: `PostgreSQL ${await serverVersion(url.toString())}, database callbridge_list_bench, ${describe}`,
+    close: () => repository.close(),
+  };
+}
+
+async function serverVersion(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const result = await client.query<{ server_version: string }>("SHOW server_version");
+    return result.rows[0]?.server_version.split(" ")[0] ?? "?";
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const onPg = process.argv.includes("--postgres");
+  const target = onPg ? await postgresTarget() : await sqliteTarget();
+  const repository = target.repository;
+  try {
     const lastDay = new Date(BASE + (DAYS - 1) * DAY_MS);
     const lastWeek = new Date(BASE + (DAYS - 7) * DAY_MS);
     const page = (filter: Omit<CallListQuery, "limit">) => async () =>
@@ -212,10 +330,10 @@ async function main(): Promise<void> {
       ["totals: callerContains=5550042 (from calls)", totals({ callerDigits: "5550042" })],
     ];
     const lines = [
-      `## Call list and totals at ${CALLS.toLocaleString("en-US")} calls (issue 20)`,
+      `## Call list and totals at ${CALLS.toLocaleString("en-US")} calls${onPg ? " on PostgreSQL" : ""} (issue 20)`,
       "",
       `Machine: ${machine()}. Command: \`npx tsx bench/call-list.ts${process.argv.slice(2).length > 0 ? ` ${process.argv.slice(2).join(" ")}` : ""}\`. ` +
-        `SQLite, one file, ${path}, ${reuse ? "loaded by an earlier run (--db)" : `loaded in ${(loadMs / 1000).toFixed(1)} s`}; ${RUNS} timed runs per query after 10 untimed.`,
+        `${target.describe}; ${RUNS} timed runs per query after 10 untimed.`,
       "",
       "| query (page of 50, newest first unless sorted) | rows | p50 | p95 | p99 |",
       "|---|---:|---:|---:|---:|",
@@ -233,8 +351,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {
-    sqlite.close();
-    if (kept === undefined) rmSync(dir, { recursive: true, force: true });
+    await target.close();
   }
 }
 
