@@ -226,8 +226,11 @@ describe("the call browser in a real browser", () => {
     await page.waitForURL(/\/calls\//);
     await page.locator(`.turn.found[data-id="${turnId}"]`).waitFor();
     await expect.poll(() => page.locator(".turn.current").getAttribute("data-id")).toBe(turnId);
+    // It plays from the turn's moment: by the time it is read it may have played on a little
+    // (87 ms once on a loaded CI machine), never started earlier.
     const at = await audioTime();
-    expect(Math.abs(at - offsetMs / 1000)).toBeLessThan(0.05);
+    expect(at).toBeGreaterThanOrEqual(offsetMs / 1000 - 0.05);
+    expect(at).toBeLessThan(offsetMs / 1000 + 0.5);
   });
 
   it("shows a live call in the list, then its turns as they are said", async () => {
