@@ -41,6 +41,7 @@ import {
   totalsOfCalls,
   walkP95Index,
 } from "../sql/call-totals.ts";
+import { FEW_CALLS, MAX_CALLER_CANDIDATES } from "../sql/list-plan-limits.ts";
 import {
   analysisToRow,
   analyticsToRow,
@@ -70,15 +71,6 @@ const totalsRowFields = {
   avgResponseLatencyMs: calls.avgResponseLatencyMs,
   p95ResponseLatencyMs: calls.p95ResponseLatencyMs,
 };
-
-/**
- * More numbers than this with the digits in them: a page tests each call's number newest first
- * instead (such digits are common enough to fill a page soon). The totals, which read every
- * matching call either way, read by number up to many more.
- */
-const MAX_CALLER_CANDIDATES = { page: 200, totals: 5000 } as const;
-/** Fewer calls than this in a duration range: read them by the duration index and sort. */
-const FEW_CALLS = 1000;
 
 /**
  * Each value typed as its column, so that the row comparison is one range of the column's index

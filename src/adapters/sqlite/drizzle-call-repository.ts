@@ -41,6 +41,7 @@ import {
   totalsOfCalls,
   walkP95Index,
 } from "../sql/call-totals.ts";
+import { FEW_CALLS, MAX_CALLER_CANDIDATES } from "../sql/list-plan-limits.ts";
 import type { AppDatabase } from "./database.ts";
 import { DeferredFtsIndex } from "./deferred-fts-index.ts";
 import { prepareInsert } from "./prepared-insert.ts";
@@ -76,15 +77,6 @@ const totalsRowFields = {
   avgResponseLatencyMs: calls.avgResponseLatencyMs,
   p95ResponseLatencyMs: calls.p95ResponseLatencyMs,
 };
-
-/**
- * More numbers than this with the digits in them: a page tests each call's number newest first
- * instead (such digits are common enough to fill a page soon). The totals, which read every
- * matching call either way, read by number up to many more.
- */
-const MAX_CALLER_CANDIDATES = { page: 200, totals: 5000 } as const;
-/** Fewer calls than this match a filter (or a duration range): read them by its index and sort. */
-const FEW_CALLS = 1000;
 
 export interface DrizzleCallRepositoryOptions {
   /** A background full-text catch-up failed (it is retried; a search retries it too). */
