@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gte, isNotNull, isNull, lt, lte, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
 import {
   analytics,
   callMetadata,
@@ -27,7 +27,7 @@ import type { CallAnalysis } from "../../domain/call-review.ts";
 import { errorMessage, notFound } from "../../domain/errors.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Transcript, TranscriptCut } from "../../domain/transcript.ts";
-import { callFilterConditions } from "../sql/call-filter-conditions.ts";
+import { callFilterConditions, durationRangeConditions } from "../sql/call-filter-conditions.ts";
 import { callPageSegments, type KeysetValues } from "../sql/call-sort.ts";
 import {
   type DaySums,
@@ -272,7 +272,8 @@ export class PostgresCallRepository implements CallRepository {
       // page of a range 0.2% of calls fall in. Ordering by an expression no index has leaves it
       // the duration index and a sort of the few calls in range.
       const segments =
-        sort.field === "startedAt" && (await this.fewCallsInDurationRange(query))
+        sort.field === "startedAt" &&
+        (await this.fewCallsMatch(durationRangeConditions(calls.durationSeconds, query)))
           ? planned.map((segment) => ({
               ...segment,
               orderBy: [
@@ -370,23 +371,16 @@ export class PostgresCallRepository implements CallRepository {
     return row?.value ?? null;
   }
 
-  /** Whether fewer than FEW_CALLS calls lie in the filter's duration range (SQLite's says why). */
-  private async fewCallsInDurationRange(filter: CallFilter): Promise<boolean> {
-    const { minDurationSeconds: min, maxDurationSeconds: max } = filter;
-    if (min === undefined && max === undefined) return false;
-    const column = calls.durationSeconds;
-    const inRange = this.db
+  /** Whether fewer than FEW_CALLS calls match `conditions` (SQLite's repository says why). */
+  private async fewCallsMatch(conditions: SQL[]): Promise<boolean> {
+    if (conditions.length === 0) return false;
+    const matching = this.db
       .select({ one: sql`1` })
       .from(calls)
-      .where(
-        and(
-          min === undefined ? isNotNull(column) : gte(column, min),
-          max === undefined ? undefined : lte(column, max),
-        ),
-      )
+      .where(and(...conditions))
       .limit(FEW_CALLS)
-      .as("in_range");
-    const [row] = await this.db.select({ n: count() }).from(inRange);
+      .as("matching");
+    const [row] = await this.db.select({ n: count() }).from(matching);
     return (row?.n ?? 0) < FEW_CALLS;
   }
 

@@ -90,3 +90,18 @@ export function callFilterConditions(
   }
   return conditions;
 }
+
+/**
+ * The filter's duration range alone, as an index on the duration can serve it: what a plan
+ * probes to learn how many calls fall in it. Empty without a range.
+ */
+export function durationRangeConditions(column: AnyColumn, filter: CallFilter): SQL[] {
+  const conditions: SQL[] = [];
+  if (filter.minDurationSeconds !== undefined) {
+    conditions.push(sql`${column} >= ${sql.param(filter.minDurationSeconds, column)}`);
+  }
+  if (filter.maxDurationSeconds !== undefined) {
+    conditions.push(sql`${column} <= ${sql.param(filter.maxDurationSeconds, column)}`);
+  }
+  return conditions;
+}

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { and, asc, count, eq, gte, isNotNull, isNull, lt, lte, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, gte, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
 import {
   analytics,
   callMetadata,
@@ -27,7 +27,7 @@ import type { CallAnalysis } from "../../domain/call-review.ts";
 import { notFound } from "../../domain/errors.ts";
 import type { Recording } from "../../domain/recording.ts";
 import type { Transcript, TranscriptCut } from "../../domain/transcript.ts";
-import { callFilterConditions } from "../sql/call-filter-conditions.ts";
+import { callFilterConditions, durationRangeConditions } from "../sql/call-filter-conditions.ts";
 import { callPageSegments, type KeysetValues } from "../sql/call-sort.ts";
 import {
   type DaySums,
@@ -238,7 +238,11 @@ export class DrizzleCallRepository implements CallRepository {
         sort.field === "startedAt"
           ? callFilterConditions(calls, query, {
               callers,
-              durationByIndex: this.fewCallsInDurationRange(query),
+              // A range few calls fall in is read by the duration index and sorted (a range 0.2%
+              // of calls fall in has the newest-first scan read 25,000 rows for a page).
+              durationByIndex: this.fewCallsMatch(
+                durationRangeConditions(calls.durationSeconds, query),
+              ),
             })
           : callFilterConditions(calls, query, {
               callers,
@@ -349,8 +353,9 @@ export class DrizzleCallRepository implements CallRepository {
   }
 
   /**
-   * Whether so few calls match `conditions` that reading them all through the filter's index
-   * and sorting them beats walking the sort's index until a page of them comes by.
+   * Whether so few calls match `conditions` that reading them all through their index and
+   * sorting them beats walking the order's index until a page of them comes by. False for no
+   * conditions.
    */
   private fewCallsMatch(conditions: SQL[]): boolean {
     if (conditions.length === 0) return false;
@@ -361,30 +366,6 @@ export class DrizzleCallRepository implements CallRepository {
       .limit(this.fewCalls)
       .as("matching");
     const row = this.db.select({ n: count() }).from(matching).get();
-    return (row?.n ?? 0) < this.fewCalls;
-  }
-
-  /**
-   * Whether so few calls lie in the filter's duration range that reading them all by the
-   * duration index and sorting them beats testing the newest calls one by one: a range 0.2% of
-   * calls fall in has the newest-first scan read 25,000 rows for a page.
-   */
-  private fewCallsInDurationRange(filter: CallFilter): boolean {
-    const { minDurationSeconds: min, maxDurationSeconds: max } = filter;
-    if (min === undefined && max === undefined) return false;
-    const column = calls.durationSeconds;
-    const inRange = this.db
-      .select({ one: sql`1` })
-      .from(calls)
-      .where(
-        and(
-          min === undefined ? isNotNull(column) : gte(column, min),
-          max === undefined ? undefined : lte(column, max),
-        ),
-      )
-      .limit(this.fewCalls)
-      .as("in_range");
-    const row = this.db.select({ n: count() }).from(inRange).get();
     return (row?.n ?? 0) < this.fewCalls;
   }
 
